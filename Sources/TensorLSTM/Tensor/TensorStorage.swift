@@ -1,0 +1,26 @@
+/// A reference-counted, 64-byte-aligned block of scalars that tensors share.
+///
+/// Internal: ``Tensor`` is the only owner. Mutation happens only through a tensor that holds the
+/// sole reference (copy-on-write), which is what makes the `@unchecked Sendable` sound.
+final class TensorStorage<Scalar: BLASScalar>: @unchecked Sendable {
+  let base: UnsafeMutablePointer<Scalar>
+  let count: Int
+
+  /// Uninitialised-looking storage: the memory is zero-filled so every element is a valid scalar.
+  init(zeroedCount count: Int) {
+    self.count = count
+    let bytes = Swift.max(count, 1) * MemoryLayout<Scalar>.stride
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+    raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+    base = raw.bindMemory(to: Scalar.self, capacity: Swift.max(count, 1))
+  }
+
+  convenience init<C: Collection>(copying scalars: C) where C.Element == Scalar {
+    self.init(zeroedCount: scalars.count)
+    _ = UnsafeMutableBufferPointer(start: base, count: count).initialize(from: scalars)
+  }
+
+  deinit {
+    UnsafeMutableRawPointer(base).deallocate()
+  }
+}
