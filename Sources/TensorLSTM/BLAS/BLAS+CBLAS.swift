@@ -1,0 +1,222 @@
+// The one C boundary of TensorLSTM. No other file imports CBLASShim, and no C type leaves this
+// file: sizes become Int32 here (checked), and CblasTrans / leading dimensions are chosen here
+// from element strides.
+internal import CBLASShim
+
+/// OpenBLAS's process-wide settings.
+///
+///     BLAS.threadCount = 1   // single-threaded GEMMs from now on
+public enum BLAS {
+  /// The number of threads OpenBLAS uses for one call; setting it affects the whole process.
+  ///
+  /// - Precondition: the new value is at least 1.
+  public static var threadCount: Int {
+    get { Int(openblas_get_num_threads()) }
+    set {
+      precondition(newValue >= 1, "BLAS.threadCount must be ≥ 1, got \(newValue)")
+      openblas_set_num_threads(int32(newValue, "threadCount"))
+    }
+  }
+
+  /// OpenBLAS's build description (version, target core, threading), for logs and benchmarks.
+  public static var configuration: String {
+    guard let config = openblas_get_config() else { return "unknown" }
+    return String(cString: config)
+  }
+
+  /// A size, index or stride converted for C, stopping with a message when it does not fit.
+  static func int32(_ value: Int, _ what: String) -> Int32 {
+    precondition(
+      value >= Int(Int32.min) && value <= Int(Int32.max),
+      "BLAS: \(what) = \(value) does not fit the 32-bit integers OpenBLAS takes; split the work")
+    return Int32(truncatingIfNeeded: value)
+  }
+}
+
+/// A matrix read through element strides: `base[i * rowStride + j * columnStride]`.
+struct StridedMatrix<Scalar: BLASScalar> {
+  var base: UnsafePointer<Scalar>
+  var rows: Int
+  var columns: Int
+  var rowStride: Int
+  var columnStride: Int
+
+  /// How BLAS reads this matrix without copying: row-major (`transposed == false`, `ld` =
+  /// row stride) or as the transpose of a row-major matrix (`ld` = column stride). `nil` when
+  /// neither stride is 1 with a large enough leading dimension (broadcast, negative, or
+  /// doubly strided): the caller must copy.
+  var blasForm: (transposed: Bool, leading: Int)? {
+    let rowStride = rows <= 1 ? Swift.max(columns, 1) : self.rowStride
+    let columnStride = columns <= 1 ? Swift.max(rows, 1) : self.columnStride
+    if columns <= 1 && rowStride >= 1 { return (false, rowStride) }
+    if rows <= 1 && columnStride >= 1 { return (true, columnStride) }
+    if columnStride == 1 && rowStride >= columns { return (false, rowStride) }
+    if rowStride == 1 && columnStride >= rows { return (true, columnStride) }
+    return nil
+  }
+
+  /// The same matrix, transposed; O(1).
+  var transposed: StridedMatrix {
+    StridedMatrix(
+      base: base, rows: columns, columns: rows, rowStride: columnStride, columnStride: rowStride)
+  }
+}
+
+extension BLAS {
+  /// `c ← alpha · a · b + beta · c` with `a` (m×k), `b` (k×n), `c` (m×n) read through strides.
+  ///
+  /// Picks gemv when m or n is 1 (OpenBLAS's sgemm at M = 1 is several times slower), and
+  /// sgemm/dgemm otherwise. `c` must have a unit stride along one axis; `a` and `b` must have a
+  /// ``StridedMatrix/blasForm`` (callers copy first when not).
+  static func gemm<Scalar: BLASScalar>(
+    _ a: StridedMatrix<Scalar>, _ b: StridedMatrix<Scalar>,
+    into c: UnsafeMutablePointer<Scalar>, rowStride ldc: Int, columnStride cColumnStride: Int = 1,
+    alpha: Scalar = 1, beta: Scalar = 0
+  ) {
+    let m = a.rows
+    let k = a.columns
+    let n = b.columns
+    precondition(b.rows == k, "BLAS.gemm: inner sizes differ, \(m)×\(k) · \(b.rows)×\(n)")
+    if m == 0 || n == 0 { return }
+    if cColumnStride != 1 && !(n == 1) {
+      // A column-major c: compute cᵀ = bᵀ · aᵀ into it instead.
+      precondition(ldc == 1 || m == 1, "BLAS.gemm: c needs a unit stride on one axis")
+      gemm(
+        b.transposed, a.transposed, into: c, rowStride: cColumnStride, alpha: alpha, beta: beta)
+      return
+    }
+    if k == 0 {
+      scale(c, rows: m, columns: n, rowStride: ldc, columnStride: cColumnStride, by: beta)
+      return
+    }
+    if m == 1, let bForm = b.blasForm, a.columnStride > 0 || k == 1 {
+      // y(n) = bᵀ · x, x = a's row: gemv on b with its transpose flag flipped.
+      gemv(
+        transposed: !bForm.transposed, rows: bForm.transposed ? n : k,
+        columns: bForm.transposed ? k : n, alpha: alpha, matrix: b.base, leading: bForm.leading,
+        x: a.base, xStride: k == 1 ? 1 : a.columnStride, beta: beta, y: c,
+        yStride: n == 1 ? 1 : cColumnStride)
+      return
+    }
+    if n == 1, let aForm = a.blasForm, b.rowStride > 0 || k == 1 {
+      // y(m) = a · x, x = b's column.
+      gemv(
+        transposed: aForm.transposed, rows: aForm.transposed ? k : m,
+        columns: aForm.transposed ? m : k, alpha: alpha, matrix: a.base, leading: aForm.leading,
+        x: b.base, xStride: k == 1 ? 1 : b.rowStride, beta: beta, y: c,
+        yStride: m == 1 ? 1 : ldc)
+      return
+    }
+    guard let aForm = a.blasForm, let bForm = b.blasForm else {
+      preconditionFailure("BLAS.gemm: an operand has no unit stride; copy it first")
+    }
+    let ldc = m == 1 ? Swift.max(ldc, n) : ldc
+    let transA = aForm.transposed ? CblasTrans : CblasNoTrans
+    let transB = bForm.transposed ? CblasTrans : CblasNoTrans
+    let (m32, n32, k32) = (int32(m, "M"), int32(n, "N"), int32(k, "K"))
+    let (lda, ldb, ldc32) =
+      (int32(aForm.leading, "lda"), int32(bForm.leading, "ldb"), int32(ldc, "ldc"))
+    switch Scalar.precision {
+    case .single:
+      cblas_sgemm(
+        CblasRowMajor, transA, transB, m32, n32, k32, Float(alpha), float(a.base), lda,
+        float(b.base), ldb, Float(beta), float(c), ldc32)
+    case .double:
+      cblas_dgemm(
+        CblasRowMajor, transA, transB, m32, n32, k32, Double(alpha), double(a.base), lda,
+        double(b.base), ldb, Double(beta), double(c), ldc32)
+    }
+  }
+
+  /// `y ← alpha · op(A) · x + beta · y`, `A` row-major `rows × columns` with leading dimension
+  /// `leading`, `op` the transpose when `transposed`.
+  static func gemv<Scalar: BLASScalar>(
+    transposed: Bool, rows: Int, columns: Int, alpha: Scalar, matrix: UnsafePointer<Scalar>,
+    leading: Int, x: UnsafePointer<Scalar>, xStride: Int, beta: Scalar,
+    y: UnsafeMutablePointer<Scalar>, yStride: Int
+  ) {
+    precondition(xStride > 0 && yStride > 0, "BLAS.gemv: vector strides must be positive")
+    let trans = transposed ? CblasTrans : CblasNoTrans
+    let (m, n) = (int32(rows, "rows"), int32(columns, "columns"))
+    let (lda, incx, incy) =
+      (int32(Swift.max(leading, columns, 1), "lda"), int32(xStride, "incx"), int32(yStride, "incy"))
+    switch Scalar.precision {
+    case .single:
+      cblas_sgemv(
+        CblasRowMajor, trans, m, n, Float(alpha), float(matrix), lda, float(x), incx, Float(beta),
+        float(y), incy)
+    case .double:
+      cblas_dgemv(
+        CblasRowMajor, trans, m, n, Double(alpha), double(matrix), lda, double(x), incx,
+        Double(beta), double(y), incy)
+    }
+  }
+
+  /// `c ← beta · c` elementwise (BLAS's convention: beta = 0 writes zeros, even over NaN).
+  static func scale<Scalar: BLASScalar>(
+    _ c: UnsafeMutablePointer<Scalar>, rows: Int, columns: Int, rowStride: Int, columnStride: Int,
+    by beta: Scalar
+  ) {
+    for i in 0..<rows {
+      for j in 0..<columns {
+        let p = c + i * rowStride + j * columnStride
+        p.pointee = beta == 0 ? 0 : beta * p.pointee
+      }
+    }
+  }
+
+  /// LAPACK `?gesv`: solves `A · X = B` in place (row-major); returns LAPACK's `info`.
+  static func gesv<Scalar: BLASScalar>(
+    n: Int, rightHandSides: Int, a: UnsafeMutablePointer<Scalar>, b: UnsafeMutablePointer<Scalar>
+  ) -> Int {
+    var pivots = [Int32](repeating: 0, count: Swift.max(n, 1))
+    let (n32, nrhs) = (int32(n, "n"), int32(rightHandSides, "nrhs"))
+    let lda = int32(Swift.max(n, 1), "lda")
+    let ldb = int32(Swift.max(rightHandSides, 1), "ldb")
+    let info: Int32
+    switch Scalar.precision {
+    case .single:
+      info = LAPACKE_sgesv(LAPACK_ROW_MAJOR, n32, nrhs, float(a), lda, &pivots, float(b), ldb)
+    case .double:
+      info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, n32, nrhs, double(a), lda, &pivots, double(b), ldb)
+    }
+    return Int(info)
+  }
+
+  /// LAPACK `?gels`: least squares (or minimum norm) `A · X ≈ B` in place, `A` m×n row-major,
+  /// `b` max(m, n) × nrhs; returns LAPACK's `info`.
+  static func gels<Scalar: BLASScalar>(
+    rows m: Int, columns n: Int, rightHandSides: Int, a: UnsafeMutablePointer<Scalar>,
+    b: UnsafeMutablePointer<Scalar>
+  ) -> Int {
+    let (m32, n32, nrhs) = (int32(m, "m"), int32(n, "n"), int32(rightHandSides, "nrhs"))
+    let lda = int32(Swift.max(n, 1), "lda")
+    let ldb = int32(Swift.max(rightHandSides, 1), "ldb")
+    let no = CChar(UInt8(ascii: "N"))
+    let info: Int32
+    switch Scalar.precision {
+    case .single:
+      info = LAPACKE_sgels(LAPACK_ROW_MAJOR, no, m32, n32, nrhs, float(a), lda, float(b), ldb)
+    case .double:
+      info = LAPACKE_dgels(LAPACK_ROW_MAJOR, no, m32, n32, nrhs, double(a), lda, double(b), ldb)
+    }
+    return Int(info)
+  }
+
+  private static func float<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+  }
+  private static func float<Scalar>(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<
+    Float
+  > {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+  }
+  private static func double<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Double> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: Double.self)
+  }
+  private static func double<Scalar>(_ p: UnsafeMutablePointer<Scalar>)
+    -> UnsafeMutablePointer<Double>
+  {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self)
+  }
+}
