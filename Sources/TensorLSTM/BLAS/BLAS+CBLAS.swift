@@ -13,7 +13,7 @@ public enum BLAS {
   public static var threadCount: Int {
     get { Int(openblas_get_num_threads()) }
     set {
-      precondition(newValue >= 1, "BLAS.threadCount must be ≥ 1, got \(newValue)")
+      require(newValue >= 1, "BLAS.threadCount must be ≥ 1, got \(newValue)")
       openblas_set_num_threads(int32(newValue, "threadCount"))
     }
   }
@@ -26,7 +26,7 @@ public enum BLAS {
 
   /// A size, index or stride converted for C, stopping with a message when it does not fit.
   static func int32(_ value: Int, _ what: String) -> Int32 {
-    precondition(
+    require(
       value >= Int(Int32.min) && value <= Int(Int32.max),
       "BLAS: \(what) = \(value) does not fit the 32-bit integers OpenBLAS takes; split the work")
     return Int32(truncatingIfNeeded: value)
@@ -76,11 +76,11 @@ extension BLAS {
     let m = a.rows
     let k = a.columns
     let n = b.columns
-    precondition(b.rows == k, "BLAS.gemm: inner sizes differ, \(m)×\(k) · \(b.rows)×\(n)")
+    require(b.rows == k, "BLAS.gemm: inner sizes differ, \(m)×\(k) · \(b.rows)×\(n)")
     if m == 0 || n == 0 { return }
     if cColumnStride != 1 && !(n == 1) {
       // A column-major c: compute cᵀ = bᵀ · aᵀ into it instead.
-      precondition(ldc == 1 || m == 1, "BLAS.gemm: c needs a unit stride on one axis")
+      require(ldc == 1 || m == 1, "BLAS.gemm: c needs a unit stride on one axis")
       gemm(
         b.transposed, a.transposed, into: c, rowStride: cColumnStride, alpha: alpha, beta: beta)
       return
@@ -108,7 +108,7 @@ extension BLAS {
       return
     }
     guard let aForm = a.blasForm, let bForm = b.blasForm else {
-      preconditionFailure("BLAS.gemm: an operand has no unit stride; copy it first")
+      fatalError("BLAS.gemm: an operand has no unit stride; copy it first")
     }
     let ldc = m == 1 ? Swift.max(ldc, n) : ldc
     let transA = aForm.transposed ? CblasTrans : CblasNoTrans
@@ -135,7 +135,7 @@ extension BLAS {
     leading: Int, x: UnsafePointer<Scalar>, xStride: Int, beta: Scalar,
     y: UnsafeMutablePointer<Scalar>, yStride: Int
   ) {
-    precondition(xStride > 0 && yStride > 0, "BLAS.gemv: vector strides must be positive")
+    require(xStride > 0 && yStride > 0, "BLAS.gemv: vector strides must be positive")
     let trans = transposed ? CblasTrans : CblasNoTrans
     let (m, n) = (int32(rows, "rows"), int32(columns, "columns"))
     let (lda, incx, incy) =

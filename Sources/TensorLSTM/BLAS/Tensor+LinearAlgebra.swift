@@ -28,11 +28,11 @@ public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
 public func solve<Scalar: BLASScalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) throws
   -> Tensor<Scalar>
 {
-  precondition(
+  require(
     a.rank == 2 && a.shape[0] == a.shape[1],
     "solve: A must be square [n, n], got \(a.shape)")
   let n = a.shape[0]
-  precondition(
+  require(
     (b.rank == 1 || b.rank == 2) && b.shape[0] == n,
     "solve: B must be [\(n)] or [\(n), k] for A of shape \(a.shape), got \(b.shape)")
   var lu = a.copied()
@@ -43,7 +43,7 @@ public func solve<Scalar: BLASScalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) 
       BLAS.gesv(n: n, rightHandSides: rightHandSides, a: aBase, b: xBase)
     }
   }
-  precondition(info >= 0, "solve: LAPACK gesv rejected argument \(-info)")
+  require(info >= 0, "solve: LAPACK gesv rejected argument \(-info)")
   if info > 0 { throw LinearAlgebraError.singular(info: info) }
   return x
 }
@@ -59,9 +59,9 @@ public func solve<Scalar: BLASScalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) 
 public func lstsq<Scalar: BLASScalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) throws
   -> Tensor<Scalar>
 {
-  precondition(a.rank == 2, "lstsq: A must be 2-D [m, n], got \(a.shape)")
+  require(a.rank == 2, "lstsq: A must be 2-D [m, n], got \(a.shape)")
   let (m, n) = (a.shape[0], a.shape[1])
-  precondition(
+  require(
     (b.rank == 1 || b.rank == 2) && b.shape[0] == m,
     "lstsq: B must be [\(m)] or [\(m), k] for A of shape \(a.shape), got \(b.shape)")
   let rightHandSides = b.rank == 2 ? b.shape[1] : 1
@@ -78,7 +78,7 @@ public func lstsq<Scalar: BLASScalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) 
       BLAS.gels(rows: m, columns: n, rightHandSides: rightHandSides, a: aBase, b: bBase)
     }
   }
-  precondition(info >= 0, "lstsq: LAPACK gels rejected argument \(-info)")
+  require(info >= 0, "lstsq: LAPACK gels rejected argument \(-info)")
   if info > 0 { throw LinearAlgebraError.rankDeficient(info: info) }
   // gels only notices an exactly zero pivot; rounding usually leaves a tiny one instead. Treat
   // |R[i, i]| ≤ max(m, n) · ε · max|R[j, j]| as zero (numpy's default rcond).

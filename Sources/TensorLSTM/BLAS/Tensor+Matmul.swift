@@ -31,7 +31,7 @@ public func matmul<Scalar: BLASScalar>(
   beta: Scalar = 0
 ) {
   let plan = MatmulPlan(a, b)
-  precondition(
+  require(
     c.shape == plan.resultShape,
     "matmul(into:): c has shape \(c.shape) but \(a.shape) · \(b.shape) gives \(plan.resultShape)")
   var target = c.reshaped(plan.batchShape + [plan.m, plan.n])
@@ -65,14 +65,14 @@ struct MatmulPlan<Scalar: BLASScalar> {
   var resultShape: [Int]
 
   init(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) {
-    precondition(
+    require(
       a.rank >= 1 && b.rank >= 1,
       "matmul: operands need at least one axis, got \(a.shape) and \(b.shape)")
     let (aIsVector, bIsVector) = (a.rank == 1, b.rank == 1)
     var a = aIsVector ? a.unsqueezed(axis: 0) : a
     var b = bIsVector ? b.unsqueezed(axis: -1) : b
     (m, k, n) = (a.shape[a.rank - 2], a.shape[a.rank - 1], b.shape[b.rank - 1])
-    precondition(
+    require(
       b.shape[b.rank - 2] == k,
       "matmul: inner sizes differ: \(a.shape) · \(b.shape) (\(k) vs \(b.shape[b.rank - 2]))")
     batchShape = MatmulPlan.broadcast(
@@ -91,7 +91,7 @@ struct MatmulPlan<Scalar: BLASScalar> {
     let x = [Int](repeating: 1, count: rank - x.count) + x
     let y = [Int](repeating: 1, count: rank - y.count) + y
     return zip(x, y).map { p, q in
-      precondition(
+      require(
         p == q || p == 1 || q == 1,
         "matmul: batch axes of \(aShape) and \(bShape) do not broadcast (\(p) vs \(q))")
       return p == 1 ? q : p

@@ -114,7 +114,7 @@ extension Tensor {
   ///     output[.all, -1, .all]     // [B, T, H] → [B, H]
   ///     output[.all, .range(0..<5)] // [B, 5, H]
   public subscript(_ entries: TensorIndex...) -> Tensor {
-    precondition(
+    require(
       entries.count <= rank,
       "subscript: \(entries.count) indices for a tensor of shape \(shape) with \(rank) axes")
     var result = layout

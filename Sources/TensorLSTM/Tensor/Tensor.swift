@@ -26,7 +26,7 @@ public struct Tensor<Scalar: BLASScalar>: Sendable {
   /// - Precondition: `scalars.count` equals the product of `shape`.
   public init(shape: [Int], scalars: [Scalar]) {
     let layout = TensorLayout(contiguous: shape)
-    precondition(
+    require(
       layout.count == scalars.count,
       "Tensor(shape: \(shape), scalars:): the shape holds \(layout.count) elements but \(scalars.count) scalars were given"
     )
@@ -162,7 +162,7 @@ enum StridedWalk {
     _ a: TensorLayout, _ b: TensorLayout,
     _ body: (_ a: Int, _ b: Int, _ length: Int, _ aStride: Int, _ bStride: Int) -> Void
   ) {
-    precondition(a.shape == b.shape, "internal: walking shapes \(a.shape) and \(b.shape)")
+    require(a.shape == b.shape, "internal: walking shapes \(a.shape) and \(b.shape)")
     if a.count == 0 { return }
     let rank = a.rank
     if rank == 0 {

@@ -23,11 +23,11 @@ public struct TensorLayout: Hashable, Sendable, CustomStringConvertible {
   ///
   /// - Precondition: `shape` and `strides` have the same count and no size is negative.
   public init(shape: [Int], strides: [Int], offset: Int = 0) {
-    precondition(
+    require(
       shape.count == strides.count,
       "TensorLayout: shape \(shape) has \(shape.count) axes but strides \(strides) has \(strides.count)"
     )
-    precondition(shape.allSatisfy { $0 >= 0 }, "TensorLayout: negative size in shape \(shape)")
+    require(shape.allSatisfy { $0 >= 0 }, "TensorLayout: negative size in shape \(shape)")
     self.shape = shape
     self.strides = strides
     self.offset = offset
@@ -89,7 +89,7 @@ public struct TensorLayout: Hashable, Sendable, CustomStringConvertible {
   ///
   /// - Precondition: `index` has one in-range entry per axis (negative entries count from the end).
   public func storageIndex(_ index: [Int]) -> Int {
-    precondition(
+    require(
       index.count == rank,
       "index \(index) has \(index.count) entries but the tensor of shape \(shape) has \(rank) axes"
     )
@@ -119,7 +119,7 @@ public struct TensorLayout: Hashable, Sendable, CustomStringConvertible {
   /// `axis` with negative values counted from the end, checked against `rank + extra` axes.
   func normalizedAxis(_ axis: Int, extra: Int = 0, _ operation: String = "axis") -> Int {
     let axes = rank + extra
-    precondition(
+    require(
       axis >= -axes && axis < axes,
       "\(operation): axis \(axis) is out of range for shape \(shape) (valid: \(-axes)..<\(axes))"
     )
@@ -128,7 +128,7 @@ public struct TensorLayout: Hashable, Sendable, CustomStringConvertible {
 
   func normalizedIndex(_ index: Int, axis: Int) -> Int {
     let size = shape[axis]
-    precondition(
+    require(
       index >= -size && index < size,
       "index \(index) is out of range for axis \(axis) of size \(size) in shape \(shape)"
     )
@@ -145,12 +145,12 @@ extension TensorLayout {
   ///
   /// - Precondition: `axes` is a permutation of `0..<rank` (negative axes allowed).
   public func permuted(_ axes: [Int]) -> TensorLayout {
-    precondition(
+    require(
       axes.count == rank,
       "permuted(\(axes)): a permutation of shape \(shape) needs \(rank) axes, got \(axes.count)"
     )
     let normalized = axes.map { normalizedAxis($0, "permuted(\(axes))") }
-    precondition(
+    require(
       Set(normalized).count == rank,
       "permuted(\(axes)): duplicate axis; give each of 0..<\(rank) exactly once for shape \(shape)"
     )
@@ -172,7 +172,7 @@ extension TensorLayout {
   /// one chunk. O(rank + newRank).
   public func viewStrides(for newShape: [Int]) -> [Int]? {
     let total = count
-    precondition(
+    require(
       newShape.reduce(1, *) == total,
       "reshape: shape \(shape) has \(total) elements but \(newShape) has \(newShape.reduce(1, *))"
     )
@@ -209,12 +209,12 @@ extension TensorLayout {
   /// `shape` with a single `-1` replaced by the size that keeps the element count.
   public func inferredShape(_ newShape: [Int]) -> [Int] {
     let unknown = newShape.indices.filter { newShape[$0] == -1 }
-    precondition(unknown.count <= 1, "reshape(\(newShape)): only one -1 may be inferred")
-    precondition(
+    require(unknown.count <= 1, "reshape(\(newShape)): only one -1 may be inferred")
+    require(
       newShape.allSatisfy { $0 >= -1 }, "reshape(\(newShape)): sizes must be ≥ 0 or a single -1")
     guard let hole = unknown.first else { return newShape }
     let known = newShape.enumerated().filter { $0.offset != hole }.reduce(1) { $0 * $1.element }
-    precondition(
+    require(
       known != 0 && count % known == 0,
       "reshape(\(newShape)): shape \(shape) has \(count) elements, not divisible into \(newShape)")
     var result = newShape
@@ -249,8 +249,8 @@ extension TensorLayout {
   ///     [T].sliced(axis: 0, range: 0..<T, step: -1)   // reversed
   public func sliced(axis: Int, range: Range<Int>, step: Int = 1) -> TensorLayout {
     let a = normalizedAxis(axis, "sliced(axis: \(axis))")
-    precondition(step != 0, "sliced(axis: \(axis)): step must not be 0")
-    precondition(
+    require(step != 0, "sliced(axis: \(axis)): step must not be 0")
+    require(
       range.lowerBound >= 0 && range.upperBound <= shape[a],
       "sliced(axis: \(axis), range: \(range)): range is outside 0..<\(shape[a]) of shape \(shape)")
     let length = (range.count + abs(step) - 1) / abs(step)
@@ -296,7 +296,7 @@ extension TensorLayout {
   ///
   ///     [1, H].expanded(to: [B, H])   // strides [0, 1]
   public func expanded(to newShape: [Int]) -> TensorLayout {
-    precondition(
+    require(
       newShape.count >= rank,
       "expanded(to: \(newShape)): cannot expand shape \(shape) to fewer axes; use squeezed first")
     let lead = newShape.count - rank
@@ -308,15 +308,15 @@ extension TensorLayout {
         resultShape[lead + axis] = shape[axis]
         resultStrides[lead + axis] = strides[axis]
       } else {
-        precondition(
+        require(
           shape[axis] == 1,
           "expanded(to: \(newShape)): axis \(axis) of shape \(shape) has size \(shape[axis]); only size-1 axes can be broadcast"
         )
-        precondition(target >= 0, "expanded(to: \(newShape)): sizes must be ≥ 0")
+        require(target >= 0, "expanded(to: \(newShape)): sizes must be ≥ 0")
       }
     }
     for axis in 0..<lead {
-      precondition(
+      require(
         newShape[axis] >= 0, "expanded(to: \(newShape)): new leading axes cannot use -1")
     }
     return TensorLayout(shape: resultShape, strides: resultStrides, offset: offset)
@@ -333,7 +333,7 @@ extension TensorLayout {
     if rank == 0 { return [1] }
     let start = normalizedAxis(startAxis, "flattened(startAxis: \(startAxis))")
     let end = normalizedAxis(endAxis, "flattened(endAxis: \(endAxis))")
-    precondition(
+    require(
       start <= end,
       "flattened(startAxis: \(startAxis), endAxis: \(endAxis)): start comes after end for shape \(shape)"
     )
