@@ -113,7 +113,18 @@ extension Tensor {
   ///     hidden[-1]                 // [L, B, H] → [B, H]
   ///     output[.all, -1, .all]     // [B, T, H] → [B, H]
   ///     output[.all, .range(0..<5)] // [B, 5, H]
-  public subscript(_ entries: TensorIndex...) -> Tensor {
+  public subscript(_ entries: TensorIndex...) -> Tensor { self[entries] }
+
+  /// The view at the given positions of the leading axes, which are dropped (PyTorch's
+  /// `x[i, j]`); O(rank), shares storage.
+  ///
+  ///     out.output[b, length - 1]   // [B, T, H] → [H]
+  public subscript(_ indices: Int...) -> Tensor {
+    self[indices.map(TensorIndex.at)]
+  }
+
+  /// The view picked by an array of entries, as the variadic subscript.
+  public subscript(_ entries: [TensorIndex]) -> Tensor {
     require(
       entries.count <= rank,
       "subscript: \(entries.count) indices for a tensor of shape \(shape) with \(rank) axes")

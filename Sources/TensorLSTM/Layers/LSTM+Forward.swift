@@ -1,0 +1,251 @@
+/// The LSTM forward pass on the BLAS path.
+///
+/// Per layer and direction:
+/// 1. One GEMM computes the input projection `x · W_ihᵀ` of all T·B rows of a time chunk at
+///    once into the gate buffer, preloaded with `bias_ih + bias_hh`.
+/// 2. Each step does one GEMM `h(t−1) · W_hhᵀ` with beta = 1 into that step's gate rows (gemv
+///    when B = 1), reading `h(t−1)` where the previous step wrote it: in the output.
+/// 3. One fused vectorised pass computes the gates, `c` and `h` (``Activations``, no libm).
+/// 4. `h` is written straight into the output (or, with `projSize`, projected into it by one
+///    GEMM): no per-step copy, no final stack.
+/// All buffers are allocated before the time loop; the loop itself allocates nothing.
+extension LSTM {
+  /// Runs the LSTM over `input`, PyTorch's `output, (h_n, c_n) = lstm(input, (h_0, c_0))`.
+  ///
+  ///     let out = try lstm(x, lengths: [10, 7, 3])   // x: [3, 10, I] with batchFirst
+  ///     out.lastStep                                 // [3, D·Hout], each sequence's last step
+  ///
+  /// Layout in letters: input `[B, T, I]` with batchFirst, else `[T, B, I]`, or unbatched
+  /// `[T, I]`; output `[B, T, D·Hout]` / `[T, B, D·Hout]` / `[T, D·Hout]`; `hidden`
+  /// `[D·L, B, Hout]` and `cell` `[D·L, B, H]` whatever batchFirst is (no B axis unbatched).
+  ///
+  /// `lengths` gives each sequence's valid steps (any order, like PyTorch's
+  /// `pack_padded_sequence(…, enforce_sorted: false)`): output past a length is zero, `hidden`
+  /// and `cell` hold each sequence's state at its own last valid step, and the reverse
+  /// direction starts at that step.
+  ///
+  /// Cost: allocates the result and work buffers once (the gate buffer is chunked over time to
+  /// stay near 4 MiB); reads `input` through its strides when its feature axis has unit stride
+  /// (a time-major view of batch-first data is not copied), otherwise copies it once.
+  /// - Throws: ``LayerError`` naming expected and actual shapes for a wrong rank or feature
+  ///   size, an initial state of the wrong shape, or bad `lengths`; nothing is computed then.
+  public func callAsFunction(
+    _ input: Tensor<Scalar>, initialState: LSTMState<Scalar>? = nil, lengths: [Int]? = nil
+  ) throws -> LSTMOutput<Scalar> {
+    let shape = try ForwardShape(self, input: input, initialState: initialState, lengths: lengths)
+    return forward(shape, input: input, initialState: initialState, lengths: lengths)
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func forward(
+    _ s: ForwardShape, input: Tensor<Scalar>, initialState: LSTMState<Scalar>?, lengths: [Int]?
+  ) -> LSTMOutput<Scalar> {
+    let (steps, batch, hidden, hOut, directions) =
+      (s.steps, s.batch, hiddenSize, outputHiddenSize, self.directions)
+    // Time-major view [T, B, I] of the input, reading through its strides.
+    var source =
+      s.unbatched
+      ? input.unsqueezed(axis: 1) : (batchFirst ? input.permuted([1, 0, 2]) : input)
+    if source.strides[2] != 1 && inputSize > 1 { source = source.contiguous() }
+
+    let outputWidth = directions * hOut
+    var output = Tensor<Scalar>.zeros(
+      shape: batchFirst && !s.unbatched
+        ? [batch, steps, outputWidth] : [steps, batch, outputWidth])
+    let outputTimeMajor = batchFirst && !s.unbatched ? output.permuted([1, 0, 2]) : output
+    var hiddenOut = Tensor<Scalar>.zeros(shape: [numLayers * directions, batch, hOut])
+    var cellOut = Tensor<Scalar>.zeros(shape: [numLayers * directions, batch, hidden])
+    let h0 = initialState.map { $0.hidden.reshaped([numLayers * directions, batch, hOut]) }
+    let c0 = initialState.map { $0.cell.reshaped([numLayers * directions, batch, hidden]) }
+
+    // Work space, allocated once: gate chunk, c, projected-h scratch, h0 rows, and up to two
+    // time-major buffers for the outputs of inner layers.
+    let chunk = Swift.max(
+      1,
+      Swift.min(steps, (4 << 20) / Swift.max(1, batch * 4 * hidden * MemoryLayout<Scalar>.stride)))
+    let innerCount = numLayers > 1 ? steps * batch * outputWidth : 0
+    let sizes = [
+      chunk * batch * 4 * hidden, batch * hidden, projSize > 0 ? batch * hidden : 0,
+      batch * hOut, innerCount, numLayers > 2 ? innerCount : 0,
+    ]
+    let workspace = UnsafeMutablePointer<Scalar>.allocate(capacity: sizes.reduce(0, +) + 1)
+    defer { workspace.deallocate() }
+    var cursor = workspace
+    var buffers: [UnsafeMutablePointer<Scalar>] = []
+    for size in sizes {
+      buffers.append(cursor)
+      cursor += size
+    }
+    let (gates, cellState, projectionScratch, initialHidden) =
+      (buffers[0], buffers[1], buffers[2], buffers[3])
+    let inner = [buffers[4], buffers[5]]
+    let validLengths = lengths ?? []
+
+    withExtendedLifetime((source, output, h0, c0)) {
+      validLengths.withUnsafeBufferPointer { lengthBuffer in
+        var layerInput = Rows(
+          base: source.storage.base + source.layout.offset, timeStride: source.strides[0],
+          batchStride: source.strides[1], features: inputSize)
+        for layer in 0..<numLayers {
+          let last = layer == numLayers - 1
+          let layerOutput =
+            last
+            ? Rows(
+              base: output.storage.base + outputTimeMajor.layout.offset,
+              timeStride: outputTimeMajor.strides[0], batchStride: outputTimeMajor.strides[1],
+              features: outputWidth)
+            : Rows(
+              base: inner[layer % 2], timeStride: batch * outputWidth, batchStride: outputWidth,
+              features: outputWidth)
+          for direction in 0..<directions {
+            let index = layer * directions + direction
+            // h0 and c0 for this layer-direction: copied into [B, Hout] / [B, H] rows.
+            if let h0 {
+              copyRows(h0.selected(axis: 0, index: index), into: initialHidden)
+            } else {
+              initialHidden.update(repeating: 0, count: batch * hOut)
+            }
+            if let c0 {
+              copyRows(c0.selected(axis: 0, index: index), into: cellState)
+            } else {
+              cellState.update(repeating: 0, count: batch * hidden)
+            }
+            let directionOutput = Rows(
+              base: layerOutput.base + direction * hOut, timeStride: layerOutput.timeStride,
+              batchStride: layerOutput.batchStride, features: hOut)
+            LSTMKernel(
+              cell: cells[index], steps: steps, batch: batch, hidden: hidden, hOut: hOut,
+              reverse: direction == 1, chunk: chunk,
+              lengths: lengths == nil ? nil : lengthBuffer.baseAddress,
+              gates: gates, cell: cellState, projectionScratch: projectionScratch,
+              initialHidden: initialHidden
+            ).run(input: layerInput, output: directionOutput)
+            // h_n: each sequence's h at its last processed step; c_n: the final c.
+            hiddenOut.withMutableBase { hBase in
+              for b in 0..<batch {
+                let lastStep = direction == 1 ? 0 : (lengths?[b] ?? steps) - 1
+                (hBase + (index * batch + b) * hOut).update(
+                  from: directionOutput.row(time: lastStep, batch: b), count: hOut)
+              }
+            }
+            cellOut.withMutableBase { cBase in
+              (cBase + index * batch * hidden).update(from: cellState, count: batch * hidden)
+            }
+          }
+          layerInput = layerOutput
+        }
+      }
+    }
+
+    var lastStep = Tensor<Scalar>.zeros(shape: [batch, outputWidth])
+    lastStep.withMutableBase { base in
+      hiddenOut.withBase { hBase in
+        for direction in 0..<directions {
+          for b in 0..<batch {
+            (base + b * outputWidth + direction * hOut).update(
+              from: hBase + (((numLayers - 1) * directions + direction) * batch + b) * hOut,
+              count: hOut)
+          }
+        }
+      }
+    }
+    if s.unbatched {
+      return LSTMOutput(
+        output: output.reshaped([steps, outputWidth]),
+        hidden: hiddenOut.reshaped([numLayers * directions, hOut]),
+        cell: cellOut.reshaped([numLayers * directions, hidden]),
+        lastStep: lastStep.reshaped([outputWidth]))
+    }
+    return LSTMOutput(output: output, hidden: hiddenOut, cell: cellOut, lastStep: lastStep)
+  }
+
+  /// Copies a `[B, n]` tensor (any strides) into contiguous rows at `destination`.
+  private func copyRows(_ tensor: Tensor<Scalar>, into destination: UnsafeMutablePointer<Scalar>) {
+    tensor.withBase { base in
+      Tensor.copyElements(
+        from: base - tensor.layout.offset, tensor.layout, to: destination,
+        TensorLayout(contiguous: tensor.shape))
+    }
+  }
+}
+
+/// The checked shape facts of one forward call.
+struct ForwardShape {
+  var steps: Int
+  var batch: Int
+  var unbatched: Bool
+
+  init<Scalar>(
+    _ lstm: LSTM<Scalar>, input: Tensor<Scalar>, initialState: LSTMState<Scalar>?,
+    lengths: [Int]?
+  ) throws {
+    let layout = lstm.batchFirst ? "[B, T, \(lstm.inputSize)]" : "[T, B, \(lstm.inputSize)]"
+    guard input.rank == 3 || input.rank == 2 else {
+      throw LayerError.rankMismatch(
+        name: "input", expected: "\(layout) or unbatched [T, \(lstm.inputSize)]",
+        actual: input.shape)
+    }
+    unbatched = input.rank == 2
+    if unbatched {
+      (steps, batch) = (input.shape[0], 1)
+    } else {
+      (steps, batch) =
+        lstm.batchFirst ? (input.shape[1], input.shape[0]) : (input.shape[0], input.shape[1])
+    }
+    if input.shape.last != lstm.inputSize {
+      var expected = input.shape
+      expected[expected.count - 1] = lstm.inputSize
+      throw LayerError.shapeMismatch(name: "input", expected: expected, actual: input.shape)
+    }
+    if steps < 1 || batch < 1 {
+      throw LayerError.rankMismatch(
+        name: "input", expected: "\(layout) with T ≥ 1 and B ≥ 1", actual: input.shape)
+    }
+    let stateRows = lstm.numLayers * lstm.directions
+    if let initialState {
+      let batchAxis = unbatched ? [] : [batch]
+      let hExpected = [stateRows] + batchAxis + [lstm.outputHiddenSize]
+      let cExpected = [stateRows] + batchAxis + [lstm.hiddenSize]
+      if initialState.hidden.shape != hExpected {
+        throw LayerError.shapeMismatch(
+          name: "initialState.hidden", expected: hExpected, actual: initialState.hidden.shape)
+      }
+      if initialState.cell.shape != cExpected {
+        throw LayerError.shapeMismatch(
+          name: "initialState.cell", expected: cExpected, actual: initialState.cell.shape)
+      }
+    }
+    if let lengths {
+      if lengths.count != batch {
+        throw LayerError.invalidLengths(
+          "expected \(batch) lengths (one per sequence in the batch), got \(lengths.count)")
+      }
+      if let bad = lengths.firstIndex(where: { $0 < 1 || $0 > steps }) {
+        throw LayerError.invalidLengths(
+          "lengths[\(bad)] = \(lengths[bad]) is outside 1...\(steps) (the input has T = \(steps))"
+        )
+      }
+    }
+  }
+}
+
+/// Rows of a time-major sequence: element `(t, b, f)` at `base + t·timeStride + b·batchStride
+/// + f`.
+struct Rows<Scalar: BLASScalar> {
+  var base: UnsafeMutablePointer<Scalar>
+  var timeStride: Int
+  var batchStride: Int
+  var features: Int
+
+  func row(time t: Int, batch b: Int) -> UnsafeMutablePointer<Scalar> {
+    base + t * timeStride + b * batchStride
+  }
+
+  /// The `[count, features]` matrix of rows at time `t` (batch `0..<count`).
+  func matrix(time t: Int, count: Int) -> StridedMatrix<Scalar> {
+    StridedMatrix(
+      base: UnsafePointer(row(time: t, batch: 0)), rows: count, columns: features,
+      rowStride: count == 1 ? Swift.max(features, 1) : batchStride, columnStride: 1)
+  }
+}

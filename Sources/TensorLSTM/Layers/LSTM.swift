@@ -1,0 +1,179 @@
+/// A multi-layer LSTM with PyTorch's `nn.LSTM` constructor, parameter names, shapes and results.
+///
+///     let lstm = LSTM<Float>(inputSize: 128, hiddenSize: 64, batchFirst: true)
+///     let out = try lstm(x)            // x: [B, T, 128]
+///     out.output                        // [B, T, 64]
+///     out.output.selected(axis: 1, index: -1)   // [B, 64], the article's output[:, -1, :]
+///
+/// Gates are ordered i, f, g, o as in PyTorch. Parameters are initialised from
+/// U(−1/√H, 1/√H) with a seedable generator (PyTorch's distribution; not its random stream).
+/// A forward allocates its result and work buffers once and computes on the BLAS path (see
+/// `LSTM+Forward.swift`). The model is a value: `Sendable`, safe to call from many tasks.
+public struct LSTM<Scalar: BLASScalar>: Sendable {
+  /// Features per input step, `I`.
+  public let inputSize: Int
+  /// Units per cell state, `H`.
+  public let hiddenSize: Int
+  /// Stacked layers, `L`.
+  public let numLayers: Int
+  /// Whether the layer has `bias_ih` and `bias_hh`.
+  public let bias: Bool
+  /// Whether input and output are `[B, T, ·]` rather than `[T, B, ·]`.
+  public let batchFirst: Bool
+  /// Whether each layer also reads the sequence backwards (`D = 2`).
+  public let bidirectional: Bool
+  /// Size of the projected hidden state `Hout` when > 0 (PyTorch's `proj_size`); 0 means none.
+  public let projSize: Int
+
+  /// Weights of each layer and direction, index `layer · D + direction`.
+  var cells: [LSTMCell<Scalar>]
+
+  /// An LSTM with PyTorch's hyper-parameters and defaults; allocates its parameters.
+  ///
+  ///     LSTM<Float>(inputSize: 8, hiddenSize: 16, numLayers: 2, bidirectional: true, seed: 7)
+  ///
+  /// - Precondition: sizes are positive, `projSize` is in `0..<hiddenSize`.
+  public init(
+    inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true,
+    batchFirst: Bool = false, bidirectional: Bool = false, projSize: Int = 0, seed: UInt64 = 0
+  ) {
+    require(
+      inputSize > 0 && hiddenSize > 0 && numLayers > 0,
+      "LSTM: inputSize (\(inputSize)), hiddenSize (\(hiddenSize)) and numLayers (\(numLayers)) must be positive"
+    )
+    require(
+      projSize >= 0 && projSize < hiddenSize,
+      "LSTM: projSize \(projSize) must be in 0..<hiddenSize (\(hiddenSize)), as in PyTorch")
+    self.inputSize = inputSize
+    self.hiddenSize = hiddenSize
+    self.numLayers = numLayers
+    self.bias = bias
+    self.batchFirst = batchFirst
+    self.bidirectional = bidirectional
+    self.projSize = projSize
+    var generator = SeededGenerator(seed: seed)
+    let bound = 1 / Scalar(hiddenSize).squareRoot()
+    var cells: [LSTMCell<Scalar>] = []
+    for layer in 0..<numLayers {
+      for _ in 0..<(bidirectional ? 2 : 1) {
+        var parameters: [Tensor<Scalar>] = []
+        for shape in LSTM.cellShapes(
+          layer: layer, inputSize: inputSize, hiddenSize: hiddenSize,
+          directions: bidirectional ? 2 : 1, projSize: projSize, bias: bias)
+        {
+          parameters.append(
+            .randomUniform(shape: shape.shape, in: -bound...bound, using: &generator))
+        }
+        cells.append(LSTMCell(parameters: parameters, bias: bias, projected: projSize > 0))
+      }
+    }
+    self.cells = cells
+  }
+
+  /// Directions `D`: 2 when bidirectional, else 1.
+  public var directions: Int { bidirectional ? 2 : 1 }
+  /// Size of `h` and of each output step per direction: `projSize` when > 0, else `hiddenSize`.
+  public var outputHiddenSize: Int { projSize > 0 ? projSize : hiddenSize }
+
+  /// The parameters in PyTorch's order for one layer: names (without suffix) and shapes.
+  static func cellShapes(
+    layer: Int, inputSize: Int, hiddenSize: Int, directions: Int, projSize: Int, bias: Bool
+  ) -> [(name: String, shape: [Int])] {
+    let hOut = projSize > 0 ? projSize : hiddenSize
+    let layerInput = layer == 0 ? inputSize : directions * hOut
+    var result: [(String, [Int])] = [
+      ("weight_ih", [4 * hiddenSize, layerInput]), ("weight_hh", [4 * hiddenSize, hOut]),
+    ]
+    if bias { result += [("bias_ih", [4 * hiddenSize]), ("bias_hh", [4 * hiddenSize])] }
+    if projSize > 0 { result.append(("weight_hr", [projSize, hiddenSize])) }
+    return result
+  }
+
+  /// Every parameter's PyTorch name and shape, in PyTorch's order (`weight_ih_l0`,
+  /// `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, `weight_hr_l0`, then `…_reverse`, then l1 …).
+  public var parameterShapes: [(name: String, shape: [Int])] {
+    var result: [(String, [Int])] = []
+    for layer in 0..<numLayers {
+      for direction in 0..<directions {
+        let suffix = "_l\(layer)" + (direction == 1 ? "_reverse" : "")
+        for entry in LSTM.cellShapes(
+          layer: layer, inputSize: inputSize, hiddenSize: hiddenSize, directions: directions,
+          projSize: projSize, bias: bias)
+        {
+          result.append((entry.name + suffix, entry.shape))
+        }
+      }
+    }
+    return result
+  }
+
+  /// The parameters by PyTorch name (`weight_ih_l0`, …); O(parameters), shares storage.
+  public func stateDict() -> [String: Tensor<Scalar>] {
+    var result: [String: Tensor<Scalar>] = [:]
+    let names = parameterShapes.map(\.name)
+    let tensors = cells.flatMap(\.parameters)
+    for (name, tensor) in zip(names, tensors) { result[name] = tensor }
+    return result
+  }
+
+  /// Replaces every parameter from a PyTorch-style state dict; copies the tensors it keeps.
+  ///
+  ///     try lstm.loadStateDict(try SafeTensors.read(contentsOf: path))
+  ///
+  /// - Throws: ``LayerError/missingKey(_:expected:)``, ``LayerError/unexpectedKey(_:actual:)``
+  ///   or ``LayerError/shapeMismatch(name:expected:actual:)``; checked before any parameter
+  ///   changes, so a failed load leaves the model as it was.
+  public mutating func loadStateDict(_ dict: [String: Tensor<Scalar>]) throws {
+    let expected = parameterShapes
+    try StateDictCheck.validate(dict, expected: expected)
+    var index = 0
+    var newCells: [LSTMCell<Scalar>] = []
+    for cell in cells {
+      let count = cell.parameters.count
+      let parameters = expected[index..<(index + count)].map { dict[$0.name]!.contiguous() }
+      newCells.append(LSTMCell(parameters: parameters, bias: bias, projected: projSize > 0))
+      index += count
+    }
+    cells = newCells
+  }
+}
+
+/// Checks a state dict against the expected names and shapes, throwing the first problem.
+enum StateDictCheck {
+  static func validate<Scalar>(
+    _ dict: [String: Tensor<Scalar>], expected: [(name: String, shape: [Int])]
+  ) throws {
+    for (name, shape) in expected {
+      guard let tensor = dict[name] else { throw LayerError.missingKey(name, expected: shape) }
+      if tensor.shape != shape {
+        throw LayerError.shapeMismatch(name: name, expected: shape, actual: tensor.shape)
+      }
+    }
+    let known = Set(expected.map(\.name))
+    if let extra = dict.keys.sorted().first(where: { !known.contains($0) }) {
+      throw LayerError.unexpectedKey(extra, actual: dict[extra]!.shape)
+    }
+  }
+}
+
+/// One layer-direction's parameters, contiguous, plus the pre-summed gate bias.
+struct LSTMCell<Scalar: BLASScalar>: Sendable {
+  /// In PyTorch's order: weight_ih, weight_hh, [bias_ih, bias_hh], [weight_hr].
+  var parameters: [Tensor<Scalar>]
+  var weightIH: Tensor<Scalar> { parameters[0] }
+  var weightHH: Tensor<Scalar> { parameters[1] }
+  var weightHR: Tensor<Scalar>?
+  /// `bias_ih + bias_hh`, or zeros: `[4H]`.
+  var combinedBias: Tensor<Scalar>
+
+  init(parameters: [Tensor<Scalar>], bias: Bool, projected: Bool) {
+    self.parameters = parameters.map { $0.contiguous() }
+    weightHR = projected ? self.parameters.last : nil
+    let gateCount = parameters[0].shape[0]
+    combinedBias =
+      bias
+      ? Tensor(
+        shape: [gateCount], scalars: zip(parameters[2].scalars, parameters[3].scalars).map(+))
+      : Tensor.zeros(shape: [gateCount])
+  }
+}

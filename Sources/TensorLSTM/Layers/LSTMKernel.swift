@@ -1,0 +1,214 @@
+/// One layer-direction of the LSTM over all time steps, on preallocated buffers.
+///
+/// Nothing here allocates: buffers come from the caller, BLAS calls take pointers, and the
+/// gate pass works on SIMD values.
+struct LSTMKernel<Scalar: BLASScalar> {
+  var cell: LSTMCell<Scalar>
+  var steps: Int
+  var batch: Int
+  var hidden: Int
+  var hOut: Int
+  var reverse: Bool
+  /// Time steps per gate-buffer chunk.
+  var chunk: Int
+  /// Valid steps per sequence, or nil when all are `steps` long.
+  var lengths: UnsafePointer<Int>?
+  /// `[chunk, B, 4H]`.
+  var gates: UnsafeMutablePointer<Scalar>
+  /// `[B, H]`, holding c(0) on entry and c_n on return.
+  var cellState: UnsafeMutablePointer<Scalar>
+  /// `[B, H]` scratch for the unprojected h when `projSize > 0`.
+  var projectionScratch: UnsafeMutablePointer<Scalar>
+  /// `[B, Hout]`, h(0).
+  var initialHidden: UnsafeMutablePointer<Scalar>
+
+  init(
+    cell parameters: LSTMCell<Scalar>, steps: Int, batch: Int, hidden: Int, hOut: Int,
+    reverse: Bool, chunk: Int, lengths: UnsafePointer<Int>?, gates: UnsafeMutablePointer<Scalar>,
+    cell: UnsafeMutablePointer<Scalar>, projectionScratch: UnsafeMutablePointer<Scalar>,
+    initialHidden: UnsafeMutablePointer<Scalar>
+  ) {
+    self.cell = parameters
+    (self.steps, self.batch, self.hidden, self.hOut) = (steps, batch, hidden, hOut)
+    (self.reverse, self.chunk, self.lengths) = (reverse, chunk, lengths)
+    (self.gates, self.cellState, self.projectionScratch, self.initialHidden) =
+      (gates, cell, projectionScratch, initialHidden)
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func run(input: Rows<Scalar>, output: Rows<Scalar>) {
+    let gateWidth = 4 * hidden
+    cell.weightIH.withBase { weightIH in
+      cell.weightHH.withBase { weightHH in
+        cell.combinedBias.withBase { bias in
+          // W_ihᵀ [I, 4H] and W_hhᵀ [Hout, 4H]: the stored [4H, ·] matrices read transposed.
+          let inputWeights = StridedMatrix(
+            base: weightIH, rows: input.features, columns: gateWidth, rowStride: 1,
+            columnStride: input.features)
+          let recurrentWeights = StridedMatrix(
+            base: weightHH, rows: hOut, columns: gateWidth, rowStride: 1, columnStride: hOut)
+          let chunkCount = (steps + chunk - 1) / chunk
+          for chunkIndex in 0..<chunkCount {
+            let c = reverse ? chunkCount - 1 - chunkIndex : chunkIndex
+            let first = c * chunk
+            let count = Swift.min(chunk, steps - first)
+            projectInputs(
+              input, first: first, count: count, weights: inputWeights, bias: bias)
+            for k in 0..<count {
+              let t = reverse ? first + count - 1 - k : first + k
+              step(
+                t, gateRows: gates + (t - first) * batch * gateWidth,
+                recurrentWeights: recurrentWeights, output: output)
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Gate rows for steps `first..<first+count` ← bias + x · W_ihᵀ, in as few GEMMs as the
+  /// input's strides allow (one when its (t, b) rows have one common stride).
+  func projectInputs(
+    _ input: Rows<Scalar>, first: Int, count: Int, weights: StridedMatrix<Scalar>,
+    bias: UnsafePointer<Scalar>
+  ) {
+    let gateWidth = 4 * hidden
+    for row in 0..<(count * batch) {
+      (gates + row * gateWidth).update(from: bias, count: gateWidth)
+    }
+    if batch == 1 || input.timeStride == batch * input.batchStride {
+      // Time-major rows (or a single sequence): one GEMM over all count·B rows.
+      let rowStride = batch == 1 ? input.timeStride : input.batchStride
+      let rows = StridedMatrix(
+        base: UnsafePointer(input.row(time: first, batch: 0)), rows: count * batch,
+        columns: input.features, rowStride: count * batch == 1 ? input.features : rowStride,
+        columnStride: 1)
+      BLAS.gemm(rows, weights, into: gates, rowStride: gateWidth, beta: 1)
+    } else if batch <= count {
+      // Batch-major rows (e.g. batch-first input): one GEMM per sequence over its steps.
+      for b in 0..<batch {
+        let rows = StridedMatrix(
+          base: UnsafePointer(input.row(time: first, batch: b)), rows: count,
+          columns: input.features, rowStride: input.timeStride, columnStride: 1)
+        BLAS.gemm(rows, weights, into: gates + b * gateWidth, rowStride: batch * gateWidth, beta: 1)
+      }
+    } else {
+      for k in 0..<count {
+        BLAS.gemm(
+          input.matrix(time: first + k, count: batch), weights,
+          into: gates + k * batch * gateWidth, rowStride: gateWidth, beta: 1)
+      }
+    }
+  }
+
+  func isValid(_ t: Int, _ b: Int) -> Bool { lengths.map { t < $0[b] } ?? true }
+
+  /// One time step: recurrent GEMM into the gate rows, fused gate pass, h into the output.
+  func step(
+    _ t: Int, gateRows: UnsafeMutablePointer<Scalar>, recurrentWeights: StridedMatrix<Scalar>,
+    output: Rows<Scalar>
+  ) {
+    let gateWidth = 4 * hidden
+    let isFirst = reverse ? t == steps - 1 : t == 0
+    let previous = reverse ? t + 1 : t - 1
+    if let lengths, reverse, !isFirst {
+      // A sequence whose reverse pass starts here reads h(0), not the zero padding after it.
+      for b in 0..<batch where lengths[b] == t + 1 {
+        output.row(time: previous, batch: b).update(from: initialHidden + b * hOut, count: hOut)
+      }
+    }
+    let hPrevious =
+      isFirst
+      ? StridedMatrix(
+        base: UnsafePointer(initialHidden), rows: batch, columns: hOut, rowStride: hOut,
+        columnStride: 1)
+      : output.matrix(time: previous, count: batch)
+    BLAS.gemm(hPrevious, recurrentWeights, into: gateRows, rowStride: gateWidth, beta: 1)
+    if let lengths, reverse, !isFirst {
+      for b in 0..<batch where lengths[b] == t + 1 {
+        output.row(time: previous, batch: b).update(repeating: 0, count: hOut)
+      }
+    }
+
+    let projected = cell.weightHR != nil
+    for b in 0..<batch {
+      let h = projected ? projectionScratch + b * hidden : output.row(time: t, batch: b)
+      if isValid(t, b) {
+        LSTMGates.apply(
+          gates: gateRows + b * gateWidth, cell: cellState + b * hidden, hidden: h, count: hidden)
+      } else if !projected {
+        h.update(repeating: 0, count: hOut)
+      }
+    }
+    if let weightHR = cell.weightHR {
+      weightHR.withBase { weights in
+        // h = h_full · W_hrᵀ, [B, H] · [H, Hout], written into the output rows.
+        let hFull = StridedMatrix(
+          base: UnsafePointer(projectionScratch), rows: batch, columns: hidden, rowStride: hidden,
+          columnStride: 1)
+        let weightsT = StridedMatrix(
+          base: weights, rows: hidden, columns: hOut, rowStride: 1, columnStride: hidden)
+        BLAS.gemm(
+          hFull, weightsT, into: output.row(time: t, batch: 0),
+          rowStride: batch == 1 ? hOut : output.batchStride)
+      }
+      for b in 0..<batch where !isValid(t, b) {
+        output.row(time: t, batch: b).update(repeating: 0, count: hOut)
+      }
+    }
+  }
+}
+
+/// The fused LSTM cell update for one row: i, f, o = σ(·), g = tanh(·), c = f·c + i·g,
+/// h = o·tanh(c), eight lanes at a time.
+enum LSTMGates {
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func apply<Scalar: BLASScalar>(
+    gates: UnsafeMutablePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
+    hidden h: UnsafeMutablePointer<Scalar>, count: Int
+  ) {
+    typealias V = SIMD8<Scalar>
+    let width = V.scalarCount
+    var j = 0
+    while j + width <= count {
+      let (i, f, g, o) = (
+        load(gates + j), load(gates + count + j), load(gates + 2 * count + j),
+        load(gates + 3 * count + j)
+      )
+      let c = Activations.sigmoid(f) * load(cell + j) + Activations.sigmoid(i) * Activations.tanh(g)
+      store(c, cell + j)
+      store(Activations.sigmoid(o) * Activations.tanh(c), h + j)
+      j += width
+    }
+    if j < count {
+      // The tail: the same arithmetic on a partially filled vector.
+      let rest = count - j
+      var (i, f, g, o, c0) = (V(), V(), V(), V(), V())
+      for k in 0..<rest {
+        i[k] = gates[j + k]
+        f[k] = gates[count + j + k]
+        g[k] = gates[2 * count + j + k]
+        o[k] = gates[3 * count + j + k]
+        c0[k] = cell[j + k]
+      }
+      let c = Activations.sigmoid(f) * c0 + Activations.sigmoid(i) * Activations.tanh(g)
+      let hv = Activations.sigmoid(o) * Activations.tanh(c)
+      for k in 0..<rest {
+        cell[j + k] = c[k]
+        h[j + k] = hv[k]
+      }
+    }
+  }
+
+  @inline(__always)
+  static func load<Scalar: BLASScalar>(_ p: UnsafeMutablePointer<Scalar>) -> SIMD8<Scalar> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Scalar>.self)
+  }
+
+  @inline(__always)
+  static func store<Scalar: BLASScalar>(_ v: SIMD8<Scalar>, _ p: UnsafeMutablePointer<Scalar>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Scalar>.self)
+  }
+}
