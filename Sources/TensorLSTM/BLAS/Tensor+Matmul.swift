@@ -34,23 +34,24 @@ public func matmul<Scalar: BLASScalar>(
   require(
     c.shape == plan.resultShape,
     "matmul(into:): c has shape \(c.shape) but \(a.shape) · \(b.shape) gives \(plan.resultShape)")
-  var target = c.reshaped(plan.batchShape + [plan.m, plan.n])
-  target.makeUniquelyWritable()
-  let layout = target.layout
-  let matrixStrides = Array(layout.strides.suffix(2))
+  // Re-view c in place (only size-1 axes differ, so a view always exists): a second
+  // reference would defeat the uniqueness check and copy c on every call.
+  let resultLayout = c.layout
+  c.layout = c.layout.reshapedView(plan.batchShape + [plan.m, plan.n])!
+  c.makeUniquelyWritable()
+  let matrixStrides = Array(c.strides.suffix(2))
   let direct =
     (matrixStrides[1] == 1 && matrixStrides[0] >= plan.n)
     || (matrixStrides[0] == 1 && matrixStrides[1] >= plan.m) || plan.m <= 1 || plan.n <= 1
   if direct {
-    plan.run(into: &target, alpha: alpha, beta: beta)
-    c = target.reshaped(plan.resultShape)
+    plan.run(into: &c, alpha: alpha, beta: beta)
+    c.layout = c.layout.reshapedView(resultLayout.shape)!
   } else {
+    c.layout = c.layout.reshapedView(resultLayout.shape)!
     let product = matmul(a, b)
     c = Tensor(
       shape: c.shape,
-      scalars: zip(product.scalars, c.scalars).map {
-        alpha * $0 + (beta == 0 ? 0 : beta * $1)
-      })
+      scalars: zip(product.scalars, c.scalars).map { alpha * $0 + (beta == 0 ? 0 : beta * $1) })
   }
 }
 

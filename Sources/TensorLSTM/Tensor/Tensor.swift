@@ -12,7 +12,7 @@
 public struct Tensor<Scalar: BLASScalar>: Sendable {
   var storage: TensorStorage<Scalar>
   /// Shape, strides and offset of this tensor in its storage.
-  public private(set) var layout: TensorLayout
+  public internal(set) var layout: TensorLayout
 
   init(storage: TensorStorage<Scalar>, layout: TensorLayout) {
     self.storage = storage
