@@ -8,7 +8,8 @@
 /// `sigmoid(x) = ½ + ½·tanh(x/2)`. Measured error against the exact functions over the whole
 /// `Float` range (tests sweep it): under 1e-6 absolute, ±1 and 0/1 at saturation, ±∞ saturate,
 /// NaN propagates. `Double` uses the same approximation, so its gates carry the same ~1e-7
-/// error rather than `Double`'s precision.
+/// error rather than `Double`'s precision. The scalar forms are written so that loops over
+/// them vectorise; the LSTM's gate pass is such a loop.
 public enum Activations {
   // Numerator p(x) = x · (α1 + α3 x² + … + α13 x¹²), denominator q(x) = β0 + β2 x² + … + β6 x⁶.
   @usableFromInline static let alpha13 = -2.76076847742355e-16
@@ -24,42 +25,48 @@ public enum Activations {
   @usableFromInline static let beta0 = 4.89352518554385e-03
   @usableFromInline static let clamp = 7.90531110763549805
 
-  /// tanh of every lane; ~25 flops, no branch, NaN lanes stay NaN.
+  /// tanh of one scalar: clamp, then p(x)/q(x); ~25 flops, no branch once vectorised.
+  ///
+  /// The clamp is two selects, which keep NaN (both comparisons are false), so NaN propagates
+  /// through p/q without a separate check. Written per element so that LLVM vectorises the
+  /// loops that call it.
   @inlinable @inline(__always)
+  public static func tanh<S: BLASScalar>(_ x: S) -> S {
+    let limit = S(clamp)
+    var v = x < -limit ? -limit : x
+    v = v > limit ? limit : v
+    let v2 = v * v
+    var p = S(alpha13) * v2 + S(alpha11)
+    p = p * v2 + S(alpha9)
+    p = p * v2 + S(alpha7)
+    p = p * v2 + S(alpha5)
+    p = p * v2 + S(alpha3)
+    p = p * v2 + S(alpha1)
+    var q = S(beta6) * v2 + S(beta4)
+    q = q * v2 + S(beta2)
+    q = q * v2 + S(beta0)
+    return (p * v) / q
+  }
+
+  /// The logistic function 1 / (1 + e^-x) of one scalar, as ½ + ½·tanh(x/2).
+  @inlinable @inline(__always)
+  public static func sigmoid<S: BLASScalar>(_ x: S) -> S {
+    0.5 + 0.5 * tanh(0.5 * x)
+  }
+
+  /// tanh of every lane, with the scalar form's results.
+  @inlinable
   public static func tanh<V: SIMD>(_ x: V) -> V where V.Scalar: BLASScalar {
-    let limit = V(repeating: V.Scalar(clamp))
-    // pointwiseMin/Max may drop NaN; it is restored from x below.
-    let clamped = x.clamped(lowerBound: -limit, upperBound: limit)
-    let x2 = clamped * clamped
-    var p = V(repeating: V.Scalar(alpha13))
-    p = p * x2 + V(repeating: V.Scalar(alpha11))
-    p = p * x2 + V(repeating: V.Scalar(alpha9))
-    p = p * x2 + V(repeating: V.Scalar(alpha7))
-    p = p * x2 + V(repeating: V.Scalar(alpha5))
-    p = p * x2 + V(repeating: V.Scalar(alpha3))
-    p = p * x2 + V(repeating: V.Scalar(alpha1))
-    p = p * clamped
-    var q = V(repeating: V.Scalar(beta6))
-    q = q * x2 + V(repeating: V.Scalar(beta4))
-    q = q * x2 + V(repeating: V.Scalar(beta2))
-    q = q * x2 + V(repeating: V.Scalar(beta0))
-    var result = p / q
-    result.replace(with: x, where: x .!= x)
+    var result = x
+    for i in x.indices { result[i] = tanh(x[i]) }
     return result
   }
 
-  /// The logistic function 1 / (1 + e^-x) of every lane, as ½ + ½·tanh(x/2).
-  @inlinable @inline(__always)
+  /// sigmoid of every lane, with the scalar form's results.
+  @inlinable
   public static func sigmoid<V: SIMD>(_ x: V) -> V where V.Scalar: BLASScalar {
-    let half = V(repeating: 0.5)
-    return half + half * tanh(half * x)
+    var result = x
+    for i in x.indices { result[i] = sigmoid(x[i]) }
+    return result
   }
-
-  /// tanh of one scalar with the same approximation as the vector form.
-  @inlinable
-  public static func tanh<S: BLASScalar>(_ x: S) -> S { tanh(SIMD2(x, 0))[0] }
-
-  /// sigmoid of one scalar with the same approximation as the vector form.
-  @inlinable
-  public static func sigmoid<S: BLASScalar>(_ x: S) -> S { sigmoid(SIMD2(x, 0))[0] }
 }

@@ -41,6 +41,8 @@ extension Tensor {
   ///
   ///     var rng = SeededGenerator(seed: 1)
   ///     Tensor<Float>.randomUniform(shape: [4, 4], in: -0.1...0.1, using: &rng)
+  @_specialize(where Scalar == Float, G == SeededGenerator)
+  @_specialize(where Scalar == Double, G == SeededGenerator)
   public static func randomUniform<G: RandomNumberGenerator>(
     shape: [Int], in range: ClosedRange<Scalar> = 0...1, using generator: inout G
   ) -> Tensor {
@@ -63,6 +65,8 @@ extension Tensor {
   }
 
   /// A contiguous tensor of samples from N(mean, standardDeviation²) (Box–Muller); allocates.
+  @_specialize(where Scalar == Float, G == SeededGenerator)
+  @_specialize(where Scalar == Double, G == SeededGenerator)
   public static func randomNormal<G: RandomNumberGenerator>(
     shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1, using generator: inout G
   ) -> Tensor {
