@@ -1,44 +1,117 @@
 import ArgumentParser
 import TensorLSTM
 
-/// `tensorlstm-bench`: the library's BLAS path against the naive reference path.
+/// `tensorlstm-bench`: the LSTM's BLAS path against its naive reference path and against the
+/// bare-sgemm limit, plus the view ops.
 @main
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tensorlstm-bench",
-    abstract: "Times TensorLSTM's BLAS path against its naive reference path.")
+    abstract: "Times TensorLSTM's LSTM (BLAS path vs naive path vs bare sgemm) and view ops.",
+    discussion: """
+      With no shape flags it runs the default suite: the article (32, 10, 128, 64), large
+      (64, 100, 512, 512) and streaming (1, 1000, 64, 256) shapes, then the view ops. Any of
+      --batch/--steps/--input/--hidden runs one custom shape instead.
+      """)
 
-  @Option(help: "Batch size B.") var batch = 32
-  @Option(help: "Time steps T.") var steps = 10
-  @Option(help: "Input features I.") var input = 128
-  @Option(help: "Hidden units H.") var hidden = 64
+  @Option(help: "Batch size B (custom shape).") var batch: Int?
+  @Option(help: "Time steps T (custom shape).") var steps: Int?
+  @Option(help: "Input features I (custom shape).") var input: Int?
+  @Option(help: "Hidden units H (custom shape).") var hidden: Int?
+  @Option(help: "Stacked layers.") var layers = 1
+  @Flag(help: "Bidirectional LSTM.") var bidirectional = false
   @Option(help: "OpenBLAS threads.") var threads = 1
-  @Option(help: "Timed runs per case (the median is reported).") var repeats = 20
+  @Option(help: "Timed runs per case; the median is reported.") var repeats = 15
+  @Flag(help: "Skip the naive path (slow on large shapes).") var skipNaive = false
+  @Flag(help: "One JSON object per line per case instead of a table.") var json = false
 
   mutating func run() throws {
     BLAS.threadCount = threads
-    let gateRows = 4 * hidden
-    let cases: [(name: String, m: Int, k: Int, n: Int)] = [
-      ("input projection", batch * steps, input, gateRows),
-      ("recurrent step", batch, hidden, gateRows),
-    ]
-    print("matmul, Float, \(threads) thread(s), median of \(repeats)")
-    print("case                 shape                     naive ms    BLAS ms  GFLOP/s  speedup")
-    for c in cases {
-      let a = Tensor<Float>.randomNormal(shape: [c.m, c.k], seed: 1)
-      // Weights are stored [4H, in] as in PyTorch and read transposed, as the LSTM does.
-      let w = Tensor<Float>.randomNormal(shape: [c.n, c.k], seed: 2).transposed(0, 1)
-      let naive = Timing.medianMilliseconds(repeats: Swift.max(repeats / 5, 1)) {
-        _ = Naive.matmul(a, w)
-      }
-      let blas = Timing.medianMilliseconds(repeats: repeats) { _ = matmul(a, w) }
-      let flops = 2.0 * Double(c.m * c.k * c.n)
-      let shape = "\(c.m)×\(c.k)·\(c.k)×\(c.n)"
-      print(
-        c.name.padding(20) + " " + shape.padding(24) + fixed(naive, 11) + fixed(blas, 11)
-          + fixed(Timing.gflops(flops, milliseconds: blas), 9, digits: 1)
-          + fixed(naive / blas, 9, digits: 1) + "×")
+    let custom = [batch, steps, input, hidden].contains { $0 != nil }
+    var shapes =
+      custom
+      ? [
+        LSTMShape(
+          name: "custom", batch: batch ?? 32, steps: steps ?? 10, input: input ?? 128,
+          hidden: hidden ?? 64)
+      ] : [LSTMShape.article, .large, .streaming]
+    for i in shapes.indices {
+      shapes[i].layers = layers
+      shapes[i].bidirectional = bidirectional
     }
+    if !json {
+      print("TensorLSTM LSTM forward, Float, \(threads) thread(s), median of \(repeats)")
+      print(Report.header)
+    }
+    for shape in shapes {
+      progress("\(shape.name): BLAS path")
+      let result = try measure(shape)
+      print(json ? result.json : result.row)
+    }
+    if !custom {
+      if !json { print("\nView ops on a [64, 128, 128] Float tensor (1M elements), median ns") }
+      for line in ViewBench.run(repeats: 101) { print(json ? line.json : line.row) }
+    }
+  }
+
+  func measure(_ shape: LSTMShape) throws -> Report {
+    let model = LSTM<Float>(
+      inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
+      batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
+    let x = Tensor<Float>.randomNormal(shape: [shape.batch, shape.steps, shape.input], seed: 2)
+    // Large shapes take longer per run; fewer repeats keep the default suite to minutes.
+    let runs = shape.flops > 1e9 ? Swift.max(3, repeats / 3) : repeats
+    let blas = Timing.medianMilliseconds(repeats: runs) { _ = try? model(x) }
+    progress("\(shape.name): bare sgemm limit")
+    let limit = shape.gemmLimitMilliseconds(repeats: runs)
+    var naive: Double?
+    if !skipNaive {
+      progress("\(shape.name): naive path")
+      naive = Timing.medianMilliseconds(repeats: shape.flops > 1e8 ? 1 : 3) {
+        _ = try? Naive.lstm(model, x)
+      }
+    }
+    return Report(
+      shape: shape, threads: threads, blasMilliseconds: blas, naiveMilliseconds: naive,
+      sgemmMilliseconds: limit)
+  }
+
+  func progress(_ message: String) {
+    if !json { printError("… \(message)") }
+  }
+}
+
+/// One LSTM case's numbers, as a table row or a JSON line.
+struct Report {
+  var shape: LSTMShape
+  var threads: Int
+  var blasMilliseconds: Double
+  var naiveMilliseconds: Double?
+  var sgemmMilliseconds: Double
+
+  var gflops: Double { Timing.gflops(shape.flops, milliseconds: blasMilliseconds) }
+  /// The share of the bare-sgemm speed the whole forward reaches (1 = all time is GEMM).
+  var sgemmFraction: Double { sgemmMilliseconds / blasMilliseconds }
+
+  static let header =
+    "case        B     T     I     H   naive ms     BLAS ms  speedup  GFLOP/s  sgemm ms  sgemm frac"
+
+  var row: String {
+    shape.name.padding(9) + fixed(Double(shape.batch), 4, digits: 0)
+      + fixed(Double(shape.steps), 6, digits: 0) + fixed(Double(shape.input), 6, digits: 0)
+      + fixed(Double(shape.hidden), 6, digits: 0)
+      + (naiveMilliseconds.map { fixed($0, 11) } ?? "          -")
+      + fixed(blasMilliseconds, 12)
+      + (naiveMilliseconds.map { fixed($0 / blasMilliseconds, 8, digits: 1) + "×" } ?? "        -")
+      + fixed(gflops, 9, digits: 1) + fixed(sgemmMilliseconds, 10)
+      + fixed(sgemmFraction, 12, digits: 2)
+  }
+
+  var json: String {
+    let naive = naiveMilliseconds.map { "\($0)" } ?? "null"
+    return """
+      {"case":"\(shape.name)","batch":\(shape.batch),"steps":\(shape.steps),"input":\(shape.input),"hidden":\(shape.hidden),"layers":\(shape.layers),"bidirectional":\(shape.bidirectional),"threads":\(threads),"blas_ms":\(blasMilliseconds),"naive_ms":\(naive),"gflops":\(gflops),"sgemm_ms":\(sgemmMilliseconds),"sgemm_fraction":\(sgemmFraction)}
+      """
   }
 }
 
@@ -46,8 +119,8 @@ struct Bench: ParsableCommand {
 func fixed(_ value: Double, _ width: Int, digits: Int = 3) -> String {
   var scaled = (value * pow10(digits)).rounded() / pow10(digits)
   if !scaled.isFinite { scaled = 0 }
-  var text = "\(scaled)"
-  if let dot = text.firstIndex(of: ".") {
+  var text = digits == 0 ? "\(Int(scaled))" : "\(scaled)"
+  if digits > 0, let dot = text.firstIndex(of: ".") {
     let decimals = text.distance(from: dot, to: text.endIndex) - 1
     text += String(repeating: "0", count: Swift.max(digits - decimals, 0))
   }
