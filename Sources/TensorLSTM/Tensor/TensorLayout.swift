@@ -117,11 +117,13 @@ public struct TensorLayout: Hashable, Sendable, CustomStringConvertible {
   // MARK: - Axis helpers
 
   /// `axis` with negative values counted from the end, checked against `rank + extra` axes.
-  func normalizedAxis(_ axis: Int, extra: Int = 0, _ operation: String = "axis") -> Int {
+  func normalizedAxis(
+    _ axis: Int, extra: Int = 0, _ operation: @autoclosure () -> String = "axis"
+  ) -> Int {
     let axes = rank + extra
     require(
       axis >= -axes && axis < axes,
-      "\(operation): axis \(axis) is out of range for shape \(shape) (valid: \(-axes)..<\(axes))"
+      "\(operation()): axis \(axis) is out of range for shape \(shape) (valid: \(-axes)..<\(axes))"
     )
     return axis < 0 ? axis + axes : axis
   }
@@ -151,7 +153,7 @@ extension TensorLayout {
     )
     let normalized = axes.map { normalizedAxis($0, "permuted(\(axes))") }
     require(
-      Set(normalized).count == rank,
+      normalized.enumerated().allSatisfy { i, a in !normalized[..<i].contains(a) },
       "permuted(\(axes)): duplicate axis; give each of 0..<\(rank) exactly once for shape \(shape)"
     )
     return TensorLayout(
