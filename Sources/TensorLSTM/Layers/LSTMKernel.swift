@@ -53,13 +53,23 @@ struct LSTMKernel<Scalar: BLASScalar> {
             let c = reverse ? chunkCount - 1 - chunkIndex : chunkIndex
             let first = c * chunk
             let count = Swift.min(chunk, steps - first)
+            // Gate rows follow the input's order, so that one GEMM covers the chunk: time-major
+            // [count, B, 4H] for time-major input, batch-major [B, count, 4H] for batch-first.
+            // (Batch-major only when that makes it one GEMM; otherwise B GEMMs of `count` rows
+            // lose to `count` GEMMs of B rows.)
+            let batchMajor =
+              batch > 1 && count == steps && input.batchStride == steps * input.timeStride
+            let layout = GateLayout(
+              timeStride: batchMajor ? gateWidth : batch * gateWidth,
+              batchStride: batchMajor ? count * gateWidth : gateWidth)
             projectInputs(
-              input, first: first, count: count, weights: inputWeights, bias: bias)
+              input, first: first, count: count, layout: layout, weights: inputWeights, bias: bias)
             for k in 0..<count {
               let t = reverse ? first + count - 1 - k : first + k
               step(
-                t, gateRows: gates + (t - first) * batch * gateWidth,
-                recurrentWeights: recurrentWeights, output: output)
+                t, gateRows: gates + (t - first) * layout.timeStride,
+                gateRowStride: layout.batchStride, recurrentWeights: recurrentWeights,
+                output: output)
             }
           }
         }
@@ -67,37 +77,46 @@ struct LSTMKernel<Scalar: BLASScalar> {
     }
   }
 
+  /// Where the gate row of (step `first + k`, sequence `b`) starts: `k·timeStride +
+  /// b·batchStride`.
+  struct GateLayout {
+    var timeStride: Int
+    var batchStride: Int
+  }
+
   /// Gate rows for steps `first..<first+count` ← bias + x · W_ihᵀ, in as few GEMMs as the
-  /// input's strides allow (one when its (t, b) rows have one common stride).
+  /// strides allow: one when the input's (t, b) rows and the gate rows are both one strided
+  /// run in the same order (time-major, or batch-first with the whole sequence in the chunk).
   func projectInputs(
-    _ input: Rows<Scalar>, first: Int, count: Int, weights: StridedMatrix<Scalar>,
-    bias: UnsafePointer<Scalar>
+    _ input: Rows<Scalar>, first: Int, count: Int, layout: GateLayout,
+    weights: StridedMatrix<Scalar>, bias: UnsafePointer<Scalar>
   ) {
     let gateWidth = 4 * hidden
     for row in 0..<(count * batch) {
       (gates + row * gateWidth).update(from: bias, count: gateWidth)
     }
-    if batch == 1 || input.timeStride == batch * input.batchStride {
-      // Time-major rows (or a single sequence): one GEMM over all count·B rows.
-      let rowStride = batch == 1 ? input.timeStride : input.batchStride
-      let rows = StridedMatrix(
-        base: UnsafePointer(input.row(time: first, batch: 0)), rows: count * batch,
-        columns: input.features, rowStride: count * batch == 1 ? input.features : rowStride,
-        columnStride: 1)
-      BLAS.gemm(rows, weights, into: gates, rowStride: gateWidth, beta: 1)
-    } else if batch <= count {
-      // Batch-major rows (e.g. batch-first input): one GEMM per sequence over its steps.
-      for b in 0..<batch {
-        let rows = StridedMatrix(
-          base: UnsafePointer(input.row(time: first, batch: b)), rows: count,
-          columns: input.features, rowStride: input.timeStride, columnStride: 1)
-        BLAS.gemm(rows, weights, into: gates + b * gateWidth, rowStride: batch * gateWidth, beta: 1)
-      }
+    let origin = UnsafePointer(input.row(time: first, batch: 0))
+    let rows = count * batch
+    if rows == 1 || (batch == 1)
+      || (layout.batchStride == gateWidth && input.timeStride == batch * input.batchStride)
+      || (layout.timeStride == gateWidth && input.batchStride == count * input.timeStride)
+    {
+      // One run of rows: time-major, batch-major, or a single sequence.
+      let rowStride =
+        rows == 1
+        ? input.features
+        : (batch == 1
+          ? input.timeStride
+          : (layout.batchStride == gateWidth ? input.batchStride : input.timeStride))
+      let matrix = StridedMatrix(
+        base: origin, rows: rows, columns: input.features, rowStride: rowStride, columnStride: 1)
+      BLAS.gemm(matrix, weights, into: gates, rowStride: gateWidth, beta: 1)
     } else {
+      // Time-major gates over input whose batch rows are strided: one GEMM per step.
       for k in 0..<count {
         BLAS.gemm(
           input.matrix(time: first + k, count: batch), weights,
-          into: gates + k * batch * gateWidth, rowStride: gateWidth, beta: 1)
+          into: gates + k * layout.timeStride, rowStride: layout.batchStride, beta: 1)
       }
     }
   }
@@ -106,8 +125,8 @@ struct LSTMKernel<Scalar: BLASScalar> {
 
   /// One time step: recurrent GEMM into the gate rows, fused gate pass, h into the output.
   func step(
-    _ t: Int, gateRows: UnsafeMutablePointer<Scalar>, recurrentWeights: StridedMatrix<Scalar>,
-    output: Rows<Scalar>
+    _ t: Int, gateRows: UnsafeMutablePointer<Scalar>, gateRowStride: Int,
+    recurrentWeights: StridedMatrix<Scalar>, output: Rows<Scalar>
   ) {
     let gateWidth = 4 * hidden
     let isFirst = reverse ? t == steps - 1 : t == 0
@@ -124,7 +143,10 @@ struct LSTMKernel<Scalar: BLASScalar> {
         base: UnsafePointer(initialHidden), rows: batch, columns: hOut, rowStride: hOut,
         columnStride: 1)
       : output.matrix(time: previous, count: batch)
-    BLAS.gemm(hPrevious, recurrentWeights, into: gateRows, rowStride: gateWidth, beta: 1)
+    BLAS.gemm(
+      hPrevious, recurrentWeights, into: gateRows,
+      rowStride: batch == 1 ? gateWidth : gateRowStride,
+      beta: 1)
     if let lengths, reverse, !isFirst {
       for b in 0..<batch where lengths[b] == t + 1 {
         output.row(time: previous, batch: b).update(repeating: 0, count: hOut)
@@ -136,7 +158,8 @@ struct LSTMKernel<Scalar: BLASScalar> {
       let h = projected ? projectionScratch + b * hidden : output.row(time: t, batch: b)
       if isValid(t, b) {
         LSTMGates.apply(
-          gates: gateRows + b * gateWidth, cell: cellState + b * hidden, hidden: h, count: hidden)
+          gates: gateRows + b * gateRowStride, cell: cellState + b * hidden, hidden: h,
+          count: hidden)
       } else if !projected {
         h.update(repeating: 0, count: hOut)
       }
