@@ -24,6 +24,8 @@ struct Bench: ParsableCommand {
   @Option(help: "Timed runs per case; the median is reported.") var repeats = 15
   @Flag(help: "Skip the naive path (slow on large shapes).") var skipNaive = false
   @Flag(help: "One JSON object per line per case instead of a table.") var json = false
+  @Flag(help: "Measure the peak memory one forward adds (the large shape, or the custom one).")
+  var peakMemory = false
 
   mutating func run() throws {
     BLAS.threadCount = threads
@@ -38,6 +40,10 @@ struct Bench: ParsableCommand {
     for i in shapes.indices {
       shapes[i].layers = layers
       shapes[i].bidirectional = bidirectional
+    }
+    if peakMemory {
+      try PeakMemory.report(custom ? shapes[0] : .large)
+      return
     }
     if !json {
       print("TensorLSTM LSTM forward, Float, \(threads) thread(s), median of \(repeats)")

@@ -46,12 +46,13 @@ extension Tensor {
   public static func randomUniform<G: RandomNumberGenerator>(
     shape: [Int], in range: ClosedRange<Scalar> = 0...1, using generator: inout G
   ) -> Tensor {
-    let count = TensorLayout(contiguous: shape).count
-    var values = [Scalar]()
-    values.reserveCapacity(count)
+    let layout = TensorLayout(contiguous: shape)
+    let storage = TensorStorage<Scalar>(zeroedCount: layout.count)
     let (low, high) = (Double(range.lowerBound), Double(range.upperBound))
-    for _ in 0..<count { values.append(Scalar(Double.random(in: low...high, using: &generator))) }
-    return Tensor(shape: shape, scalars: values)
+    for i in 0..<layout.count {
+      storage.base[i] = Scalar(Double.random(in: low...high, using: &generator))
+    }
+    return Tensor(storage: storage, layout: layout)
   }
 
   /// A contiguous tensor of samples from U(range) seeded by `seed`; allocates.
@@ -70,19 +71,20 @@ extension Tensor {
   public static func randomNormal<G: RandomNumberGenerator>(
     shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1, using generator: inout G
   ) -> Tensor {
-    let count = TensorLayout(contiguous: shape).count
-    var values = [Scalar]()
-    values.reserveCapacity(count)
-    while values.count < count {
+    let layout = TensorLayout(contiguous: shape)
+    let storage = TensorStorage<Scalar>(zeroedCount: layout.count)
+    var i = 0
+    while i < layout.count {
       let u1 = Double.random(in: Double.ulpOfOne...1, using: &generator)
       let u2 = Double.random(in: 0..<1, using: &generator)
       let radius = (-2 * Math.log(u1)).squareRoot()
-      for z in [radius * Math.cos(2 * .pi * u2), radius * Math.sin(2 * .pi * u2)]
-      where values.count < count {
-        values.append(mean + standardDeviation * Scalar(z))
+      storage.base[i] = mean + standardDeviation * Scalar(radius * Math.cos(2 * .pi * u2))
+      if i + 1 < layout.count {
+        storage.base[i + 1] = mean + standardDeviation * Scalar(radius * Math.sin(2 * .pi * u2))
       }
+      i += 2
     }
-    return Tensor(shape: shape, scalars: values)
+    return Tensor(storage: storage, layout: layout)
   }
 
   /// A contiguous tensor of samples from N(mean, standardDeviation²) seeded by `seed`; allocates.

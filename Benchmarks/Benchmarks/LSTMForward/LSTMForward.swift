@@ -1,0 +1,46 @@
+import Benchmark
+import TensorLSTM
+
+/// Perf regression thresholds for the LSTM forward.
+///
+/// - Malloc counts are deterministic and checked exactly. The article shape at T = 10 and at
+///   T = 1000 must allocate the same number of times: the time loop allocates nothing.
+/// - Wall-clock p50 is checked with a relative tolerance, since this machine is shared.
+///
+/// Run: `swift package --package-path Benchmarks benchmark thresholds check`
+/// Update: `swift package --package-path Benchmarks --allow-writing-to-package-directory
+///   benchmark thresholds update`
+let benchmarks: @Sendable () -> Void = {
+  BLAS.threadCount = 1
+  let mallocs = Benchmark.Configuration(
+    metrics: [.mallocCountTotal], maxDuration: .seconds(2), maxIterations: 20,
+    thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p50: 0, .p90: 0, .p100: 0])])
+  for steps in [10, 1000] {
+    let model = LSTM<Float>(inputSize: 128, hiddenSize: 64, batchFirst: true, seed: 1)
+    let x = Tensor<Float>.randomNormal(shape: [32, steps, 128], seed: 2)
+    Benchmark("mallocs_article_T\(steps)", configuration: mallocs) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(try model(x)) }
+    }
+  }
+
+  let shapes: [(name: String, batch: Int, steps: Int, input: Int, hidden: Int, runs: Int)] = [
+    ("article", 32, 10, 128, 64, 2000),
+    ("large", 64, 100, 512, 512, 7),
+    ("streaming", 1, 1000, 64, 256, 40),
+  ]
+  for shape in shapes {
+    let model = LSTM<Float>(
+      inputSize: shape.input, hiddenSize: shape.hidden, batchFirst: true, seed: 1)
+    let x = Tensor<Float>.randomNormal(shape: [shape.batch, shape.steps, shape.input], seed: 2)
+    let configuration = Benchmark.Configuration(
+      metrics: [.wallClock, .mallocCountTotal], warmupIterations: 2, maxDuration: .seconds(10),
+      maxIterations: shape.runs,
+      thresholds: [
+        .wallClock: .init(relative: [.p50: 35.0, .p90: 35.0]),
+        .mallocCountTotal: .init(absolute: [.p50: 0, .p90: 0]),
+      ])
+    Benchmark("forward_\(shape.name)", configuration: configuration) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(try model(x)) }
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import TensorLSTM
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Peak resident memory of one LSTM forward, against the budget weights + input + output +
+/// one gate-buffer chunk.
+enum PeakMemory {
+  /// VmHWM (peak resident set) from /proc/self/status, in bytes.
+  static func peakResidentBytes() -> Int {
+    guard let file = fopen("/proc/self/status", "r") else { return 0 }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, 256, file) != nil {
+      let text = String(
+        decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      if text.hasPrefix("VmHWM:") {
+        return (Int(text.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+      }
+    }
+    return 0
+  }
+
+  static func report(_ shape: LSTMShape) throws {
+    let start = peakResidentBytes()
+    let model = LSTM<Float>(
+      inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
+      batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
+    let x = Tensor<Float>.randomNormal(shape: [shape.batch, shape.steps, shape.input], seed: 2)
+    let before = peakResidentBytes()
+    let out = try model(x)
+    let added = peakResidentBytes() - before
+    let size = MemoryLayout<Float>.stride
+    let weights = model.stateDict().values.reduce(0) { $0 + $1.count } * size
+    let output = (out.output.count + out.hidden.count + out.cell.count + out.lastStep.count) * size
+    let stepBytes = shape.batch * 4 * shape.hidden * size
+    let chunk = Swift.min(shape.steps, Swift.max(1, (4 << 20) / stepBytes)) * stepBytes
+    let mib = { (bytes: Int) in fixed(Double(bytes) / 1_048_576, 8, digits: 1) + " MiB" }
+    print(
+      "peak memory of one forward, \(shape.name) (B \(shape.batch), T \(shape.steps), I \(shape.input), H \(shape.hidden))"
+    )
+    print("  weights          " + mib(weights) + " (resident before the forward)")
+    print("  input            " + mib(x.count * size) + " (resident before the forward)")
+    print("  output + state   " + mib(output))
+    print("  gate chunk       " + mib(chunk))
+    print("  budget for the forward (output + chunk, +10%) " + mib((output + chunk) * 11 / 10))
+    print("  peak-RSS growth during the forward            " + mib(added))
+    let whole = weights + x.count * size + output + chunk
+    print("  budget for the process (all four, +10%)       " + mib(whole * 11 / 10))
+    print(
+      "  peak-RSS growth since start (includes making the input) "
+        + mib(peakResidentBytes() - start))
+  }
+}
