@@ -1,5 +1,5 @@
-import Testing
 import TensorLSTM
+import Testing
 
 @Suite("Streaming: chunks with carried state equal one call")
 struct StreamingTests {
