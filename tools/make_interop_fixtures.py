@@ -93,7 +93,21 @@ def onnx_fixture(name, direction, hidden, lengths, with_state, seed):
     save(name, tensors, {"direction": direction, "onnxruntime": ort.__version__})
 
 
+def npy_fixtures():
+    """Arrays with x[i, j, k] = 100 i + 10 j + k, written by numpy in each supported flavour."""
+    base = np.fromfunction(lambda i, j, k: 100 * i + 10 * j + k, (2, 3, 4))
+    folder = os.path.join(OUT, "npy")
+    os.makedirs(folder, exist_ok=True)
+    np.save(os.path.join(folder, "c_f4.npy"), base.astype("<f4"))
+    np.save(os.path.join(folder, "fortran_f8.npy"), np.asfortranarray(base.astype("<f8")))
+    np.save(os.path.join(folder, "big_f4.npy"), base.astype(">f4"))
+    np.save(os.path.join(folder, "big_fortran_f8.npy"), np.asfortranarray(base.astype(">f8")))
+    with open(os.path.join(folder, "v2_f4.npy"), "wb") as f:
+        np.lib.format.write_array(f, base.astype("<f4"), version=(2, 0))
+
+
 if __name__ == "__main__":
+    npy_fixtures()
     keras_fixture("keras_lstm", 5, False, True, 1)
     keras_fixture("keras_bidirectional", 4, True, True, 2)
     keras_fixture("keras_nobias", 3, False, False, 3)
