@@ -5,12 +5,16 @@ import Testing
 /// Programmer mistakes stop the process with a message that names the shapes and the fix.
 @Suite("View-op preconditions")
 struct ViewPreconditionTests {
+  /// What the stopped child process printed on stderr.
+  private func stderrText(_ result: ExitTest.Result?) -> String {
+    String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+  }
 
   @Test func duplicatePermutationAxis() async {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = Tensor<Float>.zeros(shape: [2, 3, 4]).permuted([0, 1, 1])
     }
-    let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    let text = stderrText(result)
     #expect(text.contains("duplicate axis") && text.contains("[2, 3, 4]"), "\(text)")
   }
 
@@ -18,7 +22,7 @@ struct ViewPreconditionTests {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = Tensor<Float>.zeros(shape: [2, 3]).selected(axis: 2, index: 0)
     }
-    let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    let text = stderrText(result)
     #expect(text.contains("axis 2 is out of range for shape [2, 3]"), "\(text)")
   }
 
@@ -26,7 +30,7 @@ struct ViewPreconditionTests {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = Tensor<Float>.zeros(shape: [2, 3]).reshaped([4, 2])
     }
-    let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    let text = stderrText(result)
     #expect(text.contains("[2, 3] has 6 elements but [4, 2] has 8"), "\(text)")
   }
 
@@ -34,7 +38,7 @@ struct ViewPreconditionTests {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = Tensor<Float>.zeros(shape: [2, 3]).selected(axis: 1, index: 3)
     }
-    let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    let text = stderrText(result)
     #expect(text.contains("index 3 is out of range for axis 1 of size 3"), "\(text)")
   }
 
@@ -42,7 +46,7 @@ struct ViewPreconditionTests {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = Tensor<Float>.zeros(shape: [2, 3]).expanded(to: [4, 3])
     }
-    let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    let text = stderrText(result)
     #expect(text.contains("only size-1 axes can be broadcast"), "\(text)")
   }
 
@@ -50,7 +54,7 @@ struct ViewPreconditionTests {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = matmul(Tensor<Float>.zeros(shape: [2, 3]), Tensor<Float>.zeros(shape: [4, 5]))
     }
-    let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    let text = stderrText(result)
     #expect(text.contains("inner sizes differ: [2, 3] · [4, 5]"), "\(text)")
   }
 }

@@ -54,3 +54,23 @@ func uniformParameters<Scalar: BLASScalar>(
   let bound = 1 / Scalar(Swift.max(fanIn, 1)).squareRoot()
   return shapes.map { .randomUniform(shape: $0, in: -bound...bound, using: &generator) }
 }
+
+/// The state-dict logic shared by layers whose parameters are a `weight` and an optional
+/// `bias` (`Linear`, `Conv1d`).
+enum WeightAndBias {
+  static func stateDict<Scalar>(_ weight: Tensor<Scalar>, _ bias: Tensor<Scalar>?)
+    -> [String: Tensor<Scalar>]
+  {
+    var result = ["weight": weight]
+    result["bias"] = bias
+    return result
+  }
+
+  /// Validates `dict` against `expected`, then returns contiguous copies of its tensors.
+  static func load<Scalar>(
+    _ dict: [String: Tensor<Scalar>], expected: [(name: String, shape: [Int])]
+  ) throws -> (weight: Tensor<Scalar>, bias: Tensor<Scalar>?) {
+    try StateDictCheck.validate(dict, expected: expected)
+    return (dict["weight"]!.contiguous(), dict["bias"]?.contiguous())
+  }
+}

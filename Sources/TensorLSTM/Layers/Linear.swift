@@ -38,16 +38,12 @@ public struct Linear<Scalar: BLASScalar>: Sendable, StateDictLayer {
 
   /// The parameters by PyTorch name; shares storage.
   public func stateDict() -> [String: Tensor<Scalar>] {
-    var result = ["weight": weight]
-    result["bias"] = bias
-    return result
+    WeightAndBias.stateDict(weight, bias)
   }
 
   /// Replaces `weight` (and `bias`); validates before changing anything; copies.
   public mutating func loadStateDict(_ dict: [String: Tensor<Scalar>]) throws {
-    try StateDictCheck.validate(dict, expected: parameterShapes)
-    weight = dict["weight"]!.contiguous()
-    bias = hasBias ? dict["bias"]!.contiguous() : nil
+    (weight, bias) = try WeightAndBias.load(dict, expected: parameterShapes)
   }
 
   /// `x · weightᵀ + bias` for `x` of shape `[*, in]`, any strides.
