@@ -89,6 +89,25 @@ def article_fixture():
     save("article", tensors, {"batch": B, "steps": T, "input_size": I, "hidden_size": H})
 
 
+def edge_fixture():
+    """NaN, ±Inf, huge and tiny inputs, one kind per sequence: what PyTorch propagates."""
+    torch.manual_seed(11)
+    lstm = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True, bidirectional=True)
+    x = torch.randn(6, 5, 3)
+    x[0, 2, 1] = float("nan")
+    x[1, 3, 0] = float("inf")
+    x[2, 1, 2] = float("-inf")
+    x[3] *= 1e30
+    x[4] *= 1e-40   # subnormal in float32
+    with torch.no_grad():
+        out, (hn, cn) = lstm(x)
+    tensors = {"lstm." + k: v.detach().contiguous() for k, v in lstm.state_dict().items()}
+    tensors.update({"input": x, "output": out, "h_n": hn, "c_n": cn})
+    save("lstm_edge", tensors, {"input_size": 3, "hidden_size": 4, "num_layers": 2,
+                                "bias": True, "batch_first": True, "bidirectional": True,
+                                "proj_size": 0})
+
+
 def conv_fixtures():
     cases = [
         # name, in, out, kernel, stride, padding, dilation, groups, bias, length
@@ -120,6 +139,7 @@ if __name__ == "__main__":
     for i, case in enumerate(LSTM_CASES):
         lstm_fixture(i, case)
     article_fixture()
+    edge_fixture()
     conv_fixtures()
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"wrote {len(os.listdir(OUT))} fixtures, {total} bytes, torch {torch.__version__}")

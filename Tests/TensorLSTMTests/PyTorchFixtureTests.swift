@@ -7,7 +7,7 @@ struct PyTorchFixtureTests {
   static let lstmCases = [
     "basic", "time_major", "stacked_bi", "proj", "bi_proj_nobias", "lengths",
     "lengths_bi_stacked", "lengths_bi_proj_time_major", "batch1", "hidden1", "unbatched",
-    "article_small",
+    "article_small", "edge",
   ]
 
   @Test("LSTM", arguments: lstmCases)
