@@ -50,7 +50,7 @@ extension LSTM {
     if source.strides[2] != 1 && inputSize > 1 { source = source.contiguous() }
 
     let outputWidth = directions * hOut
-    var output = Tensor<Scalar>.zeros(
+    let output = Tensor<Scalar>.zeros(
       shape: batchFirst && !s.unbatched
         ? [batch, steps, outputWidth] : [steps, batch, outputWidth])
     let outputTimeMajor = batchFirst && !s.unbatched ? output.permuted([1, 0, 2]) : output
