@@ -26,6 +26,8 @@ struct Bench: ParsableCommand {
   @Flag(help: "One JSON object per line per case instead of a table.") var json = false
   @Flag(help: "Measure the peak memory one forward adds (the large shape, or the custom one).")
   var peakMemory = false
+  @Flag(help: "Time the article shape on subnormal (1e-39-scaled) input against normal input.")
+  var subnormalCheck = false
 
   mutating func run() throws {
     BLAS.threadCount = threads
@@ -40,6 +42,20 @@ struct Bench: ParsableCommand {
     for i in shapes.indices {
       shapes[i].layers = layers
       shapes[i].bidirectional = bidirectional
+    }
+    if subnormalCheck {
+      let shape = custom ? shapes[0] : .article
+      let model = LSTM<Float>(
+        inputSize: shape.input, hiddenSize: shape.hidden, batchFirst: true, seed: 1)
+      let normal = Tensor<Float>.randomNormal(
+        shape: [shape.batch, shape.steps, shape.input], seed: 2)
+      let tiny = Tensor<Float>(shape: normal.shape, scalars: normal.scalars.map { $0 * 1e-39 })
+      let a = Timing.medianMilliseconds(repeats: repeats) { _ = try? model(normal) }
+      let b = Timing.medianMilliseconds(repeats: repeats) { _ = try? model(tiny) }
+      print(
+        "\(shape.name): normal input \(fixed(a, 0)) ms, subnormal input \(fixed(b, 0)) ms, ratio \(fixed(b / a, 0, digits: 2))"
+      )
+      return
     }
     if peakMemory {
       try PeakMemory.report(custom ? shapes[0] : .large)
