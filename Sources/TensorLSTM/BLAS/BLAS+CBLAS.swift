@@ -2,20 +2,61 @@
 // file: sizes become Int32 here (checked), and CblasTrans / leading dimensions are chosen here
 // from element strides.
 internal import CBLASShim
+import Synchronization
 
 /// OpenBLAS's process-wide settings.
 ///
 ///     BLAS.threadCount = 1   // single-threaded GEMMs from now on
 public enum BLAS {
-  /// The number of threads OpenBLAS uses for one call; setting it affects the whole process.
+  /// The number of threads OpenBLAS uses for one call, and the parallelism the LSTM forward
+  /// may use; setting it affects the whole process.
   ///
+  /// While an LSTM forward runs its own workers, OpenBLAS is held at one thread per call and
+  /// this property reports (and stores) the setting that applies afterwards.
   /// - Precondition: the new value is at least 1.
   public static var threadCount: Int {
-    get { Int(openblas_get_num_threads()) }
+    get {
+      singleThreaded.withLock { state in
+        state.active > 0 ? state.saved : Int(openblas_get_num_threads())
+      }
+    }
     set {
       require(newValue >= 1, "BLAS.threadCount must be ≥ 1, got \(newValue)")
-      openblas_set_num_threads(int32(newValue, "threadCount"))
+      singleThreaded.withLock { state in
+        if state.active > 0 {
+          state.saved = newValue
+        } else {
+          openblas_set_num_threads(int32(newValue, "threadCount"))
+        }
+      }
     }
+  }
+
+  /// How many callers currently need single-threaded BLAS calls, and the setting to restore.
+  struct SingleThreadedState {
+    var active = 0
+    var saved = 1
+  }
+  static let singleThreaded = Mutex(SingleThreadedState())
+
+  /// Runs `body` with OpenBLAS at one thread per call, for callers that parallelise across
+  /// their own workers (OpenBLAS 0.3.21 has only a process-wide setting). Nested and concurrent
+  /// uses are counted; the last one out restores the previous setting.
+  static func withSingleThreadedCalls<R>(_ body: () throws -> R) rethrows -> R {
+    singleThreaded.withLock { state in
+      if state.active == 0 {
+        state.saved = Int(openblas_get_num_threads())
+        openblas_set_num_threads(1)
+      }
+      state.active += 1
+    }
+    defer {
+      singleThreaded.withLock { state in
+        state.active -= 1
+        if state.active == 0 { openblas_set_num_threads(int32(state.saved, "threadCount")) }
+      }
+    }
+    return try body()
   }
 
   /// OpenBLAS's build description (version, target core, threading), for logs and benchmarks.

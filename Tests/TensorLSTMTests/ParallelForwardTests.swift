@@ -1,0 +1,37 @@
+import TensorLSTM
+import Testing
+
+/// With BLAS.threadCount > 1 the forward splits the batch across workers; the results must be
+/// the oracle's, whatever the flags, and the thread setting must come back unchanged.
+@Suite("LSTM: batch split across workers", .serialized)
+struct ParallelForwardTests {
+  @Test("every flag, uneven slices", arguments: 0..<16)
+  func matchesOracle(seed: Int) throws {
+    let saved = BLAS.threadCount
+    defer { BLAS.threadCount = saved }
+    BLAS.threadCount = 2
+    var random = TestRandom(seed: UInt64(seed) + 900)
+    let bidirectional = seed % 2 == 1
+    let proj = seed % 4 >= 2 ? 2 : 0
+    let batchFirst = seed % 8 >= 4
+    let model = LSTM<Float>(
+      inputSize: 5, hiddenSize: 6, numLayers: 1 + seed % 3, batchFirst: batchFirst,
+      bidirectional: bidirectional, projSize: proj, seed: UInt64(seed))
+    let (batch, steps) = (9, 7)
+    let x: Tensor<Float> = random.tensor(batchFirst ? [batch, steps, 5] : [steps, batch, 5])
+    let rows = model.numLayers * model.directions
+    let state =
+      seed % 3 == 0
+      ? LSTMState<Float>(
+        hidden: random.tensor([rows, batch, model.outputHiddenSize]),
+        cell: random.tensor([rows, batch, 6])) : nil
+    let lengths = seed % 5 < 2 ? (0..<batch).map { _ in random.int(1...steps) } : nil
+    let fast = try model(x, initialState: state, lengths: lengths)
+    let slow = try Naive.lstm(model, x, initialState: state, lengths: lengths)
+    expectClose(fast.output, slow.output, absolute: 1e-5, relative: 1e-5, "output")
+    expectClose(fast.hidden, slow.hidden, absolute: 1e-5, relative: 1e-5, "hidden")
+    expectClose(fast.cell, slow.cell, absolute: 1e-5, relative: 1e-5, "cell")
+    expectClose(fast.lastStep, slow.lastStep, absolute: 1e-5, relative: 1e-5, "lastStep")
+    #expect(BLAS.threadCount == 2, "the forward restores OpenBLAS's thread count")
+  }
+}
