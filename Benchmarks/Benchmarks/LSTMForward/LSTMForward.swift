@@ -5,7 +5,8 @@ import TensorLSTM
 ///
 /// - Malloc counts are deterministic and checked exactly. The article shape at T = 10 and at
 ///   T = 1000 must allocate the same number of times: the time loop allocates nothing.
-/// - Wall-clock p50 is checked with a relative tolerance, since this machine is shared.
+/// - Wall-clock p90 is checked against the committed value within 50 %: this machine is
+///   shared, and runs a few minutes apart differed by 35 % at p90.
 ///
 /// Run: `swift package --package-path Benchmarks benchmark thresholds check`
 /// Update: `swift package --package-path Benchmarks --allow-writing-to-package-directory
@@ -36,7 +37,7 @@ let benchmarks: @Sendable () -> Void = {
       metrics: [.wallClock, .mallocCountTotal], warmupIterations: 2, maxDuration: .seconds(10),
       maxIterations: shape.runs,
       thresholds: [
-        .wallClock: .init(relative: [.p50: 35.0, .p90: 35.0]),
+        .wallClock: .init(relative: [.p50: 35.0, .p90: 50.0]),
         .mallocCountTotal: .init(absolute: [.p50: 0, .p90: 0]),
       ])
     Benchmark("forward_\(shape.name)", configuration: configuration) { benchmark in
