@@ -35,3 +35,33 @@ struct ParallelForwardTests {
     #expect(BLAS.threadCount == 2, "the forward restores OpenBLAS's thread count")
   }
 }
+
+/// Batch 1 with two threads splits the hidden units between two workers.
+@Suite("LSTM: hidden units split across workers at batch 1", .serialized)
+struct HiddenSplitTests {
+  @Test("unidirectional and bidirectional, stacked, with initial state", arguments: 0..<6)
+  func matchesOracle(seed: Int) throws {
+    let saved = BLAS.threadCount
+    defer { BLAS.threadCount = saved }
+    BLAS.threadCount = 2
+    var random = TestRandom(seed: UInt64(seed) + 1300)
+    let hidden = [128, 136, 200][seed % 3]
+    let model = LSTM<Float>(
+      inputSize: 7, hiddenSize: hidden, numLayers: 1 + seed % 2, batchFirst: seed % 2 == 0,
+      bidirectional: seed >= 3, seed: UInt64(seed))
+    let steps = 9 + seed
+    let x: Tensor<Float> = random.tensor(seed % 2 == 0 ? [1, steps, 7] : [steps, 1, 7])
+    let rows = model.numLayers * model.directions
+    let state = LSTMState<Float>(
+      hidden: random.tensor([rows, 1, hidden]), cell: random.tensor([rows, 1, hidden]))
+    let fast = try model(x, initialState: state)
+    let slow = try Naive.lstm(model, x, initialState: state)
+    expectClose(fast.output, slow.output, absolute: 1e-5, relative: 1e-5, "output")
+    expectClose(fast.hidden, slow.hidden, absolute: 1e-5, relative: 1e-5, "hidden")
+    expectClose(fast.cell, slow.cell, absolute: 1e-5, relative: 1e-5, "cell")
+    // Unbatched input takes the same path.
+    let single = try model(x.squeezed(axis: seed % 2 == 0 ? 0 : 1))
+    let singleSlow = try Naive.lstm(model, x.squeezed(axis: seed % 2 == 0 ? 0 : 1))
+    expectClose(single.output, singleSlow.output, absolute: 1e-5, relative: 1e-5, "unbatched")
+  }
+}

@@ -38,6 +38,10 @@ struct LSTMKernel<Scalar: BLASScalar> {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func run(input: Rows<Scalar>, output: Rows<Scalar>) {
+    if usesHiddenSplit(threads: BLAS.threadCount) {
+      runHiddenSplit(input: input, output: output)
+      return
+    }
     let gateWidth = 4 * hidden
     cell.weightIH.withBase { weightIH in
       cell.weightHH.withBase { weightHH in
