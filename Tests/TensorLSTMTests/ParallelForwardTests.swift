@@ -1,3 +1,4 @@
+import Dispatch
 import TensorLSTM
 import Testing
 
@@ -64,4 +65,31 @@ struct HiddenSplitTests {
     let singleSlow = try Naive.lstm(model, x.squeezed(axis: seed % 2 == 0 ? 0 : 1))
     expectClose(single.output, singleSlow.output, absolute: 1e-5, relative: 1e-5, "unbatched")
   }
+}
+
+@Suite("LSTM: hidden split from saturated thread pools", .serialized)
+struct HiddenSplitStarvationTests {
+  @Test("batch-1 forwards called from every global-queue thread at once still finish")
+  func noStarvation() throws {
+    let saved = BLAS.threadCount
+    defer { BLAS.threadCount = saved }
+    BLAS.threadCount = 2
+    let model = LSTM<Float>(inputSize: 4, hiddenSize: 128, seed: 3)
+    let x = Tensor<Float>.randomNormal(shape: [50, 1, 4], seed: 4)
+    let expected = try model(x).output.scalars
+    let results = UnsafeMutableBufferPointer<[Float]>.allocate(capacity: 6)
+    results.initialize(repeating: [])
+    defer { results.deallocate() }
+    let shared = SendableBox(results)
+    DispatchQueue.concurrentPerform(iterations: 6) { i in
+      shared.value[i] = (try? model(x).output.scalars) ?? []
+    }
+    for i in 0..<6 { #expect(results[i] == expected, "call \(i)") }
+  }
+}
+
+/// Lets the test hand a buffer to worker threads that write disjoint elements.
+struct SendableBox<Value>: @unchecked Sendable {
+  let value: Value
+  init(_ value: Value) { self.value = value }
 }

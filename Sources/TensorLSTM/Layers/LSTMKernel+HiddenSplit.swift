@@ -44,8 +44,12 @@ extension LSTMKernel {
     let barrier = StepBarrier()
     let context = UncheckedSendable((self, input, output, workspace, sizes, ranges, barrier))
     let finished = DispatchSemaphore(value: 0)
+    // A private queue targets libdispatch's overcommit pool, which starts a thread when none is
+    // free; the width-limited global queue could leave worker 1 waiting forever behind callers
+    // that occupy every global thread while their worker 0 spins at the barrier.
+    let helper = DispatchQueue(label: "TensorLSTM.hidden-split")
     BLAS.withSingleThreadedCalls {
-      DispatchQueue.global().async {
+      helper.async {
         let (kernel, input, output, workspace, sizes, ranges, barrier) = context.value
         kernel.runWorker(
           units: ranges[1], workspace: workspace + sizes[0], input: input, output: output,
