@@ -8,9 +8,8 @@ import Testing
 struct ParallelForwardTests {
   @Test("every flag, uneven slices", arguments: 0..<16)
   func matchesOracle(seed: Int) throws {
-    let saved = BLAS.threadCount
+    let saved = withTwoThreads()
     defer { BLAS.threadCount = saved }
-    BLAS.threadCount = 2
     var random = TestRandom(seed: UInt64(seed) + 900)
     let bidirectional = seed % 2 == 1
     let proj = seed % 4 >= 2 ? 2 : 0
@@ -42,9 +41,8 @@ struct ParallelForwardTests {
 struct HiddenSplitTests {
   @Test("unidirectional and bidirectional, stacked, with initial state", arguments: 0..<6)
   func matchesOracle(seed: Int) throws {
-    let saved = BLAS.threadCount
+    let saved = withTwoThreads()
     defer { BLAS.threadCount = saved }
-    BLAS.threadCount = 2
     var random = TestRandom(seed: UInt64(seed) + 1300)
     let hidden = [128, 136, 200][seed % 3]
     let model = LSTM<Float>(
@@ -71,9 +69,8 @@ struct HiddenSplitTests {
 struct HiddenSplitStarvationTests {
   @Test("batch-1 forwards called from every global-queue thread at once still finish")
   func noStarvation() throws {
-    let saved = BLAS.threadCount
+    let saved = withTwoThreads()
     defer { BLAS.threadCount = saved }
-    BLAS.threadCount = 2
     let model = LSTM<Float>(inputSize: 4, hiddenSize: 128, seed: 3)
     let x = Tensor<Float>.randomNormal(shape: [50, 1, 4], seed: 4)
     let expected = try model(x).output.scalars
@@ -92,4 +89,11 @@ struct HiddenSplitStarvationTests {
 struct SendableBox<Value>: @unchecked Sendable {
   let value: Value
   init(_ value: Value) { self.value = value }
+}
+
+/// Sets BLAS.threadCount to 2 (the forward's parallelism budget) and returns the old value.
+func withTwoThreads() -> Int {
+  let saved = BLAS.threadCount
+  BLAS.threadCount = 2
+  return saved
 }

@@ -177,19 +177,14 @@ extension LSTM {
       for direction in 0..<directions {
         let index = layer * directions + direction
         // h0 and c0 for this layer-direction and these sequences, as [count, ·] rows.
-        if let h0 {
-          copyRows(
-            h0.selected(axis: 0, index: index).sliced(axis: 0, range: first..<(first + count)),
-            into: initialHidden)
-        } else {
-          initialHidden.update(repeating: 0, count: count * hOut)
-        }
-        if let c0 {
-          copyRows(
-            c0.selected(axis: 0, index: index).sliced(axis: 0, range: first..<(first + count)),
-            into: cellState)
-        } else {
-          cellState.update(repeating: 0, count: count * hidden)
+        for (state, destination, width) in [(h0, initialHidden, hOut), (c0, cellState, hidden)] {
+          if let state {
+            copyRows(
+              state.selected(axis: 0, index: index).sliced(axis: 0, range: first..<(first + count)),
+              into: destination)
+          } else {
+            destination.update(repeating: 0, count: count * width)
+          }
         }
         let directionOutput = Rows(
           base: layerOutput.base + direction * hOut, timeStride: layerOutput.timeStride,
