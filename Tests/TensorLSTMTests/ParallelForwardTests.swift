@@ -76,7 +76,10 @@ struct HiddenSplitStarvationTests {
     let expected = try model(x).output.scalars
     let results = UnsafeMutableBufferPointer<[Float]>.allocate(capacity: 6)
     results.initialize(repeating: [])
-    defer { results.deallocate() }
+    defer {
+      _ = results.deinitialize()
+      results.deallocate()
+    }
     let shared = SendableBox(results)
     DispatchQueue.concurrentPerform(iterations: 6) { i in
       shared.value[i] = (try? model(x).output.scalars) ?? []
