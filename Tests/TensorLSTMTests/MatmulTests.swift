@@ -91,6 +91,23 @@ struct MatmulTests {
     #expect(original.scalars == c0.transposed(0, 1).scalars, "c's old value must not change")
   }
 
+  @Test(
+    "accumulate into a c that BLAS cannot write in place: one row or column, reversed",
+    arguments: [(1, 4), (4, 1), (3, 5)])
+  func accumulateReversed(m: Int, n: Int) {
+    var random = TestRandom(seed: UInt64(10 * m + n))
+    let a: Tensor<Double> = random.tensor([m, 3])
+    let b: Tensor<Double> = random.tensor([3, n])
+    // Both axes reversed: negative strides, which BLAS cannot take. Built from a temporary so
+    // that c owns its storage alone and copy-on-write does not make it contiguous first.
+    var c = random.tensor([m, n], Double.self).sliced(axis: 0, range: 0..<m, step: -1)
+      .sliced(axis: 1, range: 0..<n, step: -1)
+    let before = c.scalars
+    matmul(a, b, into: &c, alpha: 2, beta: 0.5)
+    let expected = zip(Naive.matmul(a, b).scalars, before).map { 2 * $0 + 0.5 * $1 }
+    expectClose(c.scalars, expected, absolute: 1e-12, "\(m)×\(n)")
+  }
+
   @Test("vectors follow PyTorch: 1-D operands drop their axis")
   func vectors() {
     let m = Tensor<Double>(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])

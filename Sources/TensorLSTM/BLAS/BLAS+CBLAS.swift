@@ -87,8 +87,15 @@ struct StridedMatrix<Scalar: BLASScalar> {
   /// neither stride is 1 with a large enough leading dimension (broadcast, negative, or
   /// doubly strided): the caller must copy.
   var blasForm: (transposed: Bool, leading: Int)? {
-    let rowStride = rows <= 1 ? Swift.max(columns, 1) : self.rowStride
-    let columnStride = columns <= 1 ? Swift.max(rows, 1) : self.columnStride
+    Self.blasForm(rows: rows, columns: columns, rowStride: rowStride, columnStride: columnStride)
+  }
+
+  /// ``blasForm`` from the shape and strides alone, for deciding before any pointer exists.
+  static func blasForm(rows: Int, columns: Int, rowStride: Int, columnStride: Int)
+    -> (transposed: Bool, leading: Int)?
+  {
+    let rowStride = rows <= 1 ? Swift.max(columns, 1) : rowStride
+    let columnStride = columns <= 1 ? Swift.max(rows, 1) : columnStride
     if columns <= 1 && rowStride >= 1 { return (false, rowStride) }
     if rows <= 1 && columnStride >= 1 { return (true, columnStride) }
     if columnStride == 1 && rowStride >= columns { return (false, rowStride) }

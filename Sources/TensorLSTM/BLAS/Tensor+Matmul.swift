@@ -39,11 +39,8 @@ public func matmul<Scalar: BLASScalar>(
   let resultLayout = c.layout
   c.layout = c.layout.reshapedView(plan.batchShape + [plan.m, plan.n])!
   c.makeUniquelyWritable()
-  let matrixStrides = Array(c.strides.suffix(2))
-  let direct =
-    (matrixStrides[1] == 1 && matrixStrides[0] >= plan.n)
-    || (matrixStrides[0] == 1 && matrixStrides[1] >= plan.m) || plan.m <= 1 || plan.n <= 1
-  if direct {
+  // The same rule as for the operands: BLAS writes c in place only when it could read it.
+  if MatmulPlan.blasForm(of: c) != nil {
     plan.run(into: &c, alpha: alpha, beta: beta)
     c.layout = c.layout.reshapedView(resultLayout.shape)!
   } else {
@@ -81,8 +78,8 @@ struct MatmulPlan<Scalar: BLASScalar> {
     // PyTorch drops the axis a 1-D operand was promoted with.
     resultShape = batchShape + (aIsVector ? [] : [m]) + (bIsVector ? [] : [n])
     // Operands BLAS cannot read as they are get one contiguous copy (before broadcasting).
-    if Self.matrix(of: a).blasForm == nil { a = a.contiguous() }
-    if Self.matrix(of: b).blasForm == nil { b = b.contiguous() }
+    if Self.blasForm(of: a) == nil { a = a.contiguous() }
+    if Self.blasForm(of: b) == nil { b = b.contiguous() }
     self.a = a.expanded(to: batchShape + [m, k])
     self.b = b.expanded(to: batchShape + [k, n])
   }
@@ -99,13 +96,20 @@ struct MatmulPlan<Scalar: BLASScalar> {
     }
   }
 
-  static func matrix(of t: Tensor<Scalar>, base: UnsafePointer<Scalar>? = nil) -> StridedMatrix<
-    Scalar
-  > {
+  /// How BLAS reads the last two axes of `t` in place, or nil when it needs a copy.
+  static func blasForm(of t: Tensor<Scalar>) -> (transposed: Bool, leading: Int)? {
+    let r = t.rank
+    return StridedMatrix<Scalar>.blasForm(
+      rows: t.shape[r - 2], columns: t.shape[r - 1], rowStride: t.strides[r - 2],
+      columnStride: t.strides[r - 1])
+  }
+
+  /// The last two axes of `t` as a matrix starting at `base`.
+  static func matrix(of t: Tensor<Scalar>, base: UnsafePointer<Scalar>) -> StridedMatrix<Scalar> {
     let r = t.rank
     return StridedMatrix(
-      base: base ?? UnsafePointer(bitPattern: 64)!, rows: t.shape[r - 2],
-      columns: t.shape[r - 1], rowStride: t.strides[r - 2], columnStride: t.strides[r - 1])
+      base: base, rows: t.shape[r - 2], columns: t.shape[r - 1], rowStride: t.strides[r - 2],
+      columnStride: t.strides[r - 1])
   }
 
   func run(into c: inout Tensor<Scalar>, alpha: Scalar, beta: Scalar) {
