@@ -300,6 +300,6 @@ struct Rows<Scalar: BLASScalar> {
   func matrix(time t: Int, count: Int) -> StridedMatrix<Scalar> {
     StridedMatrix(
       base: UnsafePointer(row(time: t, batch: 0)), rows: count, columns: features,
-      rowStride: count == 1 ? Swift.max(features, 1) : batchStride, columnStride: 1)
+      rowStride: batchStride, columnStride: 1)
   }
 }

@@ -1,7 +1,7 @@
 /// One layer-direction of the LSTM over all time steps, on preallocated buffers.
 ///
 /// Nothing here allocates: buffers come from the caller, BLAS calls take pointers, and the
-/// gate pass works on SIMD values.
+/// gate pass keeps its temporaries on the stack.
 struct LSTMKernel<Scalar: BLASScalar> {
   var cell: LSTMCell<Scalar>
   var steps: Int
@@ -99,21 +99,17 @@ struct LSTMKernel<Scalar: BLASScalar> {
     for row in 0..<(count * batch) {
       (gates + row * gateWidth).update(from: bias, count: gateWidth)
     }
-    let origin = UnsafePointer(input.row(time: first, batch: 0))
-    let rows = count * batch
-    if rows == 1 || (batch == 1)
-      || (layout.batchStride == gateWidth && input.timeStride == batch * input.batchStride)
-      || (layout.timeStride == gateWidth && input.batchStride == count * input.timeStride)
-    {
-      // One run of rows: time-major, batch-major, or a single sequence.
-      let rowStride =
-        rows == 1
-        ? input.features
-        : (batch == 1
-          ? input.timeStride
-          : (layout.batchStride == gateWidth ? input.batchStride : input.timeStride))
+    // The input rows as one strided run in the gate rows' order, when they are one: batch-major
+    // gates (which `run` picks only when the chunk is a whole batch-first sequence) and a single
+    // sequence step through time; time-major gates step through the batch.
+    let rowStride: Int? =
+      layout.timeStride == gateWidth
+      ? input.timeStride
+      : (input.timeStride == batch * input.batchStride ? input.batchStride : nil)
+    if let rowStride {
       let matrix = StridedMatrix(
-        base: origin, rows: rows, columns: input.features, rowStride: rowStride, columnStride: 1)
+        base: UnsafePointer(input.row(time: first, batch: 0)), rows: count * batch,
+        columns: input.features, rowStride: rowStride, columnStride: 1)
       BLAS.gemm(matrix, weights, into: gates, rowStride: gateWidth, beta: 1)
     } else {
       // Time-major gates over input whose batch rows are strided: one GEMM per step.
@@ -147,10 +143,7 @@ struct LSTMKernel<Scalar: BLASScalar> {
         base: UnsafePointer(initialHidden), rows: batch, columns: hOut, rowStride: hOut,
         columnStride: 1)
       : output.matrix(time: previous, count: batch)
-    BLAS.gemm(
-      hPrevious, recurrentWeights, into: gateRows,
-      rowStride: batch == 1 ? gateWidth : gateRowStride,
-      beta: 1)
+    BLAS.gemm(hPrevious, recurrentWeights, into: gateRows, rowStride: gateRowStride, beta: 1)
     if let lengths, reverse, !isFirst {
       for b in 0..<batch where lengths[b] == t + 1 {
         output.row(time: previous, batch: b).update(repeating: 0, count: hOut)
@@ -177,8 +170,7 @@ struct LSTMKernel<Scalar: BLASScalar> {
         let weightsT = StridedMatrix(
           base: weights, rows: hidden, columns: hOut, rowStride: 1, columnStride: hidden)
         BLAS.gemm(
-          hFull, weightsT, into: output.row(time: t, batch: 0),
-          rowStride: batch == 1 ? hOut : output.batchStride)
+          hFull, weightsT, into: output.row(time: t, batch: 0), rowStride: output.batchStride)
       }
       for b in 0..<batch where !isValid(t, b) {
         output.row(time: t, batch: b).update(repeating: 0, count: hOut)
