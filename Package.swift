@@ -14,9 +14,11 @@ let package = Package(
       pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
+    // AVX2+FMA step kernels, compiled per function (target attributes), chosen at run time.
+    .target(name: "CLSTMKernels"),
     .target(
       name: "TensorLSTM",
-      dependencies: ["CBLASShim"]
+      dependencies: ["CBLASShim", "CLSTMKernels"]
     ),
     .executableTarget(name: "tensorlstm-demo", dependencies: ["TensorLSTM"]),
     .testTarget(name: "TensorLSTMTests", dependencies: ["TensorLSTM"]),

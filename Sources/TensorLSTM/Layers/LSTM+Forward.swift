@@ -8,6 +8,9 @@ import Dispatch
 /// 2. Each step does one GEMM `h(t−1) · W_hhᵀ` with beta = 1 into that step's gate rows (gemv
 ///    when B = 1), reading `h(t−1)` where the previous step wrote it: in the output.
 /// 3. One fused vectorised pass computes the gates, `c` and `h` (``Activations``, no libm).
+///    For `Float` on AVX2+FMA CPUs (``LSTMKernels/automatic``), steps 2 and 3 are one kernel:
+///    `W_hh`, packed when the weights are set, is multiplied in 8-unit × 4-gate register
+///    blocks and the cell update runs on the accumulators (`FusedLSTM.swift`, CLSTMKernels).
 /// 4. `h` is written straight into the output (or, with `projSize`, projected into it by one
 ///    GEMM): no per-step copy, no final stack.
 /// All buffers are allocated before the time loop; the loop itself allocates nothing.
@@ -192,7 +195,7 @@ extension LSTM {
         LSTMKernel(
           cell: cells[index], steps: steps, batch: count, hidden: hidden, hOut: hOut,
           reverse: direction == 1, chunk: chunk, lengths: lengths, gates: gates, cell: cellState,
-          projectionScratch: projectionScratch, initialHidden: initialHidden
+          projectionScratch: projectionScratch, initialHidden: initialHidden, kernels: kernels
         ).run(input: layerInput, output: directionOutput)
         // h_n: each sequence's h at its last processed step; c_n: the final c.
         for b in 0..<count {

@@ -25,6 +25,10 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
   /// Size of the projected hidden state `Hout` when > 0 (PyTorch's `proj_size`); 0 means none.
   public let projSize: Int
 
+  /// The kernels the time loop runs on: `.automatic` (the fused AVX2+FMA step for `Float` where
+  /// the CPU has it) or `.portable`. Both give the same results within `Float` rounding.
+  public var kernels: LSTMKernels = .automatic
+
   /// Weights of each layer and direction, index `layer · D + direction`.
   var cells: [LSTMCell<Scalar>]
 
@@ -165,6 +169,8 @@ struct LSTMCell<Scalar: BLASScalar>: Sendable {
   var weightHR: Tensor<Scalar>?
   /// `bias_ih + bias_hh`, or zeros: `[4H]`.
   var combinedBias: Tensor<Scalar>
+  /// `weight_hh` packed for the fused step, when that can run (Float on AVX2+FMA).
+  var packedRecurrent: Tensor<Scalar>?
 
   init(parameters: [Tensor<Scalar>], bias: Bool, projected: Bool) {
     self.parameters = parameters.map { $0.contiguous() }
@@ -175,5 +181,6 @@ struct LSTMCell<Scalar: BLASScalar>: Sendable {
       ? Tensor(
         shape: [gateCount], scalars: zip(parameters[2].scalars, parameters[3].scalars).map(+))
       : Tensor.zeros(shape: [gateCount])
+    packedRecurrent = FusedLSTM.packedRecurrent(self.parameters[1])
   }
 }

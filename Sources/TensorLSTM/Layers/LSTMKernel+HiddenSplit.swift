@@ -83,8 +83,11 @@ extension LSTMKernel {
               let row = g * n + k
               (inputWeights + row * features).update(
                 from: wIH + (g * hidden + u) * features, count: features)
-              (recurrentWeights + row * hidden).update(
-                from: wHH + (g * hidden + u) * hidden, count: hidden)
+              // The fused step reads its panels of the cell's packed W_hh instead.
+              if packedRecurrent == nil {
+                (recurrentWeights + row * hidden).update(
+                  from: wHH + (g * hidden + u) * hidden, count: hidden)
+              }
               bias[row] = b[g * hidden + u]
             }
           }
@@ -116,13 +119,20 @@ extension LSTMKernel {
         // Both halves of h(t−1) must be written before either worker reads it.
         barrier.wait(until: 2 * stepsDone)
         let gateRow = gates + (t - first) * 4 * n
-        BLAS.gemv(
-          transposed: false, rows: 4 * n, columns: hidden, alpha: 1,
-          matrix: UnsafePointer(recurrentWeights), leading: hidden, x: previous, xStride: 1,
-          beta: 1, y: gateRow, yStride: 1)
-        LSTMGates.apply(
-          gates: gateRow, cell: c, hidden: output.row(time: t, batch: 0) + units.lowerBound,
-          count: n)
+        let h = output.row(time: t, batch: 0) + units.lowerBound
+        if let packedRecurrent {
+          FusedLSTM.step(
+            packed: FusedLSTM.panels(packedRecurrent, first: units.lowerBound, k: hidden),
+            units: n, k: hidden, hPrevious: previous, hPreviousStride: hidden, gates: gateRow,
+            gateStride: 4 * n, gateBlock: n, cell: c, cellStride: n, hidden: h, hiddenStride: n,
+            batch: 1)
+        } else {
+          BLAS.gemv(
+            transposed: false, rows: 4 * n, columns: hidden, alpha: 1,
+            matrix: UnsafePointer(recurrentWeights), leading: hidden, x: previous, xStride: 1,
+            beta: 1, y: gateRow, yStride: 1)
+          applyGates(gateRow, cell: c, hidden: h, count: n)
+        }
         barrier.arrive()
         stepsDone += 1
       }

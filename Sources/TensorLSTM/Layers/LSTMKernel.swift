@@ -21,18 +21,23 @@ struct LSTMKernel<Scalar: BLASScalar> {
   var projectionScratch: UnsafeMutablePointer<Scalar>
   /// `[B, Hout]`, h(0).
   var initialHidden: UnsafeMutablePointer<Scalar>
+  /// `cell.packedRecurrent` when the fused AVX2 kernels run (kept alive by `cell`).
+  var packedRecurrent: UnsafePointer<Scalar>?
 
   init(
     cell parameters: LSTMCell<Scalar>, steps: Int, batch: Int, hidden: Int, hOut: Int,
     reverse: Bool, chunk: Int, lengths: UnsafePointer<Int>?, gates: UnsafeMutablePointer<Scalar>,
     cell: UnsafeMutablePointer<Scalar>, projectionScratch: UnsafeMutablePointer<Scalar>,
-    initialHidden: UnsafeMutablePointer<Scalar>
+    initialHidden: UnsafeMutablePointer<Scalar>, kernels: LSTMKernels
   ) {
     self.cell = parameters
     (self.steps, self.batch, self.hidden, self.hOut) = (steps, batch, hidden, hOut)
     (self.reverse, self.chunk, self.lengths) = (reverse, chunk, lengths)
     (self.gates, self.cellState, self.projectionScratch, self.initialHidden) =
       (gates, cell, projectionScratch, initialHidden)
+    packedRecurrent =
+      kernels == .automatic
+      ? parameters.packedRecurrent.map { UnsafePointer($0.storage.base + $0.layout.offset) } : nil
   }
 
   @_specialize(where Scalar == Float)
@@ -123,12 +128,24 @@ struct LSTMKernel<Scalar: BLASScalar> {
 
   func isValid(_ t: Int, _ b: Int) -> Bool { lengths.map { t < $0[b] } ?? true }
 
-  /// One time step: recurrent GEMM into the gate rows, fused gate pass, h into the output.
+  /// The gate pass for one row: the AVX2 kernel when the fused kernels run, else Swift's.
+  func applyGates(
+    _ gates: UnsafeMutablePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
+    hidden h: UnsafeMutablePointer<Scalar>, count: Int? = nil
+  ) {
+    if packedRecurrent != nil {
+      FusedLSTM.gates(UnsafePointer(gates), cell: cell, hidden: h, count: count ?? hidden)
+    } else {
+      LSTMGates.apply(gates: gates, cell: cell, hidden: h, count: count ?? hidden)
+    }
+  }
+
+  /// One time step, h into the output: the fused AVX2 step (recurrent product and gate math in
+  /// one pass) when it runs, else a recurrent GEMM into the gate rows and the gate pass.
   func step(
     _ t: Int, gateRows: UnsafeMutablePointer<Scalar>, gateRowStride: Int,
     recurrentWeights: StridedMatrix<Scalar>, output: Rows<Scalar>
   ) {
-    let gateWidth = 4 * hidden
     let isFirst = reverse ? t == steps - 1 : t == 0
     let previous = reverse ? t + 1 : t - 1
     if let lengths, reverse, !isFirst {
@@ -137,28 +154,36 @@ struct LSTMKernel<Scalar: BLASScalar> {
         output.row(time: previous, batch: b).update(from: initialHidden + b * hOut, count: hOut)
       }
     }
-    let hPrevious =
+    let (hPrevious, hPreviousStride) =
       isFirst
-      ? StridedMatrix(
-        base: UnsafePointer(initialHidden), rows: batch, columns: hOut, rowStride: hOut,
-        columnStride: 1)
-      : output.matrix(time: previous, count: batch)
-    BLAS.gemm(hPrevious, recurrentWeights, into: gateRows, rowStride: gateRowStride, beta: 1)
-    if let lengths, reverse, !isFirst {
-      for b in 0..<batch where lengths[b] == t + 1 {
-        output.row(time: previous, batch: b).update(repeating: 0, count: hOut)
-      }
-    }
-
+      ? (UnsafePointer(initialHidden), hOut)
+      : (UnsafePointer(output.row(time: previous, batch: 0)), output.batchStride)
     let projected = cell.weightHR != nil
-    for b in 0..<batch {
-      let h = projected ? projectionScratch + b * hidden : output.row(time: t, batch: b)
-      if isValid(t, b) {
-        LSTMGates.apply(
-          gates: gateRows + b * gateRowStride, cell: cellState + b * hidden, hidden: h,
-          count: hidden)
-      } else if !projected {
-        h.update(repeating: 0, count: hOut)
+    let (h, hStride) =
+      projected ? (projectionScratch, hidden) : (output.row(time: t, batch: 0), output.batchStride)
+    if let packedRecurrent, lengths == nil {
+      FusedLSTM.step(
+        packed: packedRecurrent, units: hidden, k: hOut, hPrevious: hPrevious,
+        hPreviousStride: hPreviousStride, gates: gateRows, gateStride: gateRowStride,
+        gateBlock: hidden, cell: cellState, cellStride: hidden, hidden: h, hiddenStride: hStride,
+        batch: batch)
+    } else {
+      BLAS.gemm(
+        StridedMatrix(
+          base: hPrevious, rows: batch, columns: hOut, rowStride: hPreviousStride, columnStride: 1),
+        recurrentWeights, into: gateRows, rowStride: gateRowStride, beta: 1)
+      if let lengths, reverse, !isFirst {
+        for b in 0..<batch where lengths[b] == t + 1 {
+          output.row(time: previous, batch: b).update(repeating: 0, count: hOut)
+        }
+      }
+      for b in 0..<batch {
+        if isValid(t, b) {
+          applyGates(
+            gateRows + b * gateRowStride, cell: cellState + b * hidden, hidden: h + b * hStride)
+        } else if !projected {
+          (h + b * hStride).update(repeating: 0, count: hOut)
+        }
       }
     }
     if let weightHR = cell.weightHR {
