@@ -83,7 +83,11 @@ struct Bench: ParsableCommand {
     let x = Tensor<Float>.randomNormal(shape: [shape.batch, shape.steps, shape.input], seed: 2)
     // Large shapes take longer per run; fewer repeats keep the default suite to minutes.
     let runs = shape.flops > 1e9 ? Swift.max(3, repeats / 3) : repeats
-    let blas = Timing.medianMilliseconds(repeats: runs) { _ = try? model(x) }
+    var portableModel = model
+    portableModel.kernels = .portable
+    // The default kernels and the portable ones, alternating, so that their ratio is fair.
+    let medians = Timing.interleavedMedianMilliseconds(
+      repeats: runs, [{ _ = try? model(x) }, { _ = try? portableModel(x) }])
     progress("\(shape.name): bare sgemm limit")
     let limit = shape.gemmLimitMilliseconds(repeats: runs)
     var naive: Double?
@@ -94,8 +98,9 @@ struct Bench: ParsableCommand {
       }
     }
     return Report(
-      shape: shape, threads: threads, blasMilliseconds: blas, naiveMilliseconds: naive,
-      sgemmMilliseconds: limit)
+      shape: shape, threads: threads, blasMilliseconds: medians[0],
+      portableMilliseconds: medians[1],
+      naiveMilliseconds: naive, sgemmMilliseconds: limit)
   }
 
   func progress(_ message: String) {
@@ -107,7 +112,10 @@ struct Bench: ParsableCommand {
 struct Report {
   var shape: LSTMShape
   var threads: Int
+  /// The default kernels (`.automatic`: the fused AVX2 step where the CPU has it).
   var blasMilliseconds: Double
+  /// `LSTMKernels.portable`: BLAS GEMM per step and the baseline-SIMD Swift gate pass.
+  var portableMilliseconds: Double
   var naiveMilliseconds: Double?
   var sgemmMilliseconds: Double
 
@@ -116,7 +124,7 @@ struct Report {
   var sgemmFraction: Double { sgemmMilliseconds / blasMilliseconds }
 
   static let header =
-    "case        B     T     I     H   naive ms     BLAS ms  speedup  GFLOP/s  sgemm ms  sgemm frac"
+    "case        B     T     I     H   naive ms     BLAS ms  speedup  GFLOP/s  sgemm ms  sgemm frac  portable ms"
 
   var row: String {
     shape.name.padding(9) + fixed(Double(shape.batch), 4, digits: 0)
@@ -126,13 +134,13 @@ struct Report {
       + fixed(blasMilliseconds, 12)
       + (naiveMilliseconds.map { fixed($0 / blasMilliseconds, 8, digits: 1) + "×" } ?? "        -")
       + fixed(gflops, 9, digits: 1) + fixed(sgemmMilliseconds, 10)
-      + fixed(sgemmFraction, 12, digits: 2)
+      + fixed(sgemmFraction, 12, digits: 2) + fixed(portableMilliseconds, 13)
   }
 
   var json: String {
     let naive = naiveMilliseconds.map { "\($0)" } ?? "null"
     return """
-      {"case":"\(shape.name)","batch":\(shape.batch),"steps":\(shape.steps),"input":\(shape.input),"hidden":\(shape.hidden),"layers":\(shape.layers),"bidirectional":\(shape.bidirectional),"threads":\(threads),"blas_ms":\(blasMilliseconds),"naive_ms":\(naive),"gflops":\(gflops),"sgemm_ms":\(sgemmMilliseconds),"sgemm_fraction":\(sgemmFraction)}
+      {"case":"\(shape.name)","batch":\(shape.batch),"steps":\(shape.steps),"input":\(shape.input),"hidden":\(shape.hidden),"layers":\(shape.layers),"bidirectional":\(shape.bidirectional),"threads":\(threads),"blas_ms":\(blasMilliseconds),"naive_ms":\(naive),"gflops":\(gflops),"sgemm_ms":\(sgemmMilliseconds),"sgemm_fraction":\(sgemmFraction),"portable_ms":\(portableMilliseconds)}
       """
   }
 }
