@@ -4,7 +4,7 @@ thread counts, and prints one side-by-side table (medians, ms). CI does not run 
 
     pip install torch onnx onnxruntime
     python3 tools/peers.py                 # 1 and 2 threads, the three default shapes
-    python3 tools/peers.py --threads 1 --repeats 30
+    python3 tools/peers.py --threads 1 --repeats 30 --rounds 5 --shapes article
 """
 import argparse
 import json
@@ -33,7 +33,8 @@ def median_ms(fn, repeats):
     return statistics.median(samples)
 
 
-def time_onnxruntime(batch, steps, inp, hidden, threads, repeats):
+def onnxruntime_forward(batch, steps, inp, hidden, threads):
+    """A callable that runs one onnxruntime LSTM forward (session built once, outside)."""
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
@@ -56,51 +57,71 @@ def time_onnxruntime(batch, steps, inp, hidden, threads, repeats):
     session = ort.InferenceSession(model.SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
     x = rng.standard_normal((steps, batch, inp), dtype=np.float32)
-    return median_ms(lambda: session.run(None, {"X": x}), repeats)
+    return lambda: session.run(None, {"X": x})
 
 
-def time_torch(batch, steps, inp, hidden, threads, repeats):
+def torch_forward(batch, steps, inp, hidden, threads):
+    """A callable that runs one PyTorch nn.LSTM forward under inference_mode."""
     import torch
 
     torch.set_num_threads(threads)
     lstm = torch.nn.LSTM(inp, hidden, batch_first=True).eval()
     x = torch.randn(batch, steps, inp)
-    with torch.inference_mode():
-        return median_ms(lambda: lstm(x), repeats)
+
+    def run():
+        with torch.inference_mode():
+            lstm(x)
+    return run
 
 
-def time_tensorlstm(threads, repeats):
-    """Runs tensorlstm-bench --json (built by tools/bench.sh) and returns {case: report}."""
+def time_tensorlstm(shape, threads, repeats):
+    """Runs tensorlstm-bench --json (built by tools/bench.sh) on one shape; returns its report."""
     bench = subprocess.run(
         ["swift", "build", "-c", "release", "--package-path", "Benchmarks", "--show-bin-path"],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    batch, steps, inp, hidden = shape
     out = subprocess.run(
         [os.path.join(bench, "tensorlstm-bench"), "--json", "--skip-naive", "--threads",
-         str(threads), "--repeats", str(repeats)],
+         str(threads), "--repeats", str(repeats), "--batch", str(batch), "--steps", str(steps),
+         "--input", str(inp), "--hidden", str(hidden)],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return {r["case"]: r for r in reports if r["case"] in SHAPES}
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")][0]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of (TensorLSTM, onnxruntime, PyTorch) per case; each "
+                             "ratio is the median of the per-round ratios")
+    parser.add_argument("--shapes", nargs="*", default=list(SHAPES))
     args = parser.parse_args()
     import onnxruntime
     import torch
-    print(f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}; medians in ms")
-    print(f"{'case':10} {'thr':>3} {'TensorLSTM':>11} {'sgemm lim':>10} {'onnxrt':>9} "
-          f"{'PyTorch':>9} {'vs ort':>7} {'vs torch':>9}")
+    print(f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}; medians in ms, "
+          f"{args.rounds} rounds")
+    print(f"{'case':10} {'thr':>3} {'TensorLSTM':>11} {'portable':>9} {'sgemm lim':>10} "
+          f"{'onnxrt':>9} {'PyTorch':>9} {'vs ort':>7} {'vs torch':>9} {'vs sgemm':>9}")
     for threads in args.threads:
-        ours = time_tensorlstm(threads, args.repeats)
-        for name, shape in SHAPES.items():
+        for name in args.shapes:
+            shape = SHAPES[name]
             repeats = max(3, args.repeats // 3) if name == "large" else args.repeats
-            ort_ms = time_onnxruntime(*shape, threads, repeats)
-            torch_ms = time_torch(*shape, threads, repeats)
-            mine = ours[name]["blas_ms"]
-            print(f"{name:10} {threads:>3} {mine:>11.3f} {ours[name]['sgemm_ms']:>10.3f} "
-                  f"{ort_ms:>9.3f} {torch_ms:>9.3f} {mine / ort_ms:>6.2f}x {mine / torch_ms:>8.2f}x")
+            ort_run = onnxruntime_forward(*shape, threads)
+            torch_run = torch_forward(*shape, threads)
+            rows = []
+            # Each round times all three back to back, so that a ratio compares runs taken
+            # under the same machine load; the rounds then spread over the drift.
+            for _ in range(args.rounds):
+                ours = time_tensorlstm(shape, threads, repeats)
+                rows.append((ours["blas_ms"], ours["portable_ms"], ours["sgemm_ms"],
+                             median_ms(ort_run, repeats), median_ms(torch_run, repeats)))
+            mine, portable, sgemm, ort_ms, torch_ms = (
+                statistics.median(column) for column in zip(*rows))
+            ratio = lambda i: statistics.median(r[0] / r[i] for r in rows)
+            print(f"{name:10} {threads:>3} {mine:>11.3f} {portable:>9.3f} {sgemm:>10.3f} "
+                  f"{ort_ms:>9.3f} {torch_ms:>9.3f} {ratio(3):>6.2f}x {ratio(4):>8.2f}x "
+                  f"{ratio(2):>8.2f}x", flush=True)
 
 
 if __name__ == "__main__":

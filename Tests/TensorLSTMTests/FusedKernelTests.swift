@@ -4,8 +4,9 @@ import Testing
 
 /// The AVX2+FMA kernels (`LSTMKernels.automatic` for Float) against the portable path and the
 /// naive oracle, over the sizes that exercise their edges: a unit count that is not a multiple
-/// of 8 (masked tails), an odd batch (the one-row kernel after the row pairs), and more than 128
-/// inputs per gate (several passes over the packed panels with partial sums in between).
+/// of 8 (masked tails), an odd batch (the one-row kernel after the row pairs), row counts that
+/// are not a multiple of 6 (the projection's row blocks), and more than 128 recurrent or 256
+/// input features (several passes over the packed panels, partial sums in between).
 @Suite("LSTM: fused AVX2 kernels")
 struct FusedKernelTests {
   @Test("the CPU check agrees with /proc/cpuinfo's flags")
@@ -23,11 +24,13 @@ struct FusedKernelTests {
   func matches(batch: Int, hidden: Int) throws {
     var random = TestRandom(seed: UInt64(batch * 1000 + hidden))
     let steps = 6
+    let features = hidden > 128 ? 300 : 9
     for variant in ["plain", "projected", "lengths", "bidirectional"] {
       var model = LSTM<Float>(
-        inputSize: 9, hiddenSize: hidden, bidirectional: variant == "bidirectional",
+        inputSize: features, hiddenSize: hidden, bidirectional: variant == "bidirectional",
         projSize: variant == "projected" ? hidden / 2 : 0, seed: UInt64(hidden))
-      let x: Tensor<Float> = random.tensor([steps, batch, 9])
+      // Batch-first data read time-major: strided rows for the projection.
+      let x: Tensor<Float> = random.tensor([batch, steps, features]).permuted([1, 0, 2])
       let lengths = variant == "lengths" ? (0..<batch).map { 1 + $0 % steps } : nil
       let rows = model.directions
       let state = LSTMState<Float>(

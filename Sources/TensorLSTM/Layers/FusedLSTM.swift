@@ -10,8 +10,9 @@ internal import CLSTMKernels
 public enum LSTMKernels: Sendable, Hashable {
   /// For `Float` on a CPU with AVX2 and FMA: the fused step, which accumulates
   /// `h(t−1) · W_hhᵀ` for 8 units × 4 gates in registers from a copy of `W_hh` packed when the
-  /// weights are set, and updates `c` and `h` from those registers; plus the AVX2 gate pass
-  /// where the per-step GEMM stays (packed sequences). Otherwise the same as `.portable`.
+  /// weights are set, and updates `c` and `h` from those registers; where the per-step GEMM
+  /// stays (more than 32 sequences per worker, or `lengths`), the AVX2 gate pass after it.
+  /// Otherwise the same as `.portable`.
   case automatic
   /// A BLAS GEMM per step and the Swift gate pass, compiled for the baseline CPU.
   case portable
@@ -23,6 +24,12 @@ public enum LSTMKernels: Sendable, Hashable {
 /// Thin, checked wrappers over the C kernels.
 enum FusedLSTM {
   static let isSupported = tlstm_has_avx2_fma() != 0
+
+  /// Rows up to which the fused step beats OpenBLAS's GEMM plus the AVX2 gate pass; above it
+  /// OpenBLAS's larger register tiles win. Measured per step on this machine's Zen 3, 1 thread,
+  /// best of 7 (tools/kernel_bench.c): B 8, H 512: 269 vs 492 µs; B 32, H 64: 17.8 vs 21.5 µs;
+  /// B 32, H 512: 947 vs 1024 µs; B 64, H 512: 2719 vs 2357 µs.
+  static let maximumBatch = 32
 
   /// `weight_hh` `[4H, K]` packed for ``step``, or nil when the fused kernels cannot run it
   /// (not Float, or the CPU lacks AVX2/FMA). Copies; 4H·K floats (rounded up to 8 units).

@@ -161,7 +161,7 @@ struct LSTMKernel<Scalar: BLASScalar> {
     let projected = cell.weightHR != nil
     let (h, hStride) =
       projected ? (projectionScratch, hidden) : (output.row(time: t, batch: 0), output.batchStride)
-    if let packedRecurrent, lengths == nil {
+    if let packedRecurrent, lengths == nil, batch <= FusedLSTM.maximumBatch {
       FusedLSTM.step(
         packed: packedRecurrent, units: hidden, k: hOut, hPrevious: hPrevious,
         hPreviousStride: hPreviousStride, gates: gateRows, gateStride: gateRowStride,

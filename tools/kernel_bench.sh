@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds and runs tools/kernel_bench.c (fused step vs OpenBLAS + gate pass, one thread).
+#   tools/kernel_bench.sh 32 64 64 2000      # batch, K, H, steps per round
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source tools/ensure-openblas.sh
+out="${TMPDIR:-/tmp}/tensorlstm-kernel-bench"
+clang -O2 -ISources/CLSTMKernels/include tools/kernel_bench.c Sources/CLSTMKernels/lstm_kernels.c \
+  $(pkg-config --cflags --libs openblas) -o "$out"
+OPENBLAS_NUM_THREADS=1 "$out" "$@"
