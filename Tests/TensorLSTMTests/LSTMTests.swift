@@ -92,7 +92,10 @@ struct LSTMTests {
   @Test("Double matches the oracle within 1e-5", arguments: (0..<64).map(LSTMCase.init(seed:)))
   func double(c: LSTMCase) throws { try Self.run(c, Double.self, tolerance: 1e-5) }
 
-  @Test("long sequences and gate-buffer chunking", arguments: [(1, 300, 16), (40, 120, 32)])
+  // (40, 300, 64) takes three chunks, so its batch-first input rows are gathered per chunk.
+  @Test(
+    "long sequences and gate-buffer chunking",
+    arguments: [(1, 300, 16), (40, 120, 32), (40, 300, 64)])
   func chunked(batch: Int, steps: Int, hidden: Int) throws {
     let model = LSTM<Float>(
       inputSize: 8, hiddenSize: hidden, numLayers: 2, batchFirst: true, bidirectional: true,

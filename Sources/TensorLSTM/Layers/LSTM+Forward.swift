@@ -75,16 +75,22 @@ extension LSTM {
       recurrentWork >= Self.splitLimit
       ? 1 : Swift.max(1, Swift.min(BLAS.threadCount, batch / Self.minimumRowsPerWorker))
     let sliceBatch = (batch + workers - 1) / workers
-    // Work space, allocated once per worker: gate chunk, c, projected-h scratch, h0 rows, and
-    // up to two time-major buffers for the outputs of inner layers.
-    let chunk = Swift.max(
-      1,
-      Swift.min(
-        steps, (4 << 20) / Swift.max(1, sliceBatch * 4 * hidden * MemoryLayout<Scalar>.stride)))
+    // The first layer's input rows of a chunk, in time-major order, are one strided run when
+    // the source is time-major and unsplit; otherwise they are gathered into a scratch buffer
+    // (unless the chunk is a whole batch-first sequence, which `LSTMKernel.run` handles).
+    let gathersInput =
+      source.strides[0] != sliceBatch * source.strides[1] && sliceBatch > 1
+    // Work space, allocated once per worker: gate chunk, c, projected-h scratch, h0 rows, up to
+    // two time-major buffers for the outputs of inner layers, and the gathered input rows. The
+    // gate chunk and the gathered rows share a budget of 4 MiB.
+    let rowBytes =
+      sliceBatch * (4 * hidden + (gathersInput ? inputSize : 0)) * MemoryLayout<Scalar>.stride
+    let chunk = Swift.max(1, Swift.min(steps, (4 << 20) / Swift.max(1, rowBytes)))
     let innerCount = numLayers > 1 ? steps * sliceBatch * outputWidth : 0
     let sizes = [
       chunk * sliceBatch * 4 * hidden, sliceBatch * hidden, projSize > 0 ? sliceBatch * hidden : 0,
       sliceBatch * hOut, innerCount, numLayers > 2 ? innerCount : 0,
+      gathersInput && chunk < steps ? chunk * sliceBatch * inputSize : 0,
     ]
     let perWorker = sizes.reduce(0, +)
     let workspace = UnsafeMutablePointer<Scalar>.allocate(capacity: workers * perWorker + 1)
@@ -105,7 +111,7 @@ extension LSTM {
           }
           runSlice(
             first: first, count: count, batch: batch, steps: steps, chunk: chunk,
-            buffers: buffers,
+            buffers: buffers, inputScratch: sizes[6] > 0 ? buffers[6] : nil,
             lengths: lengths == nil ? nil : lengthBuffer.baseAddress! + first,
             input: Rows(
               base: source.storage.base + source.layout.offset + first * source.strides[1],
@@ -162,7 +168,8 @@ extension LSTM {
   /// results, of which this writes only its own rows.
   private func runSlice(
     first: Int, count: Int, batch: Int, steps: Int, chunk: Int,
-    buffers: [UnsafeMutablePointer<Scalar>], lengths: UnsafePointer<Int>?, input: Rows<Scalar>,
+    buffers: [UnsafeMutablePointer<Scalar>], inputScratch: UnsafeMutablePointer<Scalar>?,
+    lengths: UnsafePointer<Int>?, input: Rows<Scalar>,
     output: Rows<Scalar>, hiddenOut: UnsafeMutablePointer<Scalar>,
     cellOut: UnsafeMutablePointer<Scalar>, h0: Tensor<Scalar>?, c0: Tensor<Scalar>?
   ) {
@@ -195,7 +202,8 @@ extension LSTM {
         LSTMKernel(
           cell: cells[index], steps: steps, batch: count, hidden: hidden, hOut: hOut,
           reverse: direction == 1, chunk: chunk, lengths: lengths, gates: gates, cell: cellState,
-          projectionScratch: projectionScratch, initialHidden: initialHidden, kernels: kernels
+          projectionScratch: projectionScratch, initialHidden: initialHidden,
+          inputScratch: layer == 0 ? inputScratch : nil, kernels: kernels
         ).run(input: layerInput, output: directionOutput)
         // h_n: each sequence's h at its last processed step; c_n: the final c.
         for b in 0..<count {
