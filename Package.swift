@@ -21,6 +21,7 @@ let package = Package(
       dependencies: ["CBLASShim", "CLSTMKernels"]
     ),
     .executableTarget(name: "tensorlstm-demo", dependencies: ["TensorLSTM"]),
-    .testTarget(name: "TensorLSTMTests", dependencies: ["TensorLSTM"]),
+    // The fixtures are read from the source tree (#filePath), not bundled as resources.
+    .testTarget(name: "TensorLSTMTests", dependencies: ["TensorLSTM"], exclude: ["Fixtures"]),
   ]
 )
