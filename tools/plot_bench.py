@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Plots BLAS vs naive LSTM forward time across hidden sizes from tensorlstm-bench --json.
+"""Plots BLAS vs naive LSTM forward time across hidden sizes from tensorlstm-bench --json
+(with the portable kernels' time when the lines carry portable_ms).
 
     pip install matplotlib
     python3 tools/plot_bench.py                     # runs the bench, writes docs/bench-hidden.png
@@ -50,7 +51,11 @@ def main():
     hidden = [r["hidden"] for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     ax.plot(hidden, [r["naive_ms"] for r in rows], "o-", label="naive path (scalar loops)")
-    ax.plot(hidden, [r["blas_ms"] for r in rows], "s-", label="BLAS path (sgemm + fused gates)")
+    ax.plot(hidden, [r["blas_ms"] for r in rows], "s-",
+            label="default (sgemm input projection + fused AVX2 step)")
+    if all("portable_ms" in r for r in rows):
+        ax.plot(hidden, [r["portable_ms"] for r in rows], "^--",
+                label="portable (sgemm per step + Swift gate pass)")
     ax.plot(hidden, [r["sgemm_ms"] for r in rows], ":", color="gray", label="its GEMMs as bare sgemm")
     for r in rows:
         ax.annotate(f"{r['naive_ms'] / r['blas_ms']:.0f}×", (r["hidden"], r["blas_ms"]),

@@ -76,21 +76,22 @@ extension LSTM {
       ? 1 : Swift.max(1, Swift.min(BLAS.threadCount, batch / Self.minimumRowsPerWorker))
     let sliceBatch = (batch + workers - 1) / workers
     // The first layer's input rows of a chunk, in time-major order, are one strided run when
-    // the source is time-major and unsplit; otherwise they are gathered into a scratch buffer
-    // (unless the chunk is a whole batch-first sequence, which `LSTMKernel.run` handles).
+    // the source is time-major and unsplit (or one sequence); otherwise they are gathered into a
+    // scratch buffer.
     let gathersInput =
-      source.strides[0] != sliceBatch * source.strides[1] && sliceBatch > 1
+      sliceBatch > 1 && (workers > 1 || source.strides[0] != batch * source.strides[1])
     // Work space, allocated once per worker: gate chunk, c, projected-h scratch, h0 rows, up to
     // two time-major buffers for the outputs of inner layers, and the gathered input rows. The
     // gate chunk and the gathered rows share a budget of 4 MiB.
+    let gateRowStride = LSTMKernel<Scalar>.gateRowStride(hidden: hidden)
     let rowBytes =
-      sliceBatch * (4 * hidden + (gathersInput ? inputSize : 0)) * MemoryLayout<Scalar>.stride
+      sliceBatch * (gateRowStride + (gathersInput ? inputSize : 0)) * MemoryLayout<Scalar>.stride
     let chunk = Swift.max(1, Swift.min(steps, (4 << 20) / Swift.max(1, rowBytes)))
     let innerCount = numLayers > 1 ? steps * sliceBatch * outputWidth : 0
     let sizes = [
-      chunk * sliceBatch * 4 * hidden, sliceBatch * hidden, projSize > 0 ? sliceBatch * hidden : 0,
-      sliceBatch * hOut, innerCount, numLayers > 2 ? innerCount : 0,
-      gathersInput && chunk < steps ? chunk * sliceBatch * inputSize : 0,
+      chunk * sliceBatch * gateRowStride, sliceBatch * hidden,
+      projSize > 0 ? sliceBatch * hidden : 0, sliceBatch * hOut, innerCount,
+      numLayers > 2 ? innerCount : 0, gathersInput ? chunk * sliceBatch * inputSize : 0,
     ]
     let perWorker = sizes.reduce(0, +)
     let workspace = UnsafeMutablePointer<Scalar>.allocate(capacity: workers * perWorker + 1)
