@@ -81,9 +81,9 @@ enum FusedLSTM {
     return UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
   }
 
-  private static func float<Scalar>(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<
-    Float
-  > {
+  private static func float<Scalar>(
+    _ p: UnsafeMutablePointer<Scalar>
+  ) -> UnsafeMutablePointer<Float> {
     UnsafeMutablePointer(mutating: float(UnsafePointer(p)))
   }
 }
