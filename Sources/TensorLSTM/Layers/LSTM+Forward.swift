@@ -307,11 +307,4 @@ struct Rows<Scalar: BLASScalar> {
   func row(time t: Int, batch b: Int) -> UnsafeMutablePointer<Scalar> {
     base + t * timeStride + b * batchStride
   }
-
-  /// The `[count, features]` matrix of rows at time `t` (batch `0..<count`).
-  func matrix(time t: Int, count: Int) -> StridedMatrix<Scalar> {
-    StridedMatrix(
-      base: UnsafePointer(row(time: t, batch: 0)), rows: count, columns: features,
-      rowStride: batchStride, columnStride: 1)
-  }
 }

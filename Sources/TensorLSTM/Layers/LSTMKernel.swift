@@ -13,7 +13,7 @@ struct LSTMKernel<Scalar: BLASScalar> {
   var chunk: Int
   /// Valid steps per sequence, or nil when all are `steps` long.
   var lengths: UnsafePointer<Int>?
-  /// `[chunk, B, 4H]`.
+  /// `[chunk, B, 4H]`, rows `gateRowStride(hidden:)` apart.
   var gates: UnsafeMutablePointer<Scalar>
   /// `[B, H]`, holding c(0) on entry and c_n on return.
   var cellState: UnsafeMutablePointer<Scalar>
@@ -68,17 +68,16 @@ struct LSTMKernel<Scalar: BLASScalar> {
             let c = reverse ? chunkCount - 1 - chunkIndex : chunkIndex
             let first = c * chunk
             let count = Swift.min(chunk, steps - first)
-            // Time-major gate rows [count, B, 4H], each padded (see `gateRowStride`).
+            // Time-major gate rows: (step first + k, sequence b) at (k·B + b)·rowStride.
             let rowStride = Self.gateRowStride(hidden: hidden)
-            let layout = GateLayout(timeStride: batch * rowStride, batchStride: rowStride)
             projectInputs(
-              input, first: first, count: count, layout: layout, weights: inputWeights, bias: bias)
+              input, first: first, count: count, rowStride: rowStride, weights: inputWeights,
+              bias: bias)
             for k in 0..<count {
               let t = reverse ? first + count - 1 - k : first + k
               step(
-                t, gateRows: gates + (t - first) * layout.timeStride,
-                gateRowStride: layout.batchStride, recurrentWeights: recurrentWeights,
-                output: output)
+                t, gateRows: gates + (t - first) * batch * rowStride, gateRowStride: rowStride,
+                recurrentWeights: recurrentWeights, output: output)
             }
           }
         }
@@ -94,33 +93,26 @@ struct LSTMKernel<Scalar: BLASScalar> {
     4 * hidden % 256 == 0 ? 4 * hidden + 16 : 4 * hidden
   }
 
-  /// Where the gate row of (step `first + k`, sequence `b`) starts: `k·timeStride +
-  /// b·batchStride`.
-  struct GateLayout {
-    var timeStride: Int
-    var batchStride: Int
-  }
-
   /// Gate rows for steps `first..<first+count` ← bias + x · W_ihᵀ, in one GEMM: the input rows
   /// in time-major order are read in place when they are one strided run (time-major input,
   /// or one sequence), otherwise gathered into `inputScratch` first.
   func projectInputs(
-    _ input: Rows<Scalar>, first: Int, count: Int, layout: GateLayout,
+    _ input: Rows<Scalar>, first: Int, count: Int, rowStride gateRowStride: Int,
     weights: StridedMatrix<Scalar>, bias: UnsafePointer<Scalar>
   ) {
     let gateWidth = 4 * hidden
     for row in 0..<(count * batch) {
-      (gates + row * layout.batchStride).update(from: bias, count: gateWidth)
+      (gates + row * gateRowStride).update(from: bias, count: gateWidth)
     }
-    let rowStride: Int? =
+    let inputRowStride: Int? =
       batch == 1
       ? input.timeStride
       : (input.timeStride == batch * input.batchStride ? input.batchStride : nil)
-    if let rowStride {
+    if let inputRowStride {
       let matrix = StridedMatrix(
         base: UnsafePointer(input.row(time: first, batch: 0)), rows: count * batch,
-        columns: input.features, rowStride: rowStride, columnStride: 1)
-      BLAS.gemm(matrix, weights, into: gates, rowStride: layout.batchStride, beta: 1)
+        columns: input.features, rowStride: inputRowStride, columnStride: 1)
+      BLAS.gemm(matrix, weights, into: gates, rowStride: gateRowStride, beta: 1)
     } else if let inputScratch {
       // Gather the rows in the gates' (time-major) order: one GEMM instead of `count`, each of
       // which would repack all of W_ih (large shape, batch-first, 1 thread: 1.19× → 1.03× the
@@ -135,7 +127,7 @@ struct LSTMKernel<Scalar: BLASScalar> {
       let matrix = StridedMatrix(
         base: UnsafePointer(inputScratch), rows: count * batch, columns: features,
         rowStride: features, columnStride: 1)
-      BLAS.gemm(matrix, weights, into: gates, rowStride: layout.batchStride, beta: 1)
+      BLAS.gemm(matrix, weights, into: gates, rowStride: gateRowStride, beta: 1)
     } else {
       preconditionFailure("LSTMKernel: strided input rows without a gather buffer")
     }
