@@ -74,14 +74,19 @@ def torch_forward(batch, steps, inp, hidden, threads):
     return run
 
 
-def time_tensorlstm(shape, threads, repeats):
-    """Runs tensorlstm-bench --json (built by tools/bench.sh) on one shape; returns its report."""
-    bench = subprocess.run(
+def bench_path():
+    """Where tools/bench.sh built tensorlstm-bench."""
+    bin_path = subprocess.run(
         ["swift", "build", "-c", "release", "--package-path", "Benchmarks", "--show-bin-path"],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    return os.path.join(bin_path, "tensorlstm-bench")
+
+
+def time_tensorlstm(bench, shape, threads, repeats):
+    """Runs tensorlstm-bench --json on one shape; returns its report."""
     batch, steps, inp, hidden = shape
     out = subprocess.run(
-        [os.path.join(bench, "tensorlstm-bench"), "--json", "--skip-naive", "--threads",
+        [bench, "--json", "--skip-naive", "--threads",
          str(threads), "--repeats", str(repeats), "--batch", str(batch), "--steps", str(steps),
          "--input", str(inp), "--hidden", str(hidden)],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -103,6 +108,7 @@ def main():
           f"{args.rounds} rounds")
     print(f"{'case':10} {'thr':>3} {'TensorLSTM':>11} {'portable':>9} {'sgemm lim':>10} "
           f"{'onnxrt':>9} {'PyTorch':>9} {'vs ort':>7} {'vs torch':>9} {'vs sgemm':>9}")
+    bench = bench_path()
     for threads in args.threads:
         for name in args.shapes:
             shape = SHAPES[name]
@@ -113,7 +119,7 @@ def main():
             # Each round times all three back to back, so that a ratio compares runs taken
             # under the same machine load; the rounds then spread over the drift.
             for _ in range(args.rounds):
-                ours = time_tensorlstm(shape, threads, repeats)
+                ours = time_tensorlstm(bench, shape, threads, repeats)
                 rows.append((ours["blas_ms"], ours["portable_ms"], ours["sgemm_ms"],
                              median_ms(ort_run, repeats), median_ms(torch_run, repeats)))
             mine, portable, sgemm, ort_ms, torch_ms = (

@@ -2,16 +2,7 @@
 enum Timing {
   /// The median of `repeats` timed runs of `body`, in milliseconds, after one warm-up run.
   static func medianMilliseconds(repeats: Int, _ body: () -> Void) -> Double {
-    body()
-    let clock = ContinuousClock()
-    var samples: [Double] = []
-    samples.reserveCapacity(repeats)
-    for _ in 0..<Swift.max(repeats, 1) {
-      let elapsed = clock.measure(body)
-      samples.append(
-        Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15)
-    }
-    return median(samples)
+    withoutActuallyEscaping(body) { interleavedMedianMilliseconds(repeats: repeats, [$0])[0] }
   }
 
   /// The medians of `repeats` timed runs of each body, taken in turn (a, b, a, b, …) so that
