@@ -15,10 +15,10 @@ let package = Package(
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
     // AVX2+FMA step kernels, compiled per function (target attributes), chosen at run time.
-    .target(name: "CLSTMKernels"),
+    .target(name: "CRecurrentKernels"),
     .target(
       name: "TensorLSTM",
-      dependencies: ["CBLASShim", "CLSTMKernels"]
+      dependencies: ["CBLASShim", "CRecurrentKernels"]
     ),
     .executableTarget(name: "tensorlstm-demo", dependencies: ["TensorLSTM"]),
     // The fixtures are read from the source tree (#filePath), not bundled as resources.

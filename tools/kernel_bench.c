@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "lstm_kernels.h"
+#include "recurrent_kernels.h"
 
 static double now(void) {
   struct timespec t;

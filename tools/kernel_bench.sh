@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/ensure-openblas.sh
 out="${TMPDIR:-/tmp}/tensorlstm-kernel-bench"
-clang -O2 -ISources/CLSTMKernels/include tools/kernel_bench.c Sources/CLSTMKernels/lstm_kernels.c \
+clang -O2 -ISources/CRecurrentKernels/include tools/kernel_bench.c Sources/CRecurrentKernels/recurrent_kernels.c \
   $(pkg-config --cflags --libs openblas) -o "$out"
 OPENBLAS_NUM_THREADS=1 "$out" "$@"

@@ -2,7 +2,7 @@ import Foundation
 import TensorLSTM
 import Testing
 
-/// The AVX2+FMA kernels (`LSTMKernels.automatic` for Float) against the portable path and the
+/// The AVX2+FMA kernels (`RecurrentKernels.automatic` for Float) against the portable path and the
 /// naive oracle, over the sizes that exercise their edges: a unit count that is not a multiple
 /// of 8 (masked tails), an odd batch (the one-row kernel after the row pairs), row counts that
 /// are not a multiple of 6 (the projection's row blocks), and more than 128 recurrent or 256
@@ -15,7 +15,7 @@ struct FusedKernelTests {
     let flags =
       cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }
       .map { Set($0.split(separator: " ")) } ?? []
-    #expect(LSTMKernels.isFusedSupported == (flags.contains("avx2") && flags.contains("fma")))
+    #expect(RecurrentKernels.isFusedSupported == (flags.contains("avx2") && flags.contains("fma")))
   }
 
   @Test(
@@ -37,7 +37,7 @@ struct FusedKernelTests {
         hidden: random.tensor([rows, batch, model.outputHiddenSize]),
         cell: random.tensor([rows, batch, hidden]))
       let oracle = try Naive.lstm(model, x, initialState: state, lengths: lengths)
-      for kernels in [LSTMKernels.automatic, .portable] {
+      for kernels in [RecurrentKernels.automatic, .portable] {
         model.kernels = kernels
         let out = try model(x, initialState: state, lengths: lengths)
         let context = "\(variant) \(kernels)"

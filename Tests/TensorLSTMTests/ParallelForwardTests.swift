@@ -2,91 +2,140 @@ import Dispatch
 import TensorLSTM
 import Testing
 
-/// With BLAS.threadCount > 1 the forward splits the batch across workers; the results must be
-/// the oracle's, whatever the flags, and the thread setting must come back unchanged.
-@Suite("LSTM: batch split across workers", .serialized)
-struct ParallelForwardTests {
-  @Test("every flag, uneven slices", arguments: 0..<16)
-  func matchesOracle(seed: Int) throws {
-    let saved = withTwoThreads()
-    defer { BLAS.threadCount = saved }
-    var random = TestRandom(seed: UInt64(seed) + 900)
-    let bidirectional = seed % 2 == 1
-    let proj = seed % 4 >= 2 ? 2 : 0
-    let batchFirst = seed % 8 >= 4
-    let model = LSTM<Float>(
-      inputSize: 5, hiddenSize: 6, numLayers: 1 + seed % 3, batchFirst: batchFirst,
-      bidirectional: bidirectional, projSize: proj, seed: UInt64(seed))
-    let (batch, steps) = (9, 7)
-    let x: Tensor<Float> = random.tensor(batchFirst ? [batch, steps, 5] : [steps, batch, 5])
-    let rows = model.numLayers * model.directions
-    let state =
-      seed % 3 == 0
-      ? LSTMState<Float>(
-        hidden: random.tensor([rows, batch, model.outputHiddenSize]),
-        cell: random.tensor([rows, batch, 6])) : nil
-    let lengths = seed % 5 < 2 ? (0..<batch).map { _ in random.int(1...steps) } : nil
-    let fast = try model(x, initialState: state, lengths: lengths)
-    let slow = try Naive.lstm(model, x, initialState: state, lengths: lengths)
-    expectClose(fast.output, slow.output, absolute: 1e-5, relative: 1e-5, "output")
-    expectClose(fast.hidden, slow.hidden, absolute: 1e-5, relative: 1e-5, "hidden")
-    expectClose(fast.cell, slow.cell, absolute: 1e-5, relative: 1e-5, "cell")
-    expectClose(fast.lastStep, slow.lastStep, absolute: 1e-5, relative: 1e-5, "lastStep")
-    #expect(BLAS.threadCount == 2, "the forward restores OpenBLAS's thread count")
+/// Every test that runs forwards on more than one thread, in one serialized parent suite: the
+/// budgets are per model (`model.threads`), but OpenBLAS's thread count is process-wide, and
+/// the test of the global setting must not interleave with the others.
+@Suite("Threads", .serialized)
+struct ThreadTests {}
+
+/// With a budget of 2 threads the forward splits the batch across workers; the results must be
+/// the oracle's, whatever the flags, and OpenBLAS's thread setting must come back unchanged.
+extension ThreadTests {
+  @Suite("LSTM: batch split across workers")
+  struct BatchSplitTests {
+    @Test("every flag, uneven slices", arguments: 0..<16)
+    func matchesOracle(seed: Int) throws {
+      var random = TestRandom(seed: UInt64(seed) + 900)
+      let bidirectional = seed % 2 == 1
+      let proj = seed % 4 >= 2 ? 2 : 0
+      let batchFirst = seed % 8 >= 4
+      var model = LSTM<Float>(
+        inputSize: 5, hiddenSize: 6, numLayers: 1 + seed % 3, batchFirst: batchFirst,
+        bidirectional: bidirectional, projSize: proj, seed: UInt64(seed))
+      model.threads = 2
+      let (batch, steps) = (9, 7)
+      let x: Tensor<Float> = random.tensor(batchFirst ? [batch, steps, 5] : [steps, batch, 5])
+      let rows = model.numLayers * model.directions
+      let state =
+        seed % 3 == 0
+        ? LSTMState<Float>(
+          hidden: random.tensor([rows, batch, model.outputHiddenSize]),
+          cell: random.tensor([rows, batch, 6])) : nil
+      let lengths = seed % 5 < 2 ? (0..<batch).map { _ in random.int(1...steps) } : nil
+      #expect(try model.plan(for: x, lengths: lengths).split == .batchSlices)
+      let before = BLAS.threadCount
+      let fast = try model(x, initialState: state, lengths: lengths)
+      let slow = try Naive.lstm(model, x, initialState: state, lengths: lengths)
+      expectClose(fast.output, slow.output, absolute: 1e-5, relative: 1e-5, "output")
+      expectClose(fast.hidden, slow.hidden, absolute: 1e-5, relative: 1e-5, "hidden")
+      expectClose(fast.cell, slow.cell, absolute: 1e-5, relative: 1e-5, "cell")
+      expectClose(fast.lastStep, slow.lastStep, absolute: 1e-5, relative: 1e-5, "lastStep")
+      #expect(BLAS.threadCount == before, "the forward restores OpenBLAS's thread count")
+    }
+
+    @Test("a model without its own budget follows BLAS.threadCount")
+    func followsGlobalSetting() throws {
+      let saved = BLAS.threadCount
+      defer { BLAS.threadCount = saved }
+      let model = LSTM<Float>(inputSize: 5, hiddenSize: 6, seed: 1)
+      let x = Tensor<Float>.randomNormal(shape: [7, 9, 5], seed: 2)
+      BLAS.threadCount = 2
+      #expect(try model.plan(for: x).split == .batchSlices)
+      let fast = try model(x)
+      #expect(BLAS.threadCount == 2, "the forward restores OpenBLAS's thread count")
+      BLAS.threadCount = 1
+      #expect(try model.plan(for: x).split == ForwardPlan.Split.none)
+      expectClose(
+        fast.output, try model(x).output, absolute: 1e-6, relative: 1e-6, "1 vs 2 threads")
+    }
   }
 }
 
 /// Batch 1 with two threads splits the hidden units between two workers.
-@Suite("LSTM: hidden units split across workers at batch 1", .serialized)
-struct HiddenSplitTests {
-  @Test("unidirectional and bidirectional, stacked, with initial state", arguments: 0..<6)
-  func matchesOracle(seed: Int) throws {
-    let saved = withTwoThreads()
-    defer { BLAS.threadCount = saved }
-    var random = TestRandom(seed: UInt64(seed) + 1300)
-    let hidden = [128, 136, 200][seed % 3]
-    var model = LSTM<Float>(
-      inputSize: 7, hiddenSize: hidden, numLayers: 1 + seed % 2, batchFirst: seed % 2 == 0,
-      bidirectional: seed >= 3, seed: UInt64(seed))
-    // Both kernels: the workers use the fused step, or gemv and the Swift gate pass.
-    model.kernels = seed % 2 == 0 ? .automatic : .portable
-    let steps = 9 + seed
-    let x: Tensor<Float> = random.tensor(seed % 2 == 0 ? [1, steps, 7] : [steps, 1, 7])
-    let rows = model.numLayers * model.directions
-    let state = LSTMState<Float>(
-      hidden: random.tensor([rows, 1, hidden]), cell: random.tensor([rows, 1, hidden]))
-    let fast = try model(x, initialState: state)
-    let slow = try Naive.lstm(model, x, initialState: state)
-    expectClose(fast.output, slow.output, absolute: 1e-5, relative: 1e-5, "output")
-    expectClose(fast.hidden, slow.hidden, absolute: 1e-5, relative: 1e-5, "hidden")
-    expectClose(fast.cell, slow.cell, absolute: 1e-5, relative: 1e-5, "cell")
-    // Unbatched input takes the same path.
-    let single = try model(x.squeezed(axis: seed % 2 == 0 ? 0 : 1))
-    let singleSlow = try Naive.lstm(model, x.squeezed(axis: seed % 2 == 0 ? 0 : 1))
-    expectClose(single.output, singleSlow.output, absolute: 1e-5, relative: 1e-5, "unbatched")
-  }
-}
+extension ThreadTests {
+  @Suite("LSTM: hidden units split across workers at batch 1")
+  struct HiddenSplitTests {
+    @Test("unidirectional and bidirectional, stacked, with initial state", arguments: 0..<6)
+    func matchesOracle(seed: Int) throws {
+      var random = TestRandom(seed: UInt64(seed) + 1300)
+      let hidden = [128, 136, 200][seed % 3]
+      var model = LSTM<Float>(
+        inputSize: 7, hiddenSize: hidden, numLayers: 1 + seed % 2, batchFirst: seed % 2 == 0,
+        bidirectional: seed >= 3, seed: UInt64(seed))
+      // Both kernels: the workers use the fused step, or gemv and the Swift gate pass.
+      model.kernels = seed % 2 == 0 ? .automatic : .portable
+      model.threads = 2
+      let steps = 9 + seed
+      let x: Tensor<Float> = random.tensor(seed % 2 == 0 ? [1, steps, 7] : [steps, 1, 7])
+      let rows = model.numLayers * model.directions
+      let state = LSTMState<Float>(
+        hidden: random.tensor([rows, 1, hidden]), cell: random.tensor([rows, 1, hidden]))
+      let fast = try model(x, initialState: state)
+      let slow = try Naive.lstm(model, x, initialState: state)
+      expectClose(fast.output, slow.output, absolute: 1e-5, relative: 1e-5, "output")
+      expectClose(fast.hidden, slow.hidden, absolute: 1e-5, relative: 1e-5, "hidden")
+      expectClose(fast.cell, slow.cell, absolute: 1e-5, relative: 1e-5, "cell")
+      // Unbatched input takes the same path.
+      let single = try model(x.squeezed(axis: seed % 2 == 0 ? 0 : 1))
+      let singleSlow = try Naive.lstm(model, x.squeezed(axis: seed % 2 == 0 ? 0 : 1))
+      expectClose(single.output, singleSlow.output, absolute: 1e-5, relative: 1e-5, "unbatched")
+      #expect(try model.plan(for: x).split == .hiddenUnits)
+    }
 
-@Suite("LSTM: hidden split from saturated thread pools", .serialized)
-struct HiddenSplitStarvationTests {
-  @Test("batch-1 forwards called from every global-queue thread at once still finish")
-  func noStarvation() throws {
-    let saved = withTwoThreads()
-    defer { BLAS.threadCount = saved }
-    let model = LSTM<Float>(inputSize: 4, hiddenSize: 128, seed: 3)
-    let x = Tensor<Float>.randomNormal(shape: [50, 1, 4], seed: 4)
-    let expected = try model(x).output.scalars
-    let results = UnsafeMutableBufferPointer<[Float]>.allocate(capacity: 6)
-    results.initialize(repeating: [])
-    defer {
-      _ = results.deinitialize()
-      results.deallocate()
+    @Test("batch-1 forwards called from every global-queue thread at once still finish")
+    func noStarvation() throws {
+      var twoThreads = LSTM<Float>(inputSize: 4, hiddenSize: 128, seed: 3)
+      twoThreads.threads = 2
+      let model = twoThreads
+      let x = Tensor<Float>.randomNormal(shape: [50, 1, 4], seed: 4)
+      let expected = try model(x).output.scalars
+      let results = UnsafeMutableBufferPointer<[Float]>.allocate(capacity: 6)
+      results.initialize(repeating: [])
+      defer {
+        _ = results.deinitialize()
+        results.deallocate()
+      }
+      let shared = SendableBox(results)
+      DispatchQueue.concurrentPerform(iterations: 6) { i in
+        shared.value[i] = (try? model(x).output.scalars) ?? []
+      }
+      for i in 0..<6 { #expect(results[i] == expected, "call \(i)") }
     }
-    let shared = SendableBox(results)
-    DispatchQueue.concurrentPerform(iterations: 6) { i in
-      shared.value[i] = (try? model(x).output.scalars) ?? []
+
+    @Test("concurrent callers with budgets 1 and 2 get the results of running alone")
+    func mixedBudgets() throws {
+      let models = [1, 2].map { budget in
+        var model = LSTM<Float>(inputSize: 6, hiddenSize: 160, seed: 5)
+        model.threads = budget
+        return model
+      }
+      let x = Tensor<Float>.randomNormal(shape: [40, 1, 6], seed: 6)
+      let expected = try Naive.lstm(models[0], x).output
+      let results = UnsafeMutableBufferPointer<Tensor<Float>?>.allocate(capacity: 8)
+      results.initialize(repeating: nil)
+      defer {
+        _ = results.deinitialize()
+        results.deallocate()
+      }
+      let shared = SendableBox(results)
+      DispatchQueue.concurrentPerform(iterations: 8) { i in
+        shared.value[i] = try? models[i % 2](x).output
+      }
+      for i in 0..<8 {
+        let result = try #require(results[i], "call \(i)")
+        expectClose(result, expected, absolute: 1e-5, relative: 1e-5, "call \(i)")
+      }
     }
-    for i in 0..<6 { #expect(results[i] == expected, "call \(i)") }
   }
 }
 
@@ -94,11 +143,4 @@ struct HiddenSplitStarvationTests {
 struct SendableBox<Value>: @unchecked Sendable {
   let value: Value
   init(_ value: Value) { self.value = value }
-}
-
-/// Sets BLAS.threadCount to 2 (the forward's parallelism budget) and returns the old value.
-func withTwoThreads() -> Int {
-  let saved = BLAS.threadCount
-  BLAS.threadCount = 2
-  return saved
 }

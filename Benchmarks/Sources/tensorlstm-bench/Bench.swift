@@ -29,6 +29,8 @@ struct Bench: ParsableCommand {
   @Flag(
     help: "Time the article shape on subnormal (2⁻¹³⁰-scaled, ~7e-40) input against normal input.")
   var subnormalCheck = false
+  @Flag(help: "Print each shape's forward plan (split, workers, chunk, step kernels) and exit.")
+  var plan = false
 
   mutating func run() throws {
     BLAS.threadCount = threads
@@ -58,11 +60,27 @@ struct Bench: ParsableCommand {
       )
       return
     }
+    if plan {
+      print(CPU.summary)
+      for shape in shapes {
+        var model = LSTM<Float>(
+          inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
+          batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
+        model.threads = threads
+        let x = Tensor<Float>.zeros(shape: [shape.batch, shape.steps, shape.input])
+        print(
+          "\(shape.name) (B \(shape.batch), T \(shape.steps), I \(shape.input), H \(shape.hidden)):"
+        )
+        print(try model.plan(for: x))
+      }
+      return
+    }
     if peakMemory {
       try PeakMemory.report(custom ? shapes[0] : .large)
       return
     }
     if !json {
+      print(CPU.summary)
       print("TensorLSTM LSTM forward, Float, \(threads) thread(s), median of \(repeats)")
       print(Report.header)
     }
@@ -115,7 +133,7 @@ struct Report {
   var threads: Int
   /// The default kernels (`.automatic`: the fused AVX2 step where the CPU has it).
   var blasMilliseconds: Double
-  /// `LSTMKernels.portable`: BLAS GEMM per step and the baseline-SIMD Swift gate pass.
+  /// `RecurrentKernels.portable`: BLAS GEMM per step and the baseline-SIMD Swift gate pass.
   var portableMilliseconds: Double
   var naiveMilliseconds: Double?
   var sgemmMilliseconds: Double

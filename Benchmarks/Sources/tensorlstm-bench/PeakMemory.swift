@@ -39,7 +39,7 @@ enum PeakMemory {
     // The fused kernels keep a packed copy of each weight_hh (units rounded up to 8), made when
     // the weights are set: weights too, as onnxruntime's prepacked ones are.
     let packed =
-      LSTMKernels.isFusedSupported
+      RecurrentKernels.isFusedSupported
       ? shape.layers * shape.directions * (shape.hidden + 7) / 8 * 8 * 4 * shape.hidden * size : 0
     let mib = { (bytes: Int) in fixed(Double(bytes) / 1_048_576, 8, digits: 1) + " MiB" }
     print(

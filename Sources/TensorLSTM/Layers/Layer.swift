@@ -74,3 +74,21 @@ enum WeightAndBias {
     return (dict["weight"]!.contiguous(), dict["bias"]?.contiguous())
   }
 }
+
+/// Checks a state dict against the expected names and shapes, throwing the first problem.
+enum StateDictCheck {
+  static func validate<Scalar>(
+    _ dict: [String: Tensor<Scalar>], expected: [(name: String, shape: [Int])]
+  ) throws {
+    for (name, shape) in expected {
+      guard let tensor = dict[name] else { throw LayerError.missingKey(name, expected: shape) }
+      if tensor.shape != shape {
+        throw LayerError.shapeMismatch(name: name, expected: shape, actual: tensor.shape)
+      }
+    }
+    let known = Set(expected.map(\.name))
+    if let extra = dict.keys.sorted().first(where: { !known.contains($0) }) {
+      throw LayerError.unexpectedKey(extra, actual: dict[extra]!.shape)
+    }
+  }
+}

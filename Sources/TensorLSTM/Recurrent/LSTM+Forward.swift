@@ -1,5 +1,3 @@
-import Dispatch
-
 /// The LSTM forward pass on the BLAS path.
 ///
 /// Per layer and direction:
@@ -8,9 +6,9 @@ import Dispatch
 /// 2. Each step does one GEMM `h(t−1) · W_hhᵀ` with beta = 1 into that step's gate rows (gemv
 ///    when B = 1), reading `h(t−1)` where the previous step wrote it: in the output.
 /// 3. One fused vectorised pass computes the gates, `c` and `h` (``Activations``, no libm).
-///    For `Float` on AVX2+FMA CPUs (``LSTMKernels/automatic``), steps 2 and 3 are one kernel:
+///    For `Float` on AVX2+FMA CPUs (``RecurrentKernels/automatic``), steps 2 and 3 are one kernel:
 ///    `W_hh`, packed when the weights are set, is multiplied in 8-unit × 4-gate register
-///    blocks and the cell update runs on the accumulators (`FusedLSTM.swift`, CLSTMKernels).
+///    blocks and the cell update runs on the accumulators (`FusedStep.swift`, CRecurrentKernels).
 /// 4. `h` is written straight into the output (or, with `projSize`, projected into it by one
 ///    GEMM): no per-step copy, no final stack.
 /// All buffers are allocated before the time loop; the loop itself allocates nothing.
@@ -41,6 +39,33 @@ extension LSTM {
     return forward(shape, input: input, initialState: initialState, lengths: lengths)
   }
 
+  /// How a call with this input runs, without running it: the split, workers, chunk, gathers
+  /// and step kernels (see ``ForwardPlan``). O(1); throws what the call would throw.
+  ///
+  ///     print(try lstm.plan(for: x))
+  public func plan(for input: Tensor<Scalar>, lengths: [Int]? = nil) throws -> ForwardPlan {
+    let shape = try ForwardShape(self, input: input, initialState: nil, lengths: lengths)
+    return plan(shape, input: input, hasLengths: lengths != nil)
+  }
+
+  /// The sizes the engine plans with.
+  var geometry: RecurrentGeometry {
+    RecurrentGeometry(
+      gateCount: 4, inputSize: inputSize, hiddenSize: hiddenSize,
+      outputHiddenSize: outputHiddenSize, layers: numLayers, directions: directions,
+      projected: projSize > 0)
+  }
+
+  func plan(_ s: ForwardShape, input: Tensor<Scalar>, hasLengths: Bool) -> ForwardPlan {
+    // Axes of the input that hold time and batch (-1: none, unbatched).
+    let (timeAxis, batchAxis) = s.unbatched ? (0, -1) : (batchFirst ? (1, 0) : (0, 1))
+    return ForwardPlan(
+      geometry: geometry, steps: s.steps, batch: s.batch, hasLengths: hasLengths,
+      threads: threads ?? BLAS.threadCount, input: input.layout, timeAxis: timeAxis,
+      batchAxis: batchAxis, scalarSize: MemoryLayout<Scalar>.stride,
+      fusedKernels: kernels == .automatic && directionWeights[0].packedRecurrent != nil)
+  }
+
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func forward(
@@ -48,11 +73,12 @@ extension LSTM {
   ) -> LSTMOutput<Scalar> {
     let (steps, batch, hidden, hOut, directions) =
       (s.steps, s.batch, hiddenSize, outputHiddenSize, self.directions)
+    let plan = plan(s, input: input, hasLengths: lengths != nil)
     // Time-major view [T, B, I] of the input, reading through its strides.
     var source =
       s.unbatched
       ? input.unsqueezed(axis: 1) : (batchFirst ? input.permuted([1, 0, 2]) : input)
-    if source.strides[2] != 1 && inputSize > 1 { source = source.contiguous() }
+    if plan.copiesInput { source = source.contiguous() }
 
     let outputWidth = directions * hOut
     let output = Tensor<Scalar>.zeros(
@@ -64,73 +90,31 @@ extension LSTM {
     let h0 = initialState.map { $0.hidden.reshaped([numLayers * directions, batch, hOut]) }
     let c0 = initialState.map { $0.cell.reshaped([numLayers * directions, batch, hidden]) }
 
-    // With a thread budget above 1, the batch is split into contiguous slices, one per worker
-    // (onnxruntime's scheme): each slice runs every layer over its own rows, so the workers
-    // never wait for each other, and each calls single-threaded BLAS.
-    // Only worth it while the per-step recurrent GEMM is small: OpenBLAS's own threads win on
-    // large ones (large shape, 2 threads, best of 8 runs: 219.6 ms its way vs 229.6 ms split;
-    // article: 0.442 vs 0.338 ms).
-    let recurrentWork = batch * 4 * hidden * hOut
-    let workers =
-      recurrentWork >= Self.splitLimit
-      ? 1 : Swift.max(1, Swift.min(BLAS.threadCount, batch / Self.minimumRowsPerWorker))
-    let sliceBatch = (batch + workers - 1) / workers
-    // The first layer's input rows of a chunk, in time-major order, are one strided run when
-    // the source is time-major and unsplit (or one sequence); otherwise they are gathered into a
-    // scratch buffer.
-    let gathersInput =
-      sliceBatch > 1 && (workers > 1 || source.strides[0] != batch * source.strides[1])
-    // Work space, allocated once per worker: gate chunk, c, projected-h scratch, h0 rows, up to
-    // two time-major buffers for the outputs of inner layers, and the gathered input rows. The
-    // gate chunk and the gathered rows share a budget of 4 MiB.
-    let gateRowStride = LSTMKernel<Scalar>.gateRowStride(hidden: hidden)
-    let rowBytes =
-      sliceBatch * (gateRowStride + (gathersInput ? inputSize : 0)) * MemoryLayout<Scalar>.stride
-    let chunk = Swift.max(1, Swift.min(steps, (4 << 20) / Swift.max(1, rowBytes)))
-    let innerCount = numLayers > 1 ? steps * sliceBatch * outputWidth : 0
-    let sizes = [
-      chunk * sliceBatch * gateRowStride, sliceBatch * hidden,
-      projSize > 0 ? sliceBatch * hidden : 0, sliceBatch * hOut, innerCount,
-      numLayers > 2 ? innerCount : 0, gathersInput ? chunk * sliceBatch * inputSize : 0,
-    ]
-    let perWorker = sizes.reduce(0, +)
-    let workspace = UnsafeMutablePointer<Scalar>.allocate(capacity: workers * perWorker + 1)
+    let workspace = Workspace<Scalar>(plan: plan, geometry: geometry)
     defer { workspace.deallocate() }
     let validLengths = lengths ?? []
 
     withExtendedLifetime((source, output, hiddenOut, cellOut, h0, c0)) {
       validLengths.withUnsafeBufferPointer { lengthBuffer in
-        let slice = { (worker: Int) in
-          let first = worker * sliceBatch
-          let count = Swift.min(sliceBatch, batch - first)
-          guard count > 0 else { return }
-          var cursor = workspace + worker * perWorker
-          var buffers: [UnsafeMutablePointer<Scalar>] = []
-          for size in sizes {
-            buffers.append(cursor)
-            cursor += size
-          }
-          runSlice(
-            first: first, count: count, batch: batch, steps: steps, chunk: chunk,
-            buffers: buffers, inputScratch: sizes[6] > 0 ? buffers[6] : nil,
-            lengths: lengths == nil ? nil : lengthBuffer.baseAddress! + first,
-            input: Rows(
-              base: source.storage.base + source.layout.offset + first * source.strides[1],
-              timeStride: source.strides[0], batchStride: source.strides[1], features: inputSize),
-            output: Rows(
-              base: output.storage.base + outputTimeMajor.layout.offset + first
-                * outputTimeMajor.strides[1],
-              timeStride: outputTimeMajor.strides[0], batchStride: outputTimeMajor.strides[1],
-              features: outputWidth),
-            hiddenOut: hiddenOut.storage.base, cellOut: cellOut.storage.base, h0: h0, c0: c0)
-        }
-        if workers == 1 {
-          slice(0)
-        } else {
-          // Sound to share: the workers read shared inputs and write disjoint rows.
-          let work = UncheckedSendable(slice)
-          BLAS.withSingleThreadedCalls {
-            DispatchQueue.concurrentPerform(iterations: workers) { work.value($0) }
+        Workers.withBudget(plan) {
+          Workers.forEach(workspace.slices.count) { worker in
+            let first = worker * plan.rowsPerWorker
+            let count = Swift.min(plan.rowsPerWorker, batch - first)
+            guard count > 0 else { return }
+            runSlice(
+              plan, first: first, count: count, batch: batch,
+              regions: workspace.slices[worker], partner: workspace.partner,
+              lengths: lengths == nil ? nil : lengthBuffer.baseAddress! + first,
+              input: Rows(
+                base: source.storage.base + source.layout.offset + first * source.strides[1],
+                timeStride: source.strides[0], batchStride: source.strides[1],
+                features: inputSize),
+              output: Rows(
+                base: output.storage.base + outputTimeMajor.layout.offset + first
+                  * outputTimeMajor.strides[1],
+                timeStride: outputTimeMajor.strides[0], batchStride: outputTimeMajor.strides[1],
+                features: outputWidth),
+              hiddenOut: hiddenOut.storage.base, cellOut: cellOut.storage.base, h0: h0, c0: c0)
           }
         }
       }
@@ -158,37 +142,32 @@ extension LSTM {
     return LSTMOutput(output: output, hidden: hiddenOut, cell: cellOut, lastStep: lastStep)
   }
 
-  /// Sequences smaller than this per worker are not worth a thread.
-  static var minimumRowsPerWorker: Int { 4 }
-  /// Recurrent GEMM size (B·4H·Hout multiply-adds per step) from which OpenBLAS's own threading
-  /// beats splitting the batch.
-  static var splitLimit: Int { 8_000_000 }
-
   /// Every layer and direction over sequences `first..<first+count` of the batch: `input` and
   /// `output` start at sequence `first`; `hiddenOut`/`cellOut` are the whole `[D·L, B, ·]`
   /// results, of which this writes only its own rows.
   private func runSlice(
-    first: Int, count: Int, batch: Int, steps: Int, chunk: Int,
-    buffers: [UnsafeMutablePointer<Scalar>], inputScratch: UnsafeMutablePointer<Scalar>?,
+    _ plan: ForwardPlan, first: Int, count: Int, batch: Int,
+    regions: Workspace<Scalar>.SliceRegions, partner: Workspace<Scalar>.PartnerRegions?,
     lengths: UnsafePointer<Int>?, input: Rows<Scalar>,
     output: Rows<Scalar>, hiddenOut: UnsafeMutablePointer<Scalar>,
     cellOut: UnsafeMutablePointer<Scalar>, h0: Tensor<Scalar>?, c0: Tensor<Scalar>?
   ) {
-    let (hidden, hOut) = (hiddenSize, outputHiddenSize)
-    let (gates, cellState, projectionScratch, initialHidden) =
-      (buffers[0], buffers[1], buffers[2], buffers[3])
+    let (hidden, hOut, steps) = (hiddenSize, outputHiddenSize, plan.steps)
     var layerInput = input
     for layer in 0..<numLayers {
       let layerOutput =
         layer == numLayers - 1
         ? output
         : Rows(
-          base: buffers[4 + layer % 2], timeStride: count * output.features,
+          base: layer % 2 == 0 ? regions.innerOutputs.even : regions.innerOutputs.odd,
+          timeStride: count * output.features,
           batchStride: output.features, features: output.features)
       for direction in 0..<directions {
         let index = layer * directions + direction
         // h0 and c0 for this layer-direction and these sequences, as [count, ·] rows.
-        for (state, destination, width) in [(h0, initialHidden, hOut), (c0, cellState, hidden)] {
+        for (state, destination, width) in [
+          (h0, regions.initialHidden, hOut), (c0, regions.cellState, hidden),
+        ] {
           if let state {
             copyRows(
               state.selected(axis: 0, index: index).sliced(axis: 0, range: first..<(first + count)),
@@ -200,12 +179,14 @@ extension LSTM {
         let directionOutput = Rows(
           base: layerOutput.base + direction * hOut, timeStride: layerOutput.timeStride,
           batchStride: layerOutput.batchStride, features: hOut)
-        LSTMKernel(
-          cell: cells[index], steps: steps, batch: count, hidden: hidden, hOut: hOut,
-          reverse: direction == 1, chunk: chunk, lengths: lengths, gates: gates, cell: cellState,
-          projectionScratch: projectionScratch, initialHidden: initialHidden,
-          inputScratch: layer == 0 ? inputScratch : nil, kernels: kernels
-        ).run(input: layerInput, output: directionOutput)
+        let pass = DirectionPass(
+          weights: directionWeights[index], plan: plan, geometry: geometry, layer: layer,
+          reverse: direction == 1, batch: count, lengths: lengths, regions: regions)
+        if plan.split == .hiddenUnits, let partner {
+          pass.runHiddenSplit(input: layerInput, output: directionOutput, partner: partner)
+        } else {
+          pass.run(input: layerInput, output: directionOutput)
+        }
         // h_n: each sequence's h at its last processed step; c_n: the final c.
         for b in 0..<count {
           let lastStep = direction == 1 ? 0 : (lengths?[b] ?? steps) - 1
@@ -213,7 +194,7 @@ extension LSTM {
             from: directionOutput.row(time: lastStep, batch: b), count: hOut)
         }
         (cellOut + (index * batch + first) * hidden).update(
-          from: cellState, count: count * hidden)
+          from: regions.cellState, count: count * hidden)
       }
       layerInput = layerOutput
     }
@@ -227,13 +208,6 @@ extension LSTM {
         TensorLayout(contiguous: tensor.shape))
     }
   }
-}
-
-/// A value handed to worker threads that the compiler cannot prove safe to share; each use
-/// says why it is.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-  let value: Value
-  init(_ value: Value) { self.value = value }
 }
 
 /// The checked shape facts of one forward call.

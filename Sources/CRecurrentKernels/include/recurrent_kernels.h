@@ -3,8 +3,8 @@
 //
 // Every kernel is compiled for AVX2+FMA with a per-function target attribute, so the package
 // needs no compiler flags; callers must check tlstm_has_avx2_fma() first.
-#ifndef TENSORLSTM_LSTM_KERNELS_H
-#define TENSORLSTM_LSTM_KERNELS_H
+#ifndef TENSORLSTM_RECURRENT_KERNELS_H
+#define TENSORLSTM_RECURRENT_KERNELS_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-// AVX2+FMA LSTM kernels; see include/lstm_kernels.h.
+// AVX2+FMA LSTM kernels; see include/recurrent_kernels.h.
 //
 // The step kernel is a small GEMM with the gate math fused into its last stage. A panel of
 // packed W_hh holds, for 8 hidden units, every input j's weights of all four gates (32 floats),
@@ -6,7 +6,7 @@
 // update runs on the accumulators, and the pre-activations never go back to memory (but for
 // partial sums when the inputs take more than one pass, see INPUTS_PER_PASS). Rows are taken
 // two at a time.
-#include "lstm_kernels.h"
+#include "recurrent_kernels.h"
 
 ptrdiff_t tlstm_packed_count(ptrdiff_t units, ptrdiff_t k) { return (units + 7) / 8 * k * 32; }
 

@@ -1,13 +1,13 @@
-// The one file that imports CLSTMKernels, TensorLSTM's AVX2+FMA step kernels. As with the BLAS
+// The one file that imports CRecurrentKernels, TensorLSTM's AVX2+FMA step kernels. As with the BLAS
 // boundary, no C type leaves it; the kernels take Float only, and every entry point here checks
 // that `Scalar` is Float before rebinding.
-internal import CLSTMKernels
+internal import CRecurrentKernels
 
 /// Which kernels an LSTM's time loop runs on.
 ///
 ///     var lstm = LSTM<Float>(inputSize: 128, hiddenSize: 64)
 ///     lstm.kernels = .portable   // e.g. to compare against the fused path
-public enum LSTMKernels: Sendable, Hashable {
+public enum RecurrentKernels: Sendable, Hashable {
   /// For `Float` on a CPU with AVX2 and FMA: the fused step, which accumulates
   /// `h(t−1) · W_hhᵀ` for 8 units × 4 gates in registers from a copy of `W_hh` packed when the
   /// weights are set, and updates `c` and `h` from those registers; where the per-step GEMM
@@ -18,11 +18,11 @@ public enum LSTMKernels: Sendable, Hashable {
   case portable
 
   /// Whether this CPU runs the fused AVX2+FMA kernels (`.automatic` uses them for `Float`).
-  public static var isFusedSupported: Bool { FusedLSTM.isSupported }
+  public static var isFusedSupported: Bool { FusedStep.isSupported }
 }
 
 /// Thin, checked wrappers over the C kernels.
-enum FusedLSTM {
+enum FusedStep {
   static let isSupported = tlstm_has_avx2_fma() != 0
 
   /// Rows up to which the fused step beats OpenBLAS's GEMM plus the AVX2 gate pass; above it
@@ -50,11 +50,11 @@ enum FusedLSTM {
   static func panels<Scalar>(_ packed: UnsafePointer<Scalar>, first: Int, k: Int)
     -> UnsafePointer<Scalar>
   {
-    require(first % 8 == 0, "FusedLSTM.panels: first unit \(first) must be a multiple of 8")
+    require(first % 8 == 0, "FusedStep.panels: first unit \(first) must be a multiple of 8")
     return packed + tlstm_packed_count(first, k)
   }
 
-  /// One fused LSTM step for `batch` rows; see `tlstm_lstm_step` in lstm_kernels.h. `gates`
+  /// One fused LSTM step for `batch` rows; see `tlstm_lstm_step` in recurrent_kernels.h. `gates`
   /// is scratch afterwards.
   static func step<Scalar: BLASScalar>(
     packed: UnsafePointer<Scalar>, units: Int, k: Int,
@@ -68,7 +68,7 @@ enum FusedLSTM {
       gateBlock, float(cell), cellStride, float(h), hiddenStride, batch)
   }
 
-  /// The AVX2 gate pass for one row; see `LSTMGates.apply` for the Swift one.
+  /// The AVX2 gate pass for one row; see `LSTMGatePass.apply` for the Swift one.
   static func gates<Scalar: BLASScalar>(
     _ gates: UnsafePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
     hidden h: UnsafeMutablePointer<Scalar>, count: Int
@@ -77,7 +77,7 @@ enum FusedLSTM {
   }
 
   private static func float<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
-    require(Scalar.self == Float.self, "FusedLSTM: the AVX2 kernels take Float, not \(Scalar.self)")
+    require(Scalar.self == Float.self, "FusedStep: the AVX2 kernels take Float, not \(Scalar.self)")
     return UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
   }
 

@@ -27,10 +27,27 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
 
   /// The kernels the time loop runs on: `.automatic` (the fused AVX2+FMA step for `Float` where
   /// the CPU has it) or `.portable`. Both give the same results within `Float` rounding.
-  public var kernels: LSTMKernels = .automatic
+  public var kernels: RecurrentKernels = .automatic
+
+  /// The most threads one forward may use: its own workers plus OpenBLAS's, never more.
+  /// `nil` (the default) follows ``BLAS/threadCount``, like PyTorch's `torch.get_num_threads()`.
+  /// A budget is per model, so two callers with different budgets do not change each other's
+  /// plan; see ``ForwardPlan`` for how a budget is spent.
+  ///
+  ///     var lstm = LSTM<Float>(inputSize: 64, hiddenSize: 256)
+  ///     lstm.threads = 2
+  public var threads: Int? = nil {
+    didSet {
+      if let threads {
+        require(
+          threads >= 1,
+          "LSTM.threads must be ≥ 1 (or nil to follow BLAS.threadCount), got \(threads)")
+      }
+    }
+  }
 
   /// Weights of each layer and direction, index `layer · D + direction`.
-  var cells: [LSTMCell<Scalar>]
+  var directionWeights: [DirectionWeights<Scalar>]
 
   /// An LSTM with PyTorch's hyper-parameters and defaults; allocates its parameters.
   ///
@@ -57,7 +74,7 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
     self.projSize = projSize
     var generator = SeededGenerator(seed: seed)
     let bound = 1 / Scalar(hiddenSize).squareRoot()
-    var cells: [LSTMCell<Scalar>] = []
+    var weights: [DirectionWeights<Scalar>] = []
     for layer in 0..<numLayers {
       for _ in 0..<(bidirectional ? 2 : 1) {
         var parameters: [Tensor<Scalar>] = []
@@ -68,10 +85,11 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
           parameters.append(
             .randomUniform(shape: shape.shape, in: -bound...bound, using: &generator))
         }
-        cells.append(LSTMCell(parameters: parameters, bias: bias, projected: projSize > 0))
+        weights.append(
+          DirectionWeights(parameters: parameters, bias: bias, projected: projSize > 0))
       }
     }
-    self.cells = cells
+    directionWeights = weights
   }
 
   /// Directions `D`: 2 when bidirectional, else 1.
@@ -115,7 +133,7 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
   public func stateDict() -> [String: Tensor<Scalar>] {
     var result: [String: Tensor<Scalar>] = [:]
     let names = parameterShapes.map(\.name)
-    let tensors = cells.flatMap(\.parameters)
+    let tensors = directionWeights.flatMap(\.parameters)
     for (name, tensor) in zip(names, tensors) { result[name] = tensor }
     return result
   }
@@ -131,56 +149,13 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
     let expected = parameterShapes
     try StateDictCheck.validate(dict, expected: expected)
     var index = 0
-    var newCells: [LSTMCell<Scalar>] = []
-    for cell in cells {
+    var newCells: [DirectionWeights<Scalar>] = []
+    for cell in directionWeights {
       let count = cell.parameters.count
       let parameters = expected[index..<(index + count)].map { dict[$0.name]!.contiguous() }
-      newCells.append(LSTMCell(parameters: parameters, bias: bias, projected: projSize > 0))
+      newCells.append(DirectionWeights(parameters: parameters, bias: bias, projected: projSize > 0))
       index += count
     }
-    cells = newCells
-  }
-}
-
-/// Checks a state dict against the expected names and shapes, throwing the first problem.
-enum StateDictCheck {
-  static func validate<Scalar>(
-    _ dict: [String: Tensor<Scalar>], expected: [(name: String, shape: [Int])]
-  ) throws {
-    for (name, shape) in expected {
-      guard let tensor = dict[name] else { throw LayerError.missingKey(name, expected: shape) }
-      if tensor.shape != shape {
-        throw LayerError.shapeMismatch(name: name, expected: shape, actual: tensor.shape)
-      }
-    }
-    let known = Set(expected.map(\.name))
-    if let extra = dict.keys.sorted().first(where: { !known.contains($0) }) {
-      throw LayerError.unexpectedKey(extra, actual: dict[extra]!.shape)
-    }
-  }
-}
-
-/// One layer-direction's parameters, contiguous, plus the pre-summed gate bias.
-struct LSTMCell<Scalar: BLASScalar>: Sendable {
-  /// In PyTorch's order: weight_ih, weight_hh, [bias_ih, bias_hh], [weight_hr].
-  var parameters: [Tensor<Scalar>]
-  var weightIH: Tensor<Scalar> { parameters[0] }
-  var weightHH: Tensor<Scalar> { parameters[1] }
-  var weightHR: Tensor<Scalar>?
-  /// `bias_ih + bias_hh`, or zeros: `[4H]`.
-  var combinedBias: Tensor<Scalar>
-  /// `weight_hh` packed for the fused step, when that can run (Float on AVX2+FMA).
-  var packedRecurrent: Tensor<Scalar>?
-
-  init(parameters: [Tensor<Scalar>], bias: Bool, projected: Bool) {
-    self.parameters = parameters.map { $0.contiguous() }
-    weightHR = projected ? self.parameters.last : nil
-    let gateCount = parameters[0].shape[0]
-    combinedBias =
-      bias
-      ? Tensor(
-        shape: [gateCount], scalars: zip(parameters[2].scalars, parameters[3].scalars).map(+))
-      : Tensor.zeros(shape: [gateCount])
-    packedRecurrent = FusedLSTM.packedRecurrent(self.parameters[1])
+    directionWeights = newCells
   }
 }

@@ -1,0 +1,190 @@
+/// The sizes of a recurrent layer that decide how its forward runs; the same for every cell
+/// type, which differs only in `gateCount` (4 for an LSTM: i, f, g, o).
+struct RecurrentGeometry: Sendable, Hashable {
+  var gateCount: Int
+  var inputSize: Int
+  var hiddenSize: Int
+  /// `h`'s width: `projSize` when projected, else `hiddenSize`.
+  var outputHiddenSize: Int
+  var layers: Int
+  var directions: Int
+  var projected: Bool
+
+  /// Gate pre-activations per row: `gateCount · H`.
+  var gateWidth: Int { gateCount * hiddenSize }
+
+  /// The distance between gate rows: the gate width, plus one cache line when it is a multiple
+  /// of 256 scalars (1 KiB), so that the rows a step touches do not all map to the same L1
+  /// sets. Measured: no change on the shapes here (batch 32, H 256: 1.03× the portable forward
+  /// with and without it); it costs 64 bytes a row.
+  var gateRowStride: Int { gateWidth % 256 == 0 ? gateWidth + 16 : gateWidth }
+}
+
+/// How one recurrent forward call runs, decided once from the shapes, the flags and the thread
+/// budget before anything is allocated.
+///
+///     var lstm = LSTM<Float>(inputSize: 64, hiddenSize: 256)
+///     lstm.threads = 2
+///     print(try lstm.plan(for: Tensor<Float>.zeros(shape: [1000, 1, 64])))
+///     // split: hidden units across 2 workers (batch 1: …), chunk 1000 steps, …
+///
+/// The description says why the shape runs as it does: which split, how many workers, the
+/// chunk of time steps whose gate rows are computed by one input GEMM, whether input rows are
+/// gathered first, and the step kernel of each layer.
+public struct ForwardPlan: Sendable, CustomStringConvertible {
+  /// How the work of one call is divided between threads.
+  public enum Split: String, Sendable, Hashable {
+    /// One worker; OpenBLAS may use the rest of the budget inside its own calls.
+    case none
+    /// Contiguous slices of the batch, one per worker, each running every layer over its own
+    /// sequences with single-threaded BLAS (no barrier).
+    case batchSlices
+    /// Batch 1: the hidden units split between two workers, one barrier per step.
+    case hiddenUnits
+  }
+
+  /// What computes one time step's recurrent product and gate math.
+  public enum StepKernel: String, Sendable, Hashable {
+    /// The fused AVX2+FMA step: packed `W_hh` in register tiles, the cell update on the
+    /// accumulators.
+    case fused
+    /// A BLAS GEMM (gemv at one row) into the gate rows, then the AVX2 gate pass.
+    case gemmThenVectorGates
+    /// A BLAS GEMM (gemv at one row) into the gate rows, then the portable Swift gate pass.
+    case portable
+  }
+
+  /// Gates per hidden unit (4 for an LSTM).
+  public let gateCount: Int
+  /// Time steps `T` of the call.
+  public let steps: Int
+  /// Sequences `B` of the call.
+  public let batch: Int
+  /// The thread budget the plan spends: ``LSTM/threads`` or else ``BLAS/threadCount``.
+  public let threads: Int
+  /// How the work is divided between threads.
+  public let split: Split
+  /// Workers the forward runs itself (1 when OpenBLAS alone parallelises).
+  public let workers: Int
+  /// Sequences per batch slice (the last slice may hold fewer).
+  public let rowsPerWorker: Int
+  /// Time steps per input GEMM: their gate rows (and gathered inputs) stay within 4 MiB.
+  public let chunk: Int
+  /// Whether the first layer's input rows are gathered into one GEMM operand per chunk, because
+  /// they are not one strided run (batch-first input, or a slice of the batch).
+  public let gathersInput: Bool
+  /// Whether the input is copied once before the forward, because no GEMM can read it through
+  /// its strides (a reversed or broadcast axis, or a feature axis without unit stride).
+  public let copiesInput: Bool
+  /// The step kernel of each layer.
+  public let stepKernels: [StepKernel]
+  /// Why: one line per decision.
+  public let reasons: [String]
+
+  /// Sequences smaller than this per worker are not worth a thread.
+  static let minimumRowsPerWorker = 4
+  /// Recurrent multiply-adds per step (B·G·H·Hout) from which OpenBLAS's own threading beats
+  /// splitting the batch (large shape, 2 threads, best of 8: 219.6 ms its way vs 229.6 split).
+  static let batchSplitLimit = 8_000_000
+  /// Units below which the hidden split is not worth a thread and a barrier per step.
+  static let hiddenSplitMinimum = 128
+  /// The budget the gate chunk and the gathered input rows share.
+  static let chunkBytes = 4 << 20
+
+  init(
+    geometry g: RecurrentGeometry, steps: Int, batch: Int, hasLengths: Bool, threads: Int,
+    input: TensorLayout, timeAxis: Int, batchAxis: Int, scalarSize: Int, fusedKernels: Bool
+  ) {
+    var reasons: [String] = []
+    gateCount = g.gateCount
+    (self.steps, self.batch, self.threads) = (steps, batch, threads)
+
+    // Input: read through its strides unless an axis runs backwards or repeats (stride ≤ 0),
+    // or features are not adjacent; then one copy.
+    let strides = input.strides
+    let featureStride = strides[strides.count - 1]
+    let badAxis = [(timeAxis, "time"), (batchAxis, "batch")].first { axis, _ in
+      axis >= 0 && input.shape[axis] > 1 && strides[axis] <= 0
+    }
+    if let badAxis {
+      copiesInput = true
+      reasons.append("input: copied once (its \(badAxis.1) axis has stride \(strides[badAxis.0]))")
+    } else if featureStride != 1 && g.inputSize > 1 {
+      copiesInput = true
+      reasons.append("input: copied once (feature stride \(featureStride), not 1)")
+    } else {
+      copiesInput = false
+    }
+
+    let recurrentWork = batch * g.gateCount * g.hiddenSize * g.outputHiddenSize
+    if batch == 1 && threads >= 2 && !hasLengths && !g.projected
+      && g.hiddenSize >= Self.hiddenSplitMinimum
+    {
+      (split, workers, rowsPerWorker) = (.hiddenUnits, 2, 1)
+      reasons.append(
+        "split: hidden units across 2 workers (batch 1, H \(g.hiddenSize) ≥ \(Self.hiddenSplitMinimum)): each streams its half of W_hh"
+      )
+    } else {
+      let slices =
+        recurrentWork >= Self.batchSplitLimit
+        ? 1 : Swift.max(1, Swift.min(threads, batch / Self.minimumRowsPerWorker))
+      workers = slices
+      rowsPerWorker = (batch + slices - 1) / slices
+      split = slices > 1 ? .batchSlices : .none
+      if slices > 1 {
+        reasons.append(
+          "split: batch slices of \(rowsPerWorker) across \(slices) workers (B·G·H·Hout = \(recurrentWork) < \(Self.batchSplitLimit))"
+        )
+      } else if threads == 1 {
+        reasons.append("split: none (1 thread)")
+      } else if recurrentWork >= Self.batchSplitLimit {
+        reasons.append(
+          "split: none; OpenBLAS threads its GEMMs (B·G·H·Hout = \(recurrentWork) ≥ \(Self.batchSplitLimit))"
+        )
+      } else {
+        reasons.append(
+          "split: none (fewer than \(2 * Self.minimumRowsPerWorker) sequences\(hasLengths ? ", or lengths" : ""))"
+        )
+      }
+    }
+
+    // First-layer input rows of a chunk in time-major order: one strided run when the input is
+    // time-major and unsplit (or holds one sequence); otherwise gathered.
+    let timeStride = copiesInput ? batch * g.inputSize : strides[timeAxis]
+    let batchStride = copiesInput ? g.inputSize : (batchAxis >= 0 ? strides[batchAxis] : 0)
+    gathersInput =
+      rowsPerWorker > 1 && (workers > 1 || timeStride != batch * batchStride)
+    let rowBytes =
+      rowsPerWorker * (g.gateRowStride + (gathersInput ? g.inputSize : 0)) * scalarSize
+    chunk = Swift.max(1, Swift.min(steps, Self.chunkBytes / Swift.max(1, rowBytes)))
+    reasons.append(
+      "chunk: \(chunk) of \(steps) steps per input GEMM; input rows \(gathersInput ? "gathered per chunk" : "read in place")"
+    )
+
+    let kernel: StepKernel
+    if split == .hiddenUnits {
+      kernel = fusedKernels ? .fused : .portable
+    } else if fusedKernels && !hasLengths && rowsPerWorker <= FusedStep.maximumBatch {
+      kernel = .fused
+    } else if fusedKernels {
+      kernel = .gemmThenVectorGates
+      reasons.append(
+        "step: GEMM then AVX2 gates (\(hasLengths ? "lengths" : "\(rowsPerWorker) rows > \(FusedStep.maximumBatch)"))"
+      )
+    } else {
+      kernel = .portable
+    }
+    stepKernels = Array(repeating: kernel, count: g.layers)
+    self.reasons = reasons
+  }
+
+  /// A summary, one decision a line.
+  public var description: String {
+    let layers = stepKernels.enumerated().map { "layer \($0.offset): \($0.element.rawValue)" }
+    return
+      ([
+        "ForwardPlan: \(gateCount) gates, T \(steps), B \(batch), \(threads) thread\(threads == 1 ? "" : "s")"
+      ]
+      + reasons.map { "  " + $0 } + ["  " + layers.joined(separator: ", ")]).joined(separator: "\n")
+  }
+}

@@ -1,0 +1,99 @@
+/// A recurrent forward's scratch memory: one allocation per call, cut into named regions.
+///
+/// Every path takes its buffers from here, the hidden split's second worker included; the time
+/// loop allocates nothing. What depends only on the weights (the packed `W_hh`) lives with the
+/// weights, not here.
+///
+///     let workspace = Workspace<Float>(plan: plan, geometry: geometry)
+///     defer { workspace.deallocate() }
+///     let regions = workspace.slices[worker]
+struct Workspace<Scalar: BLASScalar> {
+  /// One batch slice's buffers (the whole batch without a split).
+  struct SliceRegions {
+    /// Gate rows of a chunk, `[chunk, rows, G·H]` with rows `gateRowStride` apart, time-major.
+    var gates: UnsafeMutablePointer<Scalar>
+    /// `c`, `[rows, H]`: c(0) on entry to a direction, c_n after it.
+    var cellState: UnsafeMutablePointer<Scalar>
+    /// The unprojected `h`, `[rows, H]`, when `projSize > 0`.
+    var projection: UnsafeMutablePointer<Scalar>
+    /// h(0), `[rows, Hout]`.
+    var initialHidden: UnsafeMutablePointer<Scalar>
+    /// Outputs of inner layers, `[T, rows, D·Hout]`, used alternately by layers 0, 1, 0, …
+    var innerOutputs: (even: UnsafeMutablePointer<Scalar>, odd: UnsafeMutablePointer<Scalar>)
+    /// The first layer's input rows of a chunk, `[chunk, rows, I]`, when the plan gathers them.
+    var gatheredInput: UnsafeMutablePointer<Scalar>?
+  }
+
+  /// The hidden split's second worker: its own gate rows `[chunk, G·n]` and `c` `[n]`.
+  struct PartnerRegions {
+    var gates: UnsafeMutablePointer<Scalar>
+    var cellState: UnsafeMutablePointer<Scalar>
+  }
+
+  /// Scalars of each region of one slice, by name.
+  struct Sizes {
+    var gates: Int
+    var cellState: Int
+    var projection: Int
+    var initialHidden: Int
+    var innerOutput: Int
+    var secondInnerOutput: Int
+    var gatheredInput: Int
+
+    var total: Int {
+      gates + cellState + projection + initialHidden + innerOutput + secondInnerOutput
+        + gatheredInput
+    }
+
+    init(plan: ForwardPlan, geometry g: RecurrentGeometry) {
+      let rows = plan.rowsPerWorker
+      gates = plan.chunk * rows * g.gateRowStride
+      cellState = rows * g.hiddenSize
+      projection = g.projected ? rows * g.hiddenSize : 0
+      initialHidden = rows * g.outputHiddenSize
+      innerOutput = g.layers > 1 ? plan.steps * rows * g.directions * g.outputHiddenSize : 0
+      secondInnerOutput = g.layers > 2 ? innerOutput : 0
+      gatheredInput = plan.gathersInput ? plan.chunk * rows * g.inputSize : 0
+    }
+  }
+
+  let slices: [SliceRegions]
+  let partner: PartnerRegions?
+  /// Scalars allocated in all.
+  let count: Int
+  private let base: UnsafeMutablePointer<Scalar>
+
+  init(plan: ForwardPlan, geometry g: RecurrentGeometry) {
+    let sizes = Sizes(plan: plan, geometry: g)
+    let sliceCount = plan.split == .batchSlices ? plan.workers : 1
+    // The partner's units are at most half of H, rounded up to 8.
+    let partnerUnits = plan.split == .hiddenUnits ? g.hiddenSize : 0
+    let partnerSize = plan.chunk * g.gateCount * partnerUnits + partnerUnits
+    count = sliceCount * sizes.total + partnerSize
+    base = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(count, 1))
+    var cursor = base
+    func take(_ n: Int) -> UnsafeMutablePointer<Scalar> {
+      defer { cursor += n }
+      return cursor
+    }
+    var slices: [SliceRegions] = []
+    slices.reserveCapacity(sliceCount)
+    for _ in 0..<sliceCount {
+      slices.append(
+        SliceRegions(
+          gates: take(sizes.gates), cellState: take(sizes.cellState),
+          projection: take(sizes.projection), initialHidden: take(sizes.initialHidden),
+          innerOutputs: (take(sizes.innerOutput), take(sizes.secondInnerOutput)),
+          gatheredInput: sizes.gatheredInput > 0 ? take(sizes.gatheredInput) : nil))
+    }
+    self.slices = slices
+    partner =
+      partnerUnits > 0
+      ? PartnerRegions(
+        gates: take(plan.chunk * g.gateCount * partnerUnits), cellState: take(partnerUnits))
+      : nil
+  }
+
+  /// Frees the allocation; the regions are invalid afterwards.
+  func deallocate() { base.deallocate() }
+}
