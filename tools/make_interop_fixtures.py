@@ -52,7 +52,8 @@ def keras_fixture(name, units, bidirectional, use_bias, seed):
                          "use_bias": str(use_bias).lower(), "keras": keras.__version__})
 
 
-def onnx_fixture(name, direction, hidden, lengths, with_state, seed):
+def onnx_fixture(name, direction, hidden, lengths, with_state, seed, layout=0):
+    """layout 1: X [B, T, I], initial_h/c and Y_h/c [B, D, H], Y [B, T, D, H] (the ONNX spec)."""
     rng = np.random.default_rng(seed)
     d = 2 if direction == "bidirectional" else 1
     steps, batch, features = 5, 3, 4
@@ -62,12 +63,14 @@ def onnx_fixture(name, direction, hidden, lengths, with_state, seed):
     x = rng.standard_normal((steps, batch, features)).astype(np.float32)
     h0 = rng.standard_normal((d, batch, hidden)).astype(np.float32)
     c0 = rng.standard_normal((d, batch, hidden)).astype(np.float32)
+    if layout == 1:
+        x, h0, c0 = x.transpose(1, 0, 2).copy(), h0.transpose(1, 0, 2).copy(), c0.transpose(1, 0, 2).copy()
     inputs = ["X", "W", "R", "B", "sequence_lens" if lengths else "",
               "initial_h" if with_state else "", "initial_c" if with_state else ""]
     while inputs[-1] == "":
         inputs.pop()
     node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], hidden_size=hidden,
-                            direction=direction)
+                            direction=direction, layout=layout)
     graph_inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape))]
     feed = {"X": x}
     if lengths:
@@ -83,14 +86,37 @@ def onnx_fixture(name, direction, hidden, lengths, with_state, seed):
         [numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R"),
          numpy_helper.from_array(b, "B")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    y, y_h, y_c = session.run(None, feed)
+    if layout == 0:
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        y, y_h, y_c = session.run(None, feed)
+        evaluator = "onnxruntime " + ort.__version__
+    else:
+        # onnxruntime refuses layout 1 ("Batchwise recurrent operations are not supported"), so
+        # the ONNX package's reference evaluator, the spec's executable form, computes it.
+        # It ignores sequence_lens, so layout-1 fixtures have none; and it must agree with
+        # onnxruntime on the same data in layout 0 (the spec defines layout 1 by transposes).
+        assert not lengths, "onnx.reference ignores sequence_lens"
+        from onnx.reference import ReferenceEvaluator
+        y, y_h, y_c = ReferenceEvaluator(model).run(None, feed)
+        evaluator = "onnx.reference " + onnx.__version__
+        node0 = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], hidden_size=hidden,
+                                 direction=direction)
+        feed0 = {k: (v.transpose(1, 0, 2).copy() if v.ndim == 3 else v) for k, v in feed.items()}
+        inputs0 = [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape))
+                   for k, v in feed0.items()]
+        graph0 = helper.make_graph([node0], name + "_layout0", inputs0, graph.output,
+                                   graph.initializer)
+        model0 = helper.make_model(graph0, opset_imports=[helper.make_opsetid("", 14)])
+        y0, y_h0, _ = ort.InferenceSession(
+            model0.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feed0)
+        assert np.allclose(y0.transpose(2, 0, 1, 3), y, atol=1e-5), "Y differs from onnxruntime"
+        assert np.allclose(y_h0.transpose(1, 0, 2), y_h, atol=1e-5), "Y_h differs from onnxruntime"
     tensors = {"X": x, "W": w, "R": r, "B": b, "Y": y, "Y_h": y_h, "Y_c": y_c}
     if with_state:
         tensors.update({"initial_h": h0, "initial_c": c0})
     if lengths:
         tensors["sequence_lens"] = np.array(lengths, dtype=np.float32)
-    save(name, tensors, {"direction": direction, "onnxruntime": ort.__version__})
+    save(name, tensors, {"direction": direction, "layout": layout, "evaluator": evaluator})
 
 
 def npy_fixtures():
@@ -106,13 +132,23 @@ def npy_fixtures():
         np.lib.format.write_array(f, base.astype("<f4"), version=(2, 0))
 
 
+FIXTURES = {
+    "npy": npy_fixtures,
+    "keras_lstm": lambda: keras_fixture("keras_lstm", 5, False, True, 1),
+    "keras_bidirectional": lambda: keras_fixture("keras_bidirectional", 4, True, True, 2),
+    "keras_nobias": lambda: keras_fixture("keras_nobias", 3, False, False, 3),
+    "onnx_forward": lambda: onnx_fixture("onnx_forward", "forward", 5, None, False, 4),
+    "onnx_forward_lengths_state": lambda: onnx_fixture(
+        "onnx_forward_lengths_state", "forward", 4, [5, 2, 3], True, 5),
+    "onnx_bidirectional": lambda: onnx_fixture("onnx_bidirectional", "bidirectional", 3, [3, 5, 1], True, 6),
+    "onnx_layout1_bidirectional": lambda: onnx_fixture(
+        "onnx_layout1_bidirectional", "bidirectional", 3, None, True, 7, layout=1),
+}
+
 if __name__ == "__main__":
-    npy_fixtures()
-    keras_fixture("keras_lstm", 5, False, True, 1)
-    keras_fixture("keras_bidirectional", 4, True, True, 2)
-    keras_fixture("keras_nobias", 3, False, False, 3)
-    onnx_fixture("onnx_forward", "forward", 5, None, False, 4)
-    onnx_fixture("onnx_forward_lengths_state", "forward", 4, [5, 2, 3], True, 5)
-    onnx_fixture("onnx_bidirectional", "bidirectional", 3, [3, 5, 1], True, 6)
+    import sys
+    # Names on the command line write only those fixtures; none writes them all.
+    for name in sys.argv[1:] or FIXTURES:
+        FIXTURES[name]()
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"fixtures now {total} bytes")

@@ -42,6 +42,30 @@ struct InteropTests {
     expectClose(out.cell, t["Y_c"]!, absolute: 1e-5, relative: 1e-4, "Y_c")
   }
 
+  @Test("ONNX layout 1: [B, T, ·] input and Y, [B, D, H] initial and final states")
+  func onnxLayout1() throws {
+    let (t, meta) = try Fixtures.load("onnx_layout1_bidirectional")
+    #expect(meta["layout"] == "1")
+    let lstm = try LSTM(
+      onnx: ONNXLSTMNode(
+        w: t["W"]!, r: t["R"]!, b: t["B"]!, direction: "bidirectional", layout: 1))
+    let state = LSTM<Float>.state(
+      fromONNXInitialH: t["initial_h"]!, initialC: t["initial_c"]!, layout: 1)
+    let out = try lstm(t["X"]!, initialState: state)
+    let y = LSTM<Float>.onnxY(out.output, directions: 2, layout: 1)
+    #expect(y.sharesStorage(with: out.output))
+    expectClose(y, t["Y"]!, absolute: 1e-5, relative: 1e-4, "Y")
+    expectClose(
+      LSTM<Float>.output(fromONNXY: t["Y"]!, layout: 1), out.output, absolute: 1e-5,
+      relative: 1e-4)
+    expectClose(
+      LSTM<Float>.onnxStateTensor(out.hidden, layout: 1), t["Y_h"]!, absolute: 1e-5,
+      relative: 1e-4, "Y_h")
+    expectClose(
+      LSTM<Float>.onnxStateTensor(out.cell, layout: 1), t["Y_c"]!, absolute: 1e-5,
+      relative: 1e-4, "Y_c")
+  }
+
   @Test("unsupported ONNX features are rejected, never ignored")
   func onnxRejections() throws {
     let w = Tensor<Float>.zeros(shape: [1, 8, 3])

@@ -13,15 +13,31 @@ public struct FileError: Error, Equatable, CustomStringConvertible {
 
 /// Whole-file reads and atomic whole-file writes, through the C library.
 enum FileBytes {
+  /// Reads a regular file whole, in chunks: memory grows with the bytes actually read, never
+  /// with the size the file claims.
+  ///
+  /// - Throws: ``FileError`` when the file cannot be opened or read, is not a regular file
+  ///   (`/dev/zero`, a pipe, a directory), or claims more bytes than this machine's memory.
   static func read(_ path: String) throws(FileError) -> [UInt8] {
-    let fd = open(path, O_RDONLY)
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 { throw failure(path, "open") }
     defer { close(fd) }
     var info = stat()
     if fstat(fd, &info) != 0 { throw failure(path, "stat") }
+    guard info.st_mode & S_IFMT == S_IFREG else {
+      throw FileError(
+        path: path, reason: "not a regular file; TensorLSTM reads tensors from regular files only")
+    }
+    let claimed = Int(info.st_size)
+    let memory = sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))
+    if memory > 0 && claimed > memory {
+      throw FileError(
+        path: path,
+        reason: "the file has \(claimed) bytes, more than this machine's \(memory) bytes of memory")
+    }
     var result: [UInt8] = []
-    result.reserveCapacity(Int(info.st_size))
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    result.reserveCapacity(Swift.min(claimed, chunkSize))
+    var chunk = [UInt8](repeating: 0, count: chunkSize)
     while true {
       let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
       if count < 0 {
@@ -33,11 +49,23 @@ enum FileBytes {
     }
   }
 
-  /// Writes to `path.tmp-PID` then renames over `path`, so a reader never sees half a file.
+  static let chunkSize = 1 << 20
+
+  /// Writes `bytes` to a new temporary file beside `path` (unique per call, `mkstemp`), flushes
+  /// it to disk and renames it over `path`: readers see the old file or the new one, never half
+  /// of one, and concurrent writers each leave a complete file (the last rename wins). Nothing
+  /// is left behind on failure.
   static func write(_ bytes: [UInt8], to path: String) throws(FileError) {
-    let temporary = "\(path).tmp-\(getpid())"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    if fd < 0 { throw failure(temporary, "open") }
+    var template = Array("\(path).tmp-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    if fd < 0 { throw failure(path, "mkstemp") }
+    let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    func fail(_ operation: String) -> FileError {
+      let error = failure(temporary, operation)
+      close(fd)
+      unlink(temporary)
+      return error
+    }
     var written = 0
     while written < bytes.count {
       let count = bytes.withUnsafeBytes {
@@ -45,15 +73,21 @@ enum FileBytes {
       }
       if count < 0 {
         if errno == EINTR { continue }
-        let error = failure(temporary, "write")
-        close(fd)
-        unlink(temporary)
-        throw error
+        throw fail("write")
       }
       written += count
     }
-    if close(fd) != 0 || rename(temporary, path) != 0 {
-      let error = failure(path, "close/rename")
+    // mkstemp creates the file 0600; a saved model gets 0644, as the usual umask gives. (Reading
+    // the umask means setting it, which would race with other threads creating files.)
+    if fchmod(fd, 0o644) != 0 { throw fail("chmod") }
+    if fsync(fd) != 0 { throw fail("fsync") }
+    if close(fd) != 0 {
+      let error = failure(temporary, "close")
+      unlink(temporary)
+      throw error
+    }
+    if rename(temporary, path) != 0 {
+      let error = failure(path, "rename")
       unlink(temporary)
       throw error
     }

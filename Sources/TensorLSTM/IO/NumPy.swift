@@ -87,11 +87,8 @@ public enum NumPy {
     case ">f8": (elementSize, bigEndian) = (8, true)
     default: throw .unsupportedDType(descr)
     }
-    var count = 1
-    for size in shape {
-      let (product, overflow) = count.multipliedReportingOverflow(by: size)
-      guard !overflow else { throw .invalidHeader("shape \(shape) overflows") }
-      count = product
+    guard let count = TensorLayout.addressableCount(shape) else {
+      throw .invalidHeader("shape \(shape) has more elements than Int can address")
     }
     let dataStart = headerStart + headerLength
     let (needed, overflow) = count.multipliedReportingOverflow(by: elementSize)
@@ -125,20 +122,30 @@ public enum NumPy {
     return Tensor(storage: storage, layout: layout)
   }
 
-  /// Encodes a tensor as a version 1.0 `.npy` (little-endian `<f4`/`<f8`, C order); copies.
+  /// Encodes a tensor as a `.npy` (little-endian `<f4`/`<f8`, C order); copies. Format
+  /// version 1.0, or 2.0 when the header needs more than 65,535 bytes (NumPy's rule).
   public static func encode<Scalar: BLASScalar>(_ tensor: Tensor<Scalar>) -> [UInt8] {
     let descr = Scalar.precision == .single ? "<f4" : "<f8"
     let shape =
       tensor.shape.count == 1
       ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
-    var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
-    // Pad so that the data starts on a 64-byte boundary; the header ends with a newline.
-    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-    header += "\n"
-    var bytes = magic + [1, 0]
-    let length = UInt16(header.utf8.count)
-    bytes += [UInt8(length & 0xFF), UInt8(length >> 8)]
-    bytes += Array(header.utf8)
+    let dictionary = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
+    // Pad so that the data starts on a 64-byte boundary; the header ends with a newline. The
+    // preamble is magic, version and a 2-byte length (version 1) or a 4-byte one (version 2).
+    func padded(preamble: Int) -> [UInt8] {
+      let unpadded = preamble + dictionary.utf8.count + 1
+      return Array(dictionary.utf8) + [UInt8](repeating: 0x20, count: (64 - unpadded % 64) % 64)
+        + [0x0A]
+    }
+    var header = padded(preamble: 10)
+    var bytes: [UInt8]
+    if header.count <= Int(UInt16.max) {
+      bytes = magic + [1, 0] + [UInt8(header.count & 0xFF), UInt8(header.count >> 8)]
+    } else {
+      header = padded(preamble: 12)
+      bytes = magic + [2, 0] + (0..<4).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) }
+    }
+    bytes += header
     for value in tensor.scalars {
       switch Scalar.precision {
       case .single: withUnsafeBytes(of: Float(value).bitPattern.littleEndian) { bytes += $0 }

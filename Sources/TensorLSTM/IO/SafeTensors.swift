@@ -145,17 +145,15 @@ public enum SafeTensors {
         throw .unknownDType(tensor: name, dtype: dtype)
       }
       var shape: [Int] = []
-      var count = 1
       for dimension in shapeValues {
         guard let size = dimension.integer, size >= 0 else {
           throw .invalidHeader("tensor '\(name)' has a shape entry that is not a size ≥ 0")
         }
-        let (product, overflow) = count.multipliedReportingOverflow(by: size)
-        guard !overflow else {
-          throw .invalidHeader("tensor '\(name)': shape \(shapeValues.count) dims overflow")
-        }
         shape.append(size)
-        count = product
+      }
+      guard let count = TensorLayout.addressableCount(shape) else {
+        throw .invalidHeader(
+          "tensor '\(name)': shape \(shape) has more elements than Int can address")
       }
       guard offsetValues.count == 2, let begin = offsetValues[0].integer,
         let end = offsetValues[1].integer, begin >= 0, end >= begin
@@ -174,10 +172,17 @@ public enum SafeTensors {
       entries.append(
         Entry(name: name, dtype: dtype, shape: shape, begin: dataStart + begin, count: count))
     }
-    let ordered = entries.sorted { $0.begin < $1.begin }
-    for (a, b) in zip(ordered, ordered.dropFirst()) {
-      let aEnd = a.begin + a.count * dtypeSizes[a.dtype]!
-      if b.begin < aEnd && b.count > 0 && a.count > 0 { throw .overlapping(a.name, b.name) }
+    // Every pair of non-empty byte ranges, in one pass: sorted by start, each must begin at or
+    // after the furthest end so far (empty tensors own no bytes and are left out, not skipped
+    // over).
+    let ordered = entries.filter { $0.count > 0 }.sorted { $0.begin < $1.begin }
+    var furthest: (end: Int, name: String)? = nil
+    for entry in ordered {
+      if let furthest, entry.begin < furthest.end {
+        throw .overlapping(furthest.name, entry.name)
+      }
+      let end = entry.begin + entry.count * dtypeSizes[entry.dtype]!
+      if end > furthest?.end ?? Int.min { furthest = (end, entry.name) }
     }
     return entries
   }

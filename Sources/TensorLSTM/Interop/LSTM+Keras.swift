@@ -30,18 +30,26 @@ extension LSTM {
   /// Keras' default activations (tanh, sigmoid recurrent) are PyTorch's. The result is batch
   /// first, like Keras. Keras and PyTorch both order gates i, f, c/g, o, so the conversion
   /// transposes the kernels and puts Keras' single bias in `bias_ih` (with `bias_hh` zero).
-  /// - Throws: ``LayerError/shapeMismatch(name:expected:actual:)`` naming the Keras weight.
+  /// - Throws: ``LayerError/shapeMismatch(name:expected:actual:)`` naming the Keras weight
+  ///   (an empty kernel included), ``LayerError/missingKey(_:expected:)`` or
+  ///   ``LayerError/unexpectedKey(_:actual:)`` when the two directions disagree on having a
+  ///   bias.
   public init(
     keras forward: KerasLSTMWeights<Scalar>, backward: KerasLSTMWeights<Scalar>? = nil,
     batchFirst: Bool = true
   ) throws {
-    guard forward.kernel.rank == 2, forward.kernel.shape[1] % 4 == 0, forward.kernel.shape[1] > 0
+    guard forward.kernel.rank == 2, forward.kernel.shape[1] % 4 == 0,
+      forward.kernel.shape[1] > 0, forward.kernel.shape[0] > 0
     else {
       throw LayerError.rankMismatch(
-        name: "kernel", expected: "[input, 4·units]", actual: forward.kernel.shape)
+        name: "kernel", expected: "[input ≥ 1, 4·units ≥ 4]", actual: forward.kernel.shape)
     }
     let (inputSize, units) = (forward.kernel.shape[0], forward.kernel.shape[1] / 4)
     let hasBias = forward.bias != nil
+    if !hasBias, let extra = backward?.bias {
+      throw LayerError.unexpectedKey(
+        "backward bias (the forward layer has use_bias=False)", actual: extra.shape)
+    }
     self.init(
       inputSize: inputSize, hiddenSize: units, bias: hasBias, batchFirst: batchFirst,
       bidirectional: backward != nil)

@@ -50,8 +50,10 @@ extension LSTM {
   ///     let y = LSTM<Float>.onnxY(out.output, directions: 2)   // [T, D, B, H], a view
   ///
   /// Gates are reordered from ONNX's i, o, f, c to i, f, g, o; `B` splits into `bias_ih` and
-  /// `bias_hh`. `initial_h`/`initial_c` `[D, B, H]` and `Y_h`/`Y_c` are this type's
-  /// `hidden`/`cell` unchanged; `sequence_lens` is `lengths`.
+  /// `bias_hh`. With `layout` 0, `initial_h`/`initial_c` `[D, B, H]` and `Y_h`/`Y_c` are this
+  /// type's `hidden`/`cell` unchanged; with `layout` 1 they are `[B, D, H]`: convert with
+  /// ``state(fromONNXInitialH:initialC:layout:)`` and ``onnxStateTensor(_:layout:)`` (views).
+  /// `sequence_lens` is `lengths`.
   /// - Throws: ``LayerError/unsupported(_:)`` for peepholes, `clip`, non-default activations,
   ///   `input_forget`, or direction "reverse" — never silently ignored — and
   ///   ``LayerError/shapeMismatch(name:expected:actual:)`` for misshapen tensors.
@@ -62,28 +64,34 @@ extension LSTM {
     if let clip = node.clip {
       throw LayerError.unsupported("ONNX LSTM: clip = \(clip) is not supported")
     }
-    if let activations = node.activations,
-      !stride(from: 0, to: activations.count, by: 3).allSatisfy({
-        activations[$0..<Swift.min($0 + 3, activations.count)].map { $0.lowercased() }
-          == ["sigmoid", "tanh", "tanh"]
-      })
-    {
-      throw LayerError.unsupported(
-        "ONNX LSTM: activations \(activations) are not supported; only Sigmoid, Tanh, Tanh")
-    }
-    if node.inputForget != 0 {
-      throw LayerError.unsupported("ONNX LSTM: input_forget = 1 is not supported")
-    }
     guard node.direction == "forward" || node.direction == "bidirectional" else {
       throw LayerError.unsupported(
         "ONNX LSTM: direction '\(node.direction)' is not supported (forward or bidirectional)")
     }
     let directions = node.direction == "bidirectional" ? 2 : 1
+    if let activations = node.activations {
+      let expected = Array(
+        repeating: ["sigmoid", "tanh", "tanh"], count: directions
+      ).joined()
+      guard activations.map({ $0.lowercased() }) == Array(expected) else {
+        throw LayerError.unsupported(
+          "ONNX LSTM: activations \(activations) are not supported; only Sigmoid, Tanh, Tanh once per direction (\(3 * directions) names)"
+        )
+      }
+    }
+    if node.inputForget != 0 {
+      throw LayerError.unsupported(
+        "ONNX LSTM: input_forget = \(node.inputForget) is not supported (only 0)")
+    }
+    guard node.layout == 0 || node.layout == 1 else {
+      throw LayerError.unsupported(
+        "ONNX LSTM: layout = \(node.layout) is not defined (0: [T, B, ·], 1: [B, T, ·])")
+    }
     guard node.w.rank == 3, node.w.shape[0] == directions, node.w.shape[1] % 4 == 0,
-      node.w.shape[1] > 0
+      node.w.shape[1] > 0, node.w.shape[2] > 0
     else {
       throw LayerError.rankMismatch(
-        name: "W", expected: "[\(directions), 4·hidden, input]", actual: node.w.shape)
+        name: "W", expected: "[\(directions), 4·hidden ≥ 4, input ≥ 1]", actual: node.w.shape)
     }
     let (hidden, inputSize) = (node.w.shape[1] / 4, node.w.shape[2])
     try Self.expect("R", node.r, [directions, 4 * hidden, hidden])
@@ -111,22 +119,57 @@ extension LSTM {
     try loadStateDict(dict)
   }
 
-  /// This type's time-major `output` `[T, B, D·H]` as ONNX's `Y` `[T, D, B, H]`; O(1), a view.
+  /// This type's `output` as ONNX's `Y`; O(1), a view. Layout 0: time-major `[T, B, D·H]` →
+  /// `[T, D, B, H]`; layout 1: batch-first `[B, T, D·H]` → `[B, T, D, H]`.
   ///
-  /// - Precondition: `output` is `[T, B, D·H]` and `directions` divides its last axis.
-  public static func onnxY(_ output: Tensor<Scalar>, directions: Int) -> Tensor<Scalar> {
+  /// - Precondition: `output` has rank 3, `directions` divides its last axis, `layout` is 0 or 1.
+  public static func onnxY(_ output: Tensor<Scalar>, directions: Int, layout: Int = 0)
+    -> Tensor<Scalar>
+  {
     require(
-      output.rank == 3 && directions > 0 && output.shape[2] % directions == 0,
-      "onnxY: expected [T, B, D·H] with D = \(directions), got \(output.shape)")
-    return output.unflattened(axis: 2, shape: [directions, -1]).permuted([0, 2, 1, 3])
+      output.rank == 3 && directions > 0 && output.shape[2] % directions == 0
+        && (layout == 0 || layout == 1),
+      "onnxY: expected [T, B, D·H] (layout 0) or [B, T, D·H] (layout 1) with D = \(directions), got \(output.shape) with layout \(layout)"
+    )
+    let split = output.unflattened(axis: 2, shape: [directions, -1])
+    return layout == 0 ? split.permuted([0, 2, 1, 3]) : split
   }
 
-  /// ONNX's `Y` `[T, D, B, H]` as this type's time-major output `[T, B, D·H]`; copies (no view
-  /// exists).
+  /// ONNX's `Y` as this type's `output`; copies for layout 0 (`[T, D, B, H]` → `[T, B, D·H]`,
+  /// no view exists), a view for layout 1 (`[B, T, D, H]` → `[B, T, D·H]`).
   ///
-  /// - Precondition: `y` has rank 4.
-  public static func output(fromONNXY y: Tensor<Scalar>) -> Tensor<Scalar> {
-    require(y.rank == 4, "output(fromONNXY:): expected [T, D, B, H], got \(y.shape)")
+  /// - Precondition: `y` has rank 4 and `layout` is 0 or 1.
+  public static func output(fromONNXY y: Tensor<Scalar>, layout: Int = 0) -> Tensor<Scalar> {
+    require(
+      y.rank == 4 && (layout == 0 || layout == 1),
+      "output(fromONNXY:): expected [T, D, B, H] (layout 0) or [B, T, D, H] (layout 1), got \(y.shape) with layout \(layout)"
+    )
+    if layout == 1 { return y.flattened(startAxis: 2) }
     return y.permuted([0, 2, 1, 3]).reshaped([y.shape[0], y.shape[2], y.shape[1] * y.shape[3]])
+  }
+
+  /// ONNX's `initial_h` and `initial_c` as an ``LSTMState``: `[D, B, H]` as they are (layout
+  /// 0), or `[B, D, H]` permuted to `[D, B, H]` (layout 1); O(1), views.
+  ///
+  /// - Precondition: both have rank 3 and `layout` is 0 or 1.
+  public static func state(
+    fromONNXInitialH initialH: Tensor<Scalar>, initialC: Tensor<Scalar>, layout: Int = 0
+  ) -> LSTMState<Scalar> {
+    LSTMState(
+      hidden: onnxStateTensor(initialH, layout: layout),
+      cell: onnxStateTensor(initialC, layout: layout))
+  }
+
+  /// A `[D, B, H]` state tensor (`hidden`, `cell`) as ONNX's `Y_h`/`Y_c` for `layout`, or an
+  /// ONNX state back: the identity for layout 0, the swap of the first two axes for layout 1
+  /// (`[D, B, H]` ↔ `[B, D, H]`); O(1), a view.
+  ///
+  /// - Precondition: `state` has rank 3 and `layout` is 0 or 1.
+  public static func onnxStateTensor(_ state: Tensor<Scalar>, layout: Int = 0) -> Tensor<Scalar> {
+    require(
+      state.rank == 3 && (layout == 0 || layout == 1),
+      "onnxStateTensor: expected a rank-3 state with layout 0 or 1, got \(state.shape) with layout \(layout)"
+    )
+    return layout == 0 ? state : state.permuted([1, 0, 2])
   }
 }

@@ -76,6 +76,9 @@ public struct Conv1d<Scalar: BLASScalar>: Sendable, StateDictLayer {
       inChannels % groups == 0 && outChannels % groups == 0,
       "Conv1d: groups (\(groups)) must divide inChannels (\(inChannels)) and outChannels (\(outChannels))"
     )
+    requireCountable(
+      [[outChannels, inChannels / groups, kernelSize]],
+      "Conv1d(inChannels: \(inChannels), outChannels: \(outChannels), kernelSize: \(kernelSize))")
     self.inChannels = inChannels
     self.outChannels = outChannels
     self.kernelSize = kernelSize

@@ -45,6 +45,17 @@ extension LayerError {
 
 extension LSTM: StateDictLayer {}
 
+/// Stops with a message naming `layer` when a parameter shape's element count does not fit in
+/// `Int` (a programmer mistake: sizes far beyond any memory).
+func requireCountable(_ shapes: [[Int]], _ layer: @autoclosure () -> String) {
+  for shape in shapes {
+    require(
+      TensorLayout.addressableCount(shape) != nil,
+      "\(layer()): a parameter of shape \(shape) has more elements than Int can count; use smaller sizes"
+    )
+  }
+}
+
 /// Draws PyTorch's default `Linear`/`Conv1d` initialisation: U(−1/√fanIn, 1/√fanIn) for the
 /// weight (kaiming_uniform with a = √5) and the bias.
 func uniformParameters<Scalar: BLASScalar>(

@@ -21,6 +21,8 @@ public struct Linear<Scalar: BLASScalar>: Sendable, StateDictLayer {
     require(
       inFeatures > 0 && outFeatures > 0,
       "Linear: inFeatures (\(inFeatures)) and outFeatures (\(outFeatures)) must be positive")
+    requireCountable(
+      [[outFeatures, inFeatures]], "Linear(inFeatures: \(inFeatures), outFeatures: \(outFeatures))")
     self.inFeatures = inFeatures
     self.outFeatures = outFeatures
     self.hasBias = bias

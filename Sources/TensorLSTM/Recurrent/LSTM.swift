@@ -65,6 +65,10 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
     require(
       projSize >= 0 && projSize < hiddenSize,
       "LSTM: projSize \(projSize) must be in 0..<hiddenSize (\(hiddenSize)), as in PyTorch")
+    // Checked before any size arithmetic: G·H × (I or D·Hout) must be countable.
+    requireCountable(
+      [[4, hiddenSize, inputSize], [4, hiddenSize, bidirectional ? 2 : 1, hiddenSize]],
+      "LSTM(inputSize: \(inputSize), hiddenSize: \(hiddenSize))")
     self.inputSize = inputSize
     self.hiddenSize = hiddenSize
     self.numLayers = numLayers

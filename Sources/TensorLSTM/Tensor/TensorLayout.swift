@@ -41,7 +41,13 @@ public struct TensorLayout: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// Row-major strides for `shape`: the last axis has stride 1; O(rank).
+  ///
+  /// - Precondition: ``addressableCount(_:)`` is not nil for `shape`.
   public static func rowMajorStrides(for shape: [Int]) -> [Int] {
+    require(
+      addressableCount(shape) != nil,
+      "TensorLayout: shape \(shape) has more elements than Int can address (its row-major strides overflow); use smaller sizes"
+    )
     var strides = [Int](repeating: 1, count: shape.count)
     var step = 1
     for axis in shape.indices.reversed() {
@@ -51,11 +57,46 @@ public struct TensorLayout: Hashable, Sendable, CustomStringConvertible {
     return strides
   }
 
+  /// The element count of a row-major `shape`, or nil when a size is negative or when the
+  /// count or any row-major stride overflows `Int`. Checked in every order: a size of 0 does
+  /// not hide the overflow of the others (their strides exist all the same). O(rank).
+  ///
+  ///     TensorLayout.addressableCount([0, 1 << 32, 1 << 32])   // nil
+  public static func addressableCount(_ shape: [Int]) -> Int? {
+    var product = 1
+    var empty = false
+    for size in shape {
+      if size < 0 { return nil }
+      if size == 0 {
+        empty = true
+        continue
+      }
+      let (next, overflow) = product.multipliedReportingOverflow(by: size)
+      if overflow { return nil }
+      product = next
+    }
+    return empty ? 0 : product
+  }
+
   /// The number of axes; O(1).
   public var rank: Int { shape.count }
 
   /// The number of elements, the product of the shape; O(rank).
-  public var count: Int { shape.reduce(1, *) }
+  ///
+  /// - Precondition: the product fits in `Int` (a broadcast view can be larger than memory).
+  public var count: Int {
+    var product = 1
+    for size in shape {
+      if size == 0 { return 0 }
+      let (next, overflow) = product.multipliedReportingOverflow(by: size)
+      require(
+        !overflow,
+        "TensorLayout: shape \(shape) has more elements than Int can count; expand to smaller sizes"
+      )
+      product = next
+    }
+    return product
+  }
 
   /// A readable summary such as `shape [2, 3] strides [3, 1] offset 0`.
   public var description: String { "shape \(shape) strides \(strides) offset \(offset)" }
@@ -245,24 +286,37 @@ extension TensorLayout {
     return result
   }
 
-  /// The layout keeping the elements of `range` along `axis`, every `|step|`-th, walked from the
-  /// last one backwards when `step` is negative; O(rank).
+  /// The layout keeping every `|step|`-th element of `range` along `axis`: from its first
+  /// element forwards when `step` is positive, from its last element backwards when negative
+  /// (Swift's `stride(from: range.upperBound - 1, through: range.lowerBound, by: step)`,
+  /// NumPy's `x[a:b][::step]`); O(rank).
   ///
   ///     [T].sliced(axis: 0, range: 0..<T, step: -1)   // reversed
+  ///     [6].sliced(axis: 0, range: 1..<5, step: -2)   // elements 4, 2
   public func sliced(axis: Int, range: Range<Int>, step: Int = 1) -> TensorLayout {
     let a = normalizedAxis(axis, "sliced(axis: \(axis))")
     require(step != 0, "sliced(axis: \(axis)): step must not be 0")
     require(
+      step != Int.min,
+      "sliced(axis: \(axis), step: \(step)): the step's magnitude does not fit in Int; use a step in -Int.max...Int.max"
+    )
+    require(
       range.lowerBound >= 0 && range.upperBound <= shape[a],
       "sliced(axis: \(axis), range: \(range)): range is outside 0..<\(shape[a]) of shape \(shape)")
-    let length = (range.count + abs(step) - 1) / abs(step)
+    let magnitude = step.magnitude
+    let length = Int((UInt(range.count) + magnitude - 1) / magnitude)
     var result = self
     result.shape[a] = length
     if length > 0 {
-      let first = step > 0 ? range.lowerBound : range.lowerBound + (length - 1) * abs(step)
+      let first = step > 0 ? range.lowerBound : range.upperBound - 1
       result.offset += first * strides[a]
     }
-    result.strides[a] = strides[a] * step
+    let (newStride, overflow) = strides[a].multipliedReportingOverflow(by: step)
+    require(
+      !overflow || length <= 1,
+      "sliced(axis: \(axis), step: \(step)): stride \(strides[a]) × step overflows Int for shape \(shape); use a smaller step"
+    )
+    result.strides[a] = length <= 1 ? strides[a] : newStride
     return result
   }
 

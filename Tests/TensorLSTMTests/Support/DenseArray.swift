@@ -59,10 +59,13 @@ struct DenseArray: Equatable {
     }
   }
 
-  /// Positions `range`, every `|step|`-th, reversed for negative steps.
+  /// Positions of `range`, every `|step|`-th: forwards from its first for a positive step,
+  /// backwards from its last for a negative one (Swift's `stride`, NumPy's `x[a:b][::step]`).
   func sliced(axis: Int, range: Range<Int>, step: Int) -> DenseArray {
-    var picked = Array(stride(from: range.lowerBound, to: range.upperBound, by: abs(step)))
-    if step < 0 { picked.reverse() }
+    let picked =
+      step > 0
+      ? Array(stride(from: range.lowerBound, to: range.upperBound, by: step))
+      : Array(stride(from: range.upperBound - 1, through: range.lowerBound, by: step))
     var newShape = shape
     newShape[axis] = picked.count
     return mapped(to: newShape) { i in
