@@ -1,5 +1,7 @@
-/// libFuzzer entry point for the safetensors parser; built by tools/fuzz.sh together with the
-/// library's sources (not a SwiftPM target). Any trap, out-of-bounds read or oversized
+import TensorLSTM
+
+/// libFuzzer entry point for the safetensors parser; built by Tests/Fuzz/Package.swift against the
+/// library (tools/fuzz.sh builds and runs it). Any trap, out-of-bounds read or oversized
 /// allocation is a finding; thrown errors are the expected outcome for malformed input.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSafeTensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

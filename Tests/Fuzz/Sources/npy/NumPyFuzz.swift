@@ -1,5 +1,7 @@
-/// libFuzzer entry point for the .npy parser; built by tools/fuzz.sh together with the
-/// library's sources (not a SwiftPM target).
+import TensorLSTM
+
+/// libFuzzer entry point for the .npy parser; built by Tests/Fuzz/Package.swift against the
+/// library (tools/fuzz.sh builds and runs it).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzNumPy(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let bytes = Array(UnsafeBufferPointer(start: data, count: size))
