@@ -1,6 +1,7 @@
-// Times one LSTM step's recurrent work two ways on one thread: the fused AVX2 kernel
-// (tlstm_lstm_step) against OpenBLAS's sgemm (sgemv at B = 1) plus the AVX2 gate pass, best of
-// 7 rounds each, alternating. It sets FusedLSTM.maximumBatch. Run with tools/kernel_bench.sh.
+// Times one LSTM step's recurrent work on one thread, for every instruction set this CPU runs:
+// the fused step (tlstm_lstm_step_*) against OpenBLAS's sgemm (sgemv at B = 1) plus the same
+// set's gate pass, best of 7 rounds each, alternating. Its numbers set FusedStep.maximumBatch.
+// Run with tools/kernel_bench.sh.
 //
 //     tools/kernel_bench.sh 32 64 64 2000    # batch, K (= Hout), H, steps per round
 #include <cblas.h>
@@ -8,7 +9,23 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <immintrin.h>
+
 #include "recurrent_kernels.h"
+
+// The read-bandwidth limit for streaming `count` floats once: 8 independent AVX2 sums, so
+// that only the loads limit it. The fused step at B = 1 reads W_hh exactly so.
+__attribute__((target("avx2"), noinline)) static float read_loop(const float *p, long count) {
+  __m256 acc[8];
+  for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+  for (long i = 0; i + 64 <= count; i += 64) {
+    for (int a = 0; a < 8; a++) acc[a] = _mm256_add_ps(acc[a], _mm256_loadu_ps(p + i + 8 * a));
+  }
+  for (int i = 1; i < 8; i++) acc[0] = _mm256_add_ps(acc[0], acc[i]);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, acc[0]);
+  return lanes[0] + lanes[7];
+}
 
 static double now(void) {
   struct timespec t;
@@ -16,8 +33,13 @@ static double now(void) {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+typedef void (*step_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, float *,
+                        ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, float *, ptrdiff_t, ptrdiff_t);
+typedef void (*gates_fn)(const float *, float *, float *, ptrdiff_t);
+
 int main(int argc, char **argv) {
-  if (argc != 5 || !tlstm_has_avx2_fma()) {
+  int isa = tlstm_cpu_isa();
+  if (argc != 5 || !isa) {
     fprintf(stderr, "usage: kernel_bench batch k hidden reps (needs AVX2+FMA)\n");
     return 2;
   }
@@ -26,35 +48,64 @@ int main(int argc, char **argv) {
   float *h = malloc(sizeof(float) * batch * k), *w = malloc(sizeof(float) * n * k);
   float *gates = malloc(sizeof(float) * batch * n), *c = calloc(batch * hidden, sizeof(float));
   float *out = malloc(sizeof(float) * batch * hidden);
-  float *packed = malloc(sizeof(float) * tlstm_packed_count(hidden, k));
   for (long i = 0; i < (long)batch * k; i++) h[i] = (i % 7) * 0.01f;
   for (long i = 0; i < (long)n * k; i++) w[i] = (i % 5) * 0.01f;
   for (long i = 0; i < (long)batch * n; i++) gates[i] = 0.1f;
-  tlstm_pack_recurrent(w, hidden, hidden, k, packed);
-  double best[2] = {1e9, 1e9};
-  for (int round = 0; round < 7; round++) {
-    double t0 = now();
-    for (int r = 0; r < reps; r++) {
-      tlstm_lstm_step(packed, hidden, k, h, k, gates, n, hidden, c, hidden, out, hidden, batch);
-    }
-    double t1 = now();
-    for (int r = 0; r < reps; r++) {
-      if (batch == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1, w, k, h, 1, 1, gates, 1);
-      } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n, k, 1, h, k, w, k, 1,
-                    gates, n);
-      }
-      for (int b = 0; b < batch; b++) tlstm_gates(gates + b * n, c + b * hidden, out + b * hidden, hidden);
-    }
-    double t2 = now();
-    if (t1 - t0 < best[0]) best[0] = t1 - t0;
-    if (t2 - t1 < best[1]) best[1] = t2 - t1;
-  }
+  struct {
+    const char *name;
+    int flag, width;
+    step_fn step;
+    gates_fn gates;
+  } sets[] = {{"AVX2", TLSTM_ISA_AVX2, 8, tlstm_lstm_step_avx2, tlstm_gates_avx2},
+              {"AVX-512", TLSTM_ISA_AVX512, 16, tlstm_lstm_step_avx512, tlstm_gates_avx512}};
   double flops = 2.0 * batch * n * k * reps;
-  printf("B %d, K %d, H %d: fused %.1f GFLOP/s (%.2f us/step), BLAS + gate pass %.1f GFLOP/s "
-         "(%.2f us/step)\n",
-         batch, k, hidden, flops / best[0] / 1e9, best[0] / reps * 1e6, flops / best[1] / 1e9,
-         best[1] / reps * 1e6);
+  {
+    // W_hh's size, read `reps` times: the bandwidth limit of the B = 1 step.
+    double best = 1e9;
+    volatile float sink = 0;
+    for (int round = 0; round < 7; round++) {
+      double t0 = now();
+      for (int r = 0; r < reps; r++) {
+        __asm__ volatile("" ::: "memory");  // each round really reads: no hoisting
+        sink += read_loop(w, (long)n * k);
+      }
+      double t = now() - t0;
+      if (t < best) best = t;
+    }
+    printf("read loop over W_hh (%.2f MiB): %.1f GB/s\n", 4.0 * n * k / (1 << 20),
+           4.0 * n * k * reps / best / 1e9);
+  }
+  for (int s = 0; s < 2; s++) {
+    if (!(isa & sets[s].flag)) continue;
+    float *packed = malloc(sizeof(float) * tlstm_packed_count(hidden, k, sets[s].width));
+    tlstm_pack_recurrent(w, hidden, hidden, k, sets[s].width, packed);
+    double best[2] = {1e9, 1e9};
+    for (int round = 0; round < 7; round++) {
+      double t0 = now();
+      for (int r = 0; r < reps; r++) {
+        sets[s].step(packed, hidden, k, h, k, gates, n, hidden, c, hidden, out, hidden, batch);
+      }
+      double t1 = now();
+      for (int r = 0; r < reps; r++) {
+        if (batch == 1) {
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1, w, k, h, 1, 1, gates, 1);
+        } else {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n, k, 1, h, k, w, k, 1,
+                      gates, n);
+        }
+        for (int b = 0; b < batch; b++) {
+          sets[s].gates(gates + b * n, c + b * hidden, out + b * hidden, hidden);
+        }
+      }
+      double t2 = now();
+      if (t1 - t0 < best[0]) best[0] = t1 - t0;
+      if (t2 - t1 < best[1]) best[1] = t2 - t1;
+    }
+    printf("%-7s B %d, K %d, H %d: fused %.1f GFLOP/s (%.2f us/step, W_hh at %.1f GB/s), "
+           "BLAS + gate pass %.1f GFLOP/s (%.2f us/step)\n",
+           sets[s].name, batch, k, hidden, flops / best[0] / 1e9, best[0] / reps * 1e6,
+           4.0 * n * k * reps / best[0] / 1e9, flops / best[1] / 1e9, best[1] / reps * 1e6);
+    free(packed);
+  }
   return 0;
 }

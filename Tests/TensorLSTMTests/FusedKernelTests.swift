@@ -2,12 +2,13 @@ import Foundation
 import TensorLSTM
 import Testing
 
-/// The AVX2+FMA kernels (`RecurrentKernels.automatic` for Float) against the portable path and the
-/// naive oracle, over the sizes that exercise their edges: a unit count that is not a multiple
-/// of 8 (masked tails), an odd batch (the one-row kernel after the row pairs), row counts that
-/// are not a multiple of 6 (the projection's row blocks), and more than 128 recurrent or 256
-/// input features (several passes over the packed panels, partial sums in between).
-@Suite("LSTM: fused AVX2 kernels")
+/// Every kernel variant this CPU runs (`RecurrentKernels.supported`: AVX-512, AVX2, portable),
+/// each forced, against the naive oracle, over the sizes that exercise their edges: unit counts
+/// that are not a multiple of 8 or 16 (masked tails), batches that split into uneven register
+/// tiles (3 = one tile; 7 = 4 + 3 on AVX-512, 2+2+2+1 on AVX2; 13), row counts that are not a
+/// multiple of 6 (the projection's row blocks), and more than 128 recurrent or 256 input
+/// features (several passes over the packed panels, partial sums in between).
+@Suite("LSTM: fused vector kernels, every variant the CPU runs")
 struct FusedKernelTests {
   @Test("the CPU check agrees with /proc/cpuinfo's flags")
   func detection() throws {
@@ -15,12 +16,20 @@ struct FusedKernelTests {
     let flags =
       cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }
       .map { Set($0.split(separator: " ")) } ?? []
-    #expect(RecurrentKernels.isFusedSupported == (flags.contains("avx2") && flags.contains("fma")))
+    let avx2 = flags.contains("avx2") && flags.contains("fma")
+    #expect(RecurrentKernels.isFusedSupported == avx2)
+    var expected: [RecurrentKernels] = avx2 && flags.contains("avx512f") ? [.avx512] : []
+    expected += avx2 ? [.avx2] : []
+    #expect(RecurrentKernels.supported == expected + [.portable])
+    let plan = try LSTM<Float>(inputSize: 3, hiddenSize: 4).plan(
+      for: Tensor<Float>.zeros(shape: [5, 2, 3]))
+    let widest = expected.first.map { $0 == .avx512 ? "AVX-512F" : "AVX2+FMA" } ?? "portable"
+    #expect(plan.instructionSet == widest, "\(plan)")
   }
 
   @Test(
     "automatic matches portable and the oracle",
-    arguments: [1, 2, 3, 6], [5, 8, 13, 136])
+    arguments: [1, 2, 3, 6, 7, 13], [5, 8, 13, 17, 136])
   func matches(batch: Int, hidden: Int) throws {
     var random = TestRandom(seed: UInt64(batch * 1000 + hidden))
     let steps = 6
@@ -37,7 +46,7 @@ struct FusedKernelTests {
         hidden: random.tensor([rows, batch, model.outputHiddenSize]),
         cell: random.tensor([rows, batch, hidden]))
       let oracle = try Naive.lstm(model, x, initialState: state, lengths: lengths)
-      for kernels in [RecurrentKernels.automatic, .portable] {
+      for kernels in RecurrentKernels.supported {
         model.kernels = kernels
         let out = try model(x, initialState: state, lengths: lengths)
         let context = "\(variant) \(kernels)"
@@ -53,13 +62,16 @@ struct FusedKernelTests {
     arguments: [false, true])
   func longSequence(batchFirst: Bool) throws {
     var random = TestRandom(seed: 77)
-    let model = LSTM<Float>(
+    var model = LSTM<Float>(
       inputSize: 9, hiddenSize: 136, batchFirst: batchFirst, seed: 5)
     // Batch-first, 8 × 1100 steps take five gate chunks, with the input rows gathered per chunk.
     let x: Tensor<Float> = random.tensor(batchFirst ? [8, 1100, 9] : [300, 3, 9])
-    let fast = try model(x)
     let slow = try Naive.lstm(model, x)
-    expectClose(fast.output, slow.output, absolute: 1e-4, relative: 1e-4)
-    expectClose(fast.cell, slow.cell, absolute: 1e-4, relative: 1e-4)
+    for kernels in RecurrentKernels.supported {
+      model.kernels = kernels
+      let fast = try model(x)
+      expectClose(fast.output, slow.output, absolute: 1e-4, relative: 1e-4, "\(kernels)")
+      expectClose(fast.cell, slow.cell, absolute: 1e-4, relative: 1e-4, "\(kernels)")
+    }
   }
 }

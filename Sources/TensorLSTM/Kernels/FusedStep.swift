@@ -1,83 +1,138 @@
-// The one file that imports CRecurrentKernels, TensorLSTM's AVX2+FMA step kernels. As with the BLAS
-// boundary, no C type leaves it; the kernels take Float only, and every entry point here checks
-// that `Scalar` is Float before rebinding.
+// The one file that imports CRecurrentKernels, TensorLSTM's vector step kernels. As with the
+// BLAS boundary, no C type leaves it; the kernels take Float only, and every entry point here
+// checks that `Scalar` is Float before rebinding.
 internal import CRecurrentKernels
 
-/// Which kernels an LSTM's time loop runs on.
+/// Which kernels a recurrent layer's time loop runs on.
 ///
 ///     var lstm = LSTM<Float>(inputSize: 128, hiddenSize: 64)
-///     lstm.kernels = .portable   // e.g. to compare against the fused path
-public enum RecurrentKernels: Sendable, Hashable {
-  /// For `Float` on a CPU with AVX2 and FMA: the fused step, which accumulates
-  /// `h(t−1) · W_hhᵀ` for 8 units × 4 gates in registers from a copy of `W_hh` packed when the
-  /// weights are set, and updates `c` and `h` from those registers; where the per-step GEMM
-  /// stays (more than 32 sequences per worker, or `lengths`), the AVX2 gate pass after it.
-  /// Otherwise the same as `.portable`.
+///     lstm.kernels = .portable                   // e.g. to compare against the fused path
+///     RecurrentKernels.supported                 // [.avx512, .avx2, .portable] on Zen 4
+///
+/// The fused kernels (`Float` only) accumulate `h(t−1) · W_hhᵀ` for a panel of units × 4 gates
+/// in registers, from a copy of `W_hh` packed for the chosen instruction set when the weights
+/// or the kernels are set, and update `c` and `h` from those registers. Where the per-step GEMM
+/// stays (many sequences per worker, or `lengths`), the vector gate pass runs after it.
+public enum RecurrentKernels: Sendable, Hashable, CaseIterable {
+  /// The widest fused kernels this CPU runs (AVX-512, else AVX2+FMA), else `.portable`.
   case automatic
+  /// The AVX-512F kernels: 16 lanes, register tiles of up to 6 rows.
+  case avx512
+  /// The AVX2+FMA kernels: 8 lanes, register tiles of up to 2 rows.
+  case avx2
   /// A BLAS GEMM per step and the Swift gate pass, compiled for the baseline CPU.
   case portable
 
-  /// Whether this CPU runs the fused AVX2+FMA kernels (`.automatic` uses them for `Float`).
-  public static var isFusedSupported: Bool { FusedStep.isSupported }
+  /// The choices this CPU runs, widest first; always ends with `.portable`.
+  public static var supported: [RecurrentKernels] {
+    (VectorISA.available.contains(.avx512) ? [.avx512] : [])
+      + (VectorISA.available.contains(.avx2) ? [.avx2] : []) + [.portable]
+  }
+
+  /// Whether this CPU runs any fused kernels (`.automatic` uses them for `Float`).
+  public static var isFusedSupported: Bool { !VectorISA.available.isEmpty }
+
+  /// The instruction set this choice runs on this CPU, or nil for the portable path.
+  ///
+  /// - Precondition: a forced `.avx512` or `.avx2` is in ``supported``.
+  var vectorISA: VectorISA? {
+    switch self {
+    case .automatic: return VectorISA.available.last
+    case .portable: return nil
+    case .avx512, .avx2:
+      let isa: VectorISA = self == .avx512 ? .avx512 : .avx2
+      require(
+        VectorISA.available.contains(isa),
+        "RecurrentKernels.\(self): this CPU does not run it; use .automatic or one of RecurrentKernels.supported (\(RecurrentKernels.supported))"
+      )
+      return isa
+    }
+  }
+}
+
+/// An x86 vector instruction set with fused kernels.
+enum VectorISA: Int, Sendable, Hashable, Comparable, CustomStringConvertible {
+  case avx2 = 1
+  case avx512 = 2
+
+  /// Those this CPU runs, narrowest first.
+  static let available: [VectorISA] = {
+    let flags = Int(tlstm_cpu_isa())
+    return [.avx2, .avx512].filter { flags & $0.rawValue != 0 }
+  }()
+
+  /// Units per packed panel: the vector's Float lanes.
+  var width: Int { self == .avx512 ? 16 : 8 }
+
+  var description: String { self == .avx512 ? "AVX-512F" : "AVX2+FMA" }
+
+  static func < (a: VectorISA, b: VectorISA) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// Thin, checked wrappers over the C kernels.
 enum FusedStep {
-  static let isSupported = tlstm_has_avx2_fma() != 0
+  /// Rows per worker up to which the fused step beats OpenBLAS's GEMM plus the vector gate
+  /// pass; above it OpenBLAS's larger register tiles win. Measured per step, 1 thread, best of
+  /// 7 (tools/kernel_bench.sh). AVX2 on Zen 3: B 8, H 512: 269 vs 492 µs; B 32, H 64: 17.8 vs
+  /// 21.5 µs; B 32, H 512: 947 vs 1024 µs; B 64, H 512: 2719 vs 2357 µs. AVX-512 on Zen 4
+  /// (EPYC, family 25 model 17): B 32, H 512: 864 vs 948 µs; B 48, H 512: 1324 vs 1306 µs;
+  /// B 64, H 512: 1870 vs 1719 µs; B 64, H 128: 96 vs 110 µs; B 96, H 384: 1309 vs 1327 µs.
+  static func maximumBatch(_ isa: VectorISA?) -> Int { isa == .avx512 ? 48 : 32 }
 
-  /// Rows up to which the fused step beats OpenBLAS's GEMM plus the AVX2 gate pass; above it
-  /// OpenBLAS's larger register tiles win. Measured per step on this machine's Zen 3, 1 thread,
-  /// best of 7 (tools/kernel_bench.c): B 8, H 512: 269 vs 492 µs; B 32, H 64: 17.8 vs 21.5 µs;
-  /// B 32, H 512: 947 vs 1024 µs; B 64, H 512: 2719 vs 2357 µs.
-  static let maximumBatch = 32
-
-  /// `weight_hh` `[4H, K]` packed for ``step``, or nil when the fused kernels cannot run it
-  /// (not Float, or the CPU lacks AVX2/FMA). Copies; 4H·K floats (rounded up to 8 units).
-  static func packedRecurrent<Scalar: BLASScalar>(_ weightHH: Tensor<Scalar>) -> Tensor<Scalar>? {
-    guard Scalar.self == Float.self, isSupported else { return nil }
+  /// `weight_hh` `[4H, K]` packed for `isa`'s step, or nil when no fused kernel can run it
+  /// (not Float, or no instruction set). Copies; 4H·K floats (units rounded up to a panel).
+  static func packedRecurrent<Scalar: BLASScalar>(_ weightHH: Tensor<Scalar>, isa: VectorISA?)
+    -> Tensor<Scalar>?
+  {
+    guard Scalar.self == Float.self, let isa else { return nil }
     let (units, k) = (weightHH.shape[0] / 4, weightHH.shape[1])
-    var packed = Tensor<Scalar>.zeros(shape: [tlstm_packed_count(units, k)])
+    var packed = Tensor<Scalar>.zeros(shape: [tlstm_packed_count(units, k, isa.width)])
     weightHH.withBase { w in
       packed.withMutableBase { p in
-        tlstm_pack_recurrent(float(w), units, units, k, float(p))
+        tlstm_pack_recurrent(float(w), units, units, k, isa.width, float(p))
       }
     }
     return packed
   }
 
-  /// The first of `units` units' panels in a packed `W_hh` of inner size `k`, for a worker that
-  /// owns units `first..<first + units` (`first` a multiple of 8).
-  static func panels<Scalar>(_ packed: UnsafePointer<Scalar>, first: Int, k: Int)
+  /// The first of the panels of units `first…` in a packed `W_hh` of inner size `k`, for a
+  /// worker that owns them (`first` a multiple of the panel width).
+  static func panels<Scalar>(_ packed: UnsafePointer<Scalar>, first: Int, k: Int, isa: VectorISA)
     -> UnsafePointer<Scalar>
   {
-    require(first % 8 == 0, "FusedStep.panels: first unit \(first) must be a multiple of 8")
-    return packed + tlstm_packed_count(first, k)
+    require(
+      first % isa.width == 0,
+      "FusedStep.panels: first unit \(first) must be a multiple of \(isa.width)")
+    return packed + tlstm_packed_count(first, k, isa.width)
   }
 
-  /// One fused LSTM step for `batch` rows; see `tlstm_lstm_step` in recurrent_kernels.h. `gates`
-  /// is scratch afterwards.
+  /// One fused LSTM step for `batch` rows; see `tlstm_lstm_step_*` in recurrent_kernels.h.
+  /// `gates` is scratch afterwards.
   static func step<Scalar: BLASScalar>(
-    packed: UnsafePointer<Scalar>, units: Int, k: Int,
+    isa: VectorISA, packed: UnsafePointer<Scalar>, units: Int, k: Int,
     hPrevious: UnsafePointer<Scalar>, hPreviousStride: Int,
     gates: UnsafeMutablePointer<Scalar>, gateStride: Int, gateBlock: Int,
     cell: UnsafeMutablePointer<Scalar>, cellStride: Int,
     hidden h: UnsafeMutablePointer<Scalar>, hiddenStride: Int, batch: Int
   ) {
-    tlstm_lstm_step(
+    let kernel = isa == .avx512 ? tlstm_lstm_step_avx512 : tlstm_lstm_step_avx2
+    kernel(
       float(packed), units, k, float(hPrevious), hPreviousStride, float(gates), gateStride,
       gateBlock, float(cell), cellStride, float(h), hiddenStride, batch)
   }
 
-  /// The AVX2 gate pass for one row; see `LSTMGatePass.apply` for the Swift one.
+  /// The vector gate pass for one row; see `LSTMGatePass.apply` for the Swift one.
   static func gates<Scalar: BLASScalar>(
-    _ gates: UnsafePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
+    isa: VectorISA, _ gates: UnsafePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
     hidden h: UnsafeMutablePointer<Scalar>, count: Int
   ) {
-    tlstm_gates(float(gates), float(cell), float(h), count)
+    let kernel = isa == .avx512 ? tlstm_gates_avx512 : tlstm_gates_avx2
+    kernel(float(gates), float(cell), float(h), count)
   }
 
   private static func float<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
-    require(Scalar.self == Float.self, "FusedStep: the AVX2 kernels take Float, not \(Scalar.self)")
+    require(
+      Scalar.self == Float.self, "FusedStep: the vector kernels take Float, not \(Scalar.self)")
     return UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
   }
 

@@ -11,9 +11,10 @@
 /// Measured on the streaming shape (B 1, T 1000, I 64, H 256), 2 threads, 6 alternating runs:
 /// best 11.2 ms split vs 13.9 ms with OpenBLAS's own gemv threading (medians 14.8 vs 16.0).
 extension DirectionPass {
-  /// The two workers' units: the first a multiple of 8 (a whole number of packed panels).
-  static func hiddenSplitUnits(_ hidden: Int) -> (Range<Int>, Range<Int>) {
-    let split = Swift.min(hidden, (hidden / 2 + 7) / 8 * 8)
+  /// The two workers' units: the first a multiple of `panel` (a whole number of packed
+  /// panels).
+  static func hiddenSplitUnits(_ hidden: Int, panel: Int) -> (Range<Int>, Range<Int>) {
+    let split = Swift.min(hidden, (hidden / 2 + panel - 1) / panel * panel)
     return (0..<split, split..<hidden)
   }
 
@@ -22,7 +23,7 @@ extension DirectionPass {
   func runHiddenSplit(
     input: Rows<Scalar>, output: Rows<Scalar>, partner: Workspace<Scalar>.PartnerRegions
   ) {
-    let (first, second) = Self.hiddenSplitUnits(hidden)
+    let (first, second) = Self.hiddenSplitUnits(hidden, panel: isa?.width ?? 8)
     let barrier = StepBarrier()
     Workers.pair(
       {
@@ -85,9 +86,11 @@ extension DirectionPass {
               barrier.wait(until: 2 * stepsDone)
               let gateRow = gates + (t - first) * gateCount * n
               let h = output.row(time: t, batch: 0) + units.lowerBound
-              if kernel == .fused, let packedRecurrent {
+              if kernel == .fused, let packedRecurrent, let isa {
                 FusedStep.step(
-                  packed: FusedStep.panels(packedRecurrent, first: units.lowerBound, k: hidden),
+                  isa: isa,
+                  packed: FusedStep.panels(
+                    packedRecurrent, first: units.lowerBound, k: hidden, isa: isa),
                   units: n, k: hidden, hPrevious: previous, hPreviousStride: hidden,
                   gates: gateRow, gateStride: gateCount * n, gateBlock: n, cell: c,
                   cellStride: n, hidden: h, hiddenStride: n, batch: 1)

@@ -21,6 +21,8 @@ struct DirectionPass<Scalar: BLASScalar> {
   var gatheredInput: UnsafeMutablePointer<Scalar>?
   /// `weights.packedRecurrent` when the fused kernels run (kept alive by `weights`).
   var packedRecurrent: UnsafePointer<Scalar>?
+  /// The instruction set of the vector kernels (fused step and gate pass), nil for portable.
+  var isa: VectorISA?
 
   var hidden: Int { geometry.hiddenSize }
   var hOut: Int { geometry.outputHiddenSize }
@@ -40,8 +42,9 @@ struct DirectionPass<Scalar: BLASScalar> {
     kernel = plan.stepKernels[layer]
     self.regions = regions
     gatheredInput = layer == 0 ? regions.gatheredInput : nil
+    isa = kernel == .portable ? nil : weights.packedISA
     packedRecurrent =
-      kernel == .portable
+      isa == nil
       ? nil : weights.packedRecurrent.map { UnsafePointer($0.storage.base + $0.layout.offset) }
   }
 
@@ -128,8 +131,8 @@ struct DirectionPass<Scalar: BLASScalar> {
     _ gates: UnsafeMutablePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
     hidden h: UnsafeMutablePointer<Scalar>, count: Int? = nil
   ) {
-    if kernel != .portable {
-      FusedStep.gates(UnsafePointer(gates), cell: cell, hidden: h, count: count ?? hidden)
+    if let isa {
+      FusedStep.gates(isa: isa, UnsafePointer(gates), cell: cell, hidden: h, count: count ?? hidden)
     } else {
       LSTMGatePass.apply(gates: gates, cell: cell, hidden: h, count: count ?? hidden)
     }
@@ -156,9 +159,9 @@ struct DirectionPass<Scalar: BLASScalar> {
     let projected = geometry.projected
     let (h, hStride) =
       projected ? (regions.projection, hidden) : (output.row(time: t, batch: 0), output.batchStride)
-    if kernel == .fused, let packedRecurrent {
+    if kernel == .fused, let packedRecurrent, let isa {
       FusedStep.step(
-        packed: packedRecurrent, units: hidden, k: hOut, hPrevious: hPrevious,
+        isa: isa, packed: packedRecurrent, units: hidden, k: hOut, hPrevious: hPrevious,
         hPreviousStride: hPreviousStride, gates: gateRows, gateStride: gateRowStride,
         gateBlock: hidden, cell: cellState, cellStride: hidden, hidden: h, hiddenStride: hStride,
         batch: batch)

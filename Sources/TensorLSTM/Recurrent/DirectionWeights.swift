@@ -1,4 +1,5 @@
-/// One layer-direction's parameters, contiguous, plus the pre-summed gate bias.
+/// One layer-direction's parameters, contiguous, plus what the kernels derive from them once,
+/// when the weights or the kernels are set: the pre-summed gate bias and the packed `W_hh`.
 struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   /// In PyTorch's order: weight_ih, weight_hh, [bias_ih, bias_hh], [weight_hr].
   var parameters: [Tensor<Scalar>]
@@ -7,10 +8,13 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   var weightHR: Tensor<Scalar>?
   /// `bias_ih + bias_hh`, or zeros: `[4H]`.
   var combinedBias: Tensor<Scalar>
-  /// `weight_hh` packed for the fused step, when that can run (Float on AVX2+FMA).
+  /// `weight_hh` packed for the fused step of ``packedISA``, when that can run (Float, and an
+  /// instruction set chosen).
   var packedRecurrent: Tensor<Scalar>?
+  /// The instruction set `packedRecurrent` is laid out for (its panel width).
+  var packedISA: VectorISA?
 
-  init(parameters: [Tensor<Scalar>], bias: Bool, projected: Bool) {
+  init(parameters: [Tensor<Scalar>], bias: Bool, projected: Bool, isa: VectorISA?) {
     self.parameters = parameters.map { $0.contiguous() }
     weightHR = projected ? self.parameters.last : nil
     let gateCount = parameters[0].shape[0]
@@ -19,6 +23,16 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
       ? Tensor(
         shape: [gateCount], scalars: zip(parameters[2].scalars, parameters[3].scalars).map(+))
       : Tensor.zeros(shape: [gateCount])
-    packedRecurrent = FusedStep.packedRecurrent(self.parameters[1])
+    packedRecurrent = nil
+    repack(for: isa)
+  }
+
+  /// Packs `W_hh` for `isa`'s kernels (or drops the packed copy for nil); nothing when already
+  /// packed for it.
+  mutating func repack(for isa: VectorISA?) {
+    let usable = Scalar.self == Float.self ? isa : nil
+    if usable == packedISA && (packedRecurrent != nil) == (usable != nil) { return }
+    packedRecurrent = FusedStep.packedRecurrent(parameters[1], isa: usable)
+    packedISA = packedRecurrent == nil ? nil : usable
   }
 }

@@ -45,12 +45,12 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
 
   /// What computes one time step's recurrent product and gate math.
   public enum StepKernel: String, Sendable, Hashable {
-    /// The fused AVX2+FMA step: packed `W_hh` in register tiles, the cell update on the
+    /// The fused vector step: packed `W_hh` in register tiles, the cell update on the
     /// accumulators.
     case fused
-    /// A BLAS GEMM (gemv at one row) into the gate rows, then the AVX2 gate pass.
+    /// A BLAS GEMM (gemv at one row) into the gate rows, then the vector gate pass.
     case gemmThenVectorGates
-    /// A BLAS GEMM (gemv at one row) into the gate rows, then the portable Swift gate pass.
+    /// A BLAS GEMM (gemv at one row) into the gate rows, then the Swift gate pass.
     case portable
   }
 
@@ -78,6 +78,9 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   public let copiesInput: Bool
   /// The step kernel of each layer.
   public let stepKernels: [StepKernel]
+  /// The vector instruction set of the fused step and gate pass ("AVX-512F", "AVX2+FMA"), or
+  /// "portable".
+  public let instructionSet: String
   /// Why: one line per decision.
   public let reasons: [String]
 
@@ -93,8 +96,9 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
 
   init(
     geometry g: RecurrentGeometry, steps: Int, batch: Int, hasLengths: Bool, threads: Int,
-    input: TensorLayout, timeAxis: Int, batchAxis: Int, scalarSize: Int, fusedKernels: Bool
+    input: TensorLayout, timeAxis: Int, batchAxis: Int, scalarSize: Int, isa: VectorISA?
   ) {
+    let fusedKernels = isa != nil
     var reasons: [String] = []
     gateCount = g.gateCount
     (self.steps, self.batch, self.threads) = (steps, batch, threads)
@@ -164,17 +168,18 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     let kernel: StepKernel
     if split == .hiddenUnits {
       kernel = fusedKernels ? .fused : .portable
-    } else if fusedKernels && !hasLengths && rowsPerWorker <= FusedStep.maximumBatch {
+    } else if fusedKernels && !hasLengths && rowsPerWorker <= FusedStep.maximumBatch(isa) {
       kernel = .fused
     } else if fusedKernels {
       kernel = .gemmThenVectorGates
       reasons.append(
-        "step: GEMM then AVX2 gates (\(hasLengths ? "lengths" : "\(rowsPerWorker) rows > \(FusedStep.maximumBatch)"))"
+        "step: GEMM then vector gates (\(hasLengths ? "lengths" : "\(rowsPerWorker) rows > \(FusedStep.maximumBatch(isa))"))"
       )
     } else {
       kernel = .portable
     }
     stepKernels = Array(repeating: kernel, count: g.layers)
+    instructionSet = isa?.description ?? "portable"
     self.reasons = reasons
   }
 
@@ -185,6 +190,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
       ([
         "ForwardPlan: \(gateCount) gates, T \(steps), B \(batch), \(threads) thread\(threads == 1 ? "" : "s")"
       ]
-      + reasons.map { "  " + $0 } + ["  " + layers.joined(separator: ", ")]).joined(separator: "\n")
+      + reasons.map { "  " + $0 }
+      + ["  " + layers.joined(separator: ", ") + " (\(instructionSet))"]).joined(separator: "\n")
   }
 }

@@ -63,7 +63,7 @@ extension LSTM {
       geometry: geometry, steps: s.steps, batch: s.batch, hasLengths: hasLengths,
       threads: threads ?? BLAS.threadCount, input: input.layout, timeAxis: timeAxis,
       batchAxis: batchAxis, scalarSize: MemoryLayout<Scalar>.stride,
-      fusedKernels: kernels == .automatic && directionWeights[0].packedRecurrent != nil)
+      isa: kernels == .portable ? nil : directionWeights[0].packedISA)
   }
 
   @_specialize(where Scalar == Float)

@@ -27,7 +27,12 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
 
   /// The kernels the time loop runs on: `.automatic` (the fused AVX2+FMA step for `Float` where
   /// the CPU has it) or `.portable`. Both give the same results within `Float` rounding.
-  public var kernels: RecurrentKernels = .automatic
+  public var kernels: RecurrentKernels = .automatic {
+    didSet {
+      let isa = kernels.vectorISA
+      for i in directionWeights.indices { directionWeights[i].repack(for: isa) }
+    }
+  }
 
   /// The most threads one forward may use: its own workers plus OpenBLAS's, never more.
   /// `nil` (the default) follows ``BLAS/threadCount``, like PyTorch's `torch.get_num_threads()`.
@@ -90,7 +95,9 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
             .randomUniform(shape: shape.shape, in: -bound...bound, using: &generator))
         }
         weights.append(
-          DirectionWeights(parameters: parameters, bias: bias, projected: projSize > 0))
+          DirectionWeights(
+            parameters: parameters, bias: bias, projected: projSize > 0,
+            isa: RecurrentKernels.automatic.vectorISA))
       }
     }
     directionWeights = weights
@@ -157,7 +164,9 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
     for cell in directionWeights {
       let count = cell.parameters.count
       let parameters = expected[index..<(index + count)].map { dict[$0.name]!.contiguous() }
-      newCells.append(DirectionWeights(parameters: parameters, bias: bias, projected: projSize > 0))
+      newCells.append(
+        DirectionWeights(
+          parameters: parameters, bias: bias, projected: projSize > 0, isa: kernels.vectorISA))
       index += count
     }
     directionWeights = newCells
