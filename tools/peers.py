@@ -5,6 +5,9 @@ thread counts, and prints one side-by-side table (medians, ms). CI does not run 
     pip install torch onnx onnxruntime
     python3 tools/peers.py                 # 1 and 2 threads, the three default shapes
     python3 tools/peers.py --threads 1 --repeats 30 --rounds 5 --shapes article
+    python3 tools/peers.py --grid          # issue 9's grid, 1 and 2 threads, JSONL to docs/
+    python3 tools/peers.py --grid --quick  # four grid shapes, one round (what CI runs, when
+                                           # torch and onnxruntime are installed)
 """
 import argparse
 import json
@@ -93,6 +96,96 @@ def time_tensorlstm(bench, shape, threads, repeats):
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")][0]
 
 
+GRID_BATCHES = [1, 2, 4, 6, 12, 24, 48, 96]
+GRID_SIZES = [(24, 48), (96, 96), (64, 200), (384, 384), (128, 768)]
+GRID_STEPS = 40
+
+
+class Server:
+    """tensorlstm-bench --serve: one process that keeps models per shape and answers timings,
+    so that TensorLSTM is timed in the same round as its peers without a process start."""
+
+    def __init__(self, bench):
+        self.process = subprocess.Popen([bench, "--serve"], cwd=ROOT, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.cpu = json.loads(self.process.stdout.readline())["cpu"]
+
+    def time(self, shape, threads, repeats):
+        batch, steps, inp, hidden = shape
+        self.process.stdin.write(f"{batch} {steps} {inp} {hidden} {threads} {repeats}\n")
+        return json.loads(self.process.stdout.readline())["ms"]
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def geometric_mean(values):
+    return float(np.exp(np.mean(np.log(values))))
+
+
+def grid(args):
+    """Every grid shape at each thread count: TensorLSTM, onnxruntime and PyTorch back to back
+    per round; ratios are medians of the per-round ratios. Prints a table and a summary per
+    thread count, and writes one JSON line per shape and thread count."""
+    import torch
+    server = Server(bench_path())
+    shapes = [(b, GRID_STEPS, i, h) for (i, h) in GRID_SIZES for b in GRID_BATCHES]
+    if args.quick:
+        shapes = [(1, GRID_STEPS, 64, 200), (6, GRID_STEPS, 96, 96), (48, GRID_STEPS, 24, 48),
+                  (12, GRID_STEPS, 384, 384)]
+    import onnxruntime
+    print(server.cpu)
+    print(f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}; T {GRID_STEPS}, "
+          f"medians in ms, {args.rounds} round(s)")
+    print(f"{'B':>4} {'I':>4} {'H':>4} {'thr':>3} {'TensorLSTM':>11} {'onnxrt':>9} {'PyTorch':>9} "
+          f"{'vs ort':>7} {'vs torch':>9}")
+    results = []
+    for threads in args.threads:
+        for shape in shapes:
+            batch, steps, inp, hidden = shape
+            flops = 2.0 * steps * batch * 4 * hidden * (inp + hidden)
+            repeats = int(max(5, min(41, 0.1 / (flops / 40e9))))
+            ort_run = onnxruntime_forward(*shape, threads)
+            torch_run = torch_forward(*shape, threads)
+            rows = []
+            for _ in range(args.rounds):
+                torch.set_num_threads(threads)
+                rows.append((server.time(shape, threads, repeats), median_ms(ort_run, repeats),
+                             median_ms(torch_run, repeats)))
+            mine, ort_ms, torch_ms = (statistics.median(c) for c in zip(*rows))
+            vs_ort = statistics.median(r[0] / r[1] for r in rows)
+            vs_torch = statistics.median(r[0] / r[2] for r in rows)
+            results.append({"batch": batch, "steps": steps, "input": inp, "hidden": hidden,
+                            "threads": threads, "tensorlstm_ms": mine, "onnxruntime_ms": ort_ms,
+                            "torch_ms": torch_ms, "vs_onnxruntime": vs_ort,
+                            "vs_torch": vs_torch, "cpu": server.cpu})
+            print(f"{batch:>4} {inp:>4} {hidden:>4} {threads:>3} {mine:>11.3f} {ort_ms:>9.3f} "
+                  f"{torch_ms:>9.3f} {vs_ort:>6.2f}x {vs_torch:>8.2f}x", flush=True)
+    server.close()
+    for threads in args.threads:
+        rows = [r for r in results if r["threads"] == threads]
+        worst = max(rows, key=lambda r: r["vs_onnxruntime"])
+        print(f"{threads} thread(s): vs onnxruntime geometric mean "
+              f"{geometric_mean([r['vs_onnxruntime'] for r in rows]):.2f}, worst "
+              f"{worst['vs_onnxruntime']:.2f} (B {worst['batch']}, H {worst['hidden']}); "
+              f"vs PyTorch geometric mean {geometric_mean([r['vs_torch'] for r in rows]):.2f}")
+    if 1 in args.threads and 2 in args.threads:
+        one = {(r["batch"], r["hidden"]): r for r in results if r["threads"] == 1}
+        ratios = [(r["tensorlstm_ms"] / one[(r["batch"], r["hidden"])]["tensorlstm_ms"],
+                   r["onnxruntime_ms"] / one[(r["batch"], r["hidden"])]["onnxruntime_ms"], r)
+                  for r in results if r["threads"] == 2]
+        slower = [r for mine, _, r in ratios if mine > 1.0]
+        print(f"2 vs 1 thread: TensorLSTM time ratio geometric mean "
+              f"{geometric_mean([m for m, _, _ in ratios]):.2f} (slower on {len(slower)} of "
+              f"{len(ratios)} shapes); onnxruntime {geometric_mean([o for _, o, _ in ratios]):.2f}")
+    if args.out:
+        with open(args.out, "w") as f:
+            for r in results:
+                f.write(json.dumps(r) + "\n")
+        print(f"wrote {args.out}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
@@ -101,7 +194,16 @@ def main():
                         help="rounds of (TensorLSTM, onnxruntime, PyTorch) per case; each "
                              "ratio is the median of the per-round ratios")
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES))
+    parser.add_argument("--grid", action="store_true", help="issue 9's grid of 40 shapes")
+    parser.add_argument("--quick", action="store_true", help="with --grid: four shapes")
+    parser.add_argument("--out", default=None,
+                        help="with --grid: JSONL path (default docs/grid-peers.jsonl)")
     args = parser.parse_args()
+    if args.grid:
+        if args.out is None and not args.quick:
+            args.out = os.path.join(ROOT, "docs", "grid-peers.jsonl")
+        grid(args)
+        return
     import onnxruntime
     import torch
     print(f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}; medians in ms, "

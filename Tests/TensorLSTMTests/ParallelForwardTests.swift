@@ -75,7 +75,7 @@ extension ThreadTests {
       // Both kernels: the workers use the fused step, or gemv and the Swift gate pass.
       model.kernels = seed % 2 == 0 ? .automatic : .portable
       model.threads = 2
-      let steps = 9 + seed
+      let steps = 16 + seed  // ≥ ForwardPlan.hiddenSplitMinimumSteps
       let x: Tensor<Float> = random.tensor(seed % 2 == 0 ? [1, steps, 7] : [steps, 1, 7])
       let rows = model.numLayers * model.directions
       let state = LSTMState<Float>(
@@ -90,6 +90,9 @@ extension ThreadTests {
       let singleSlow = try Naive.lstm(model, x.squeezed(axis: seed % 2 == 0 ? 0 : 1))
       expectClose(single.output, singleSlow.output, absolute: 1e-5, relative: 1e-5, "unbatched")
       #expect(try model.plan(for: x).split == .hiddenUnits)
+      // A short call (streaming a step at a time) does not pay for waking the partner.
+      let oneStep = x.sliced(axis: seed % 2 == 0 ? 1 : 0, range: 0..<1)
+      #expect(try model.plan(for: oneStep).split == ForwardPlan.Split.none)
     }
 
     @Test("batch-1 forwards called from every global-queue thread at once still finish")

@@ -31,6 +31,19 @@ struct Bench: ParsableCommand {
   var subnormalCheck = false
   @Flag(help: "Print each shape's forward plan (split, workers, chunk, step kernels) and exit.")
   var plan = false
+  @Flag(
+    help:
+      "Time the grid B ∈ {1,2,4,6,12,24,48,96} × (I, H) ∈ {(24,48),(96,96),(64,200),(384,384),(128,768)}, T 40, at 1 and 2 threads."
+  )
+  var grid = false
+  @Option(
+    help:
+      "Stream the streaming shape (or the custom one) in chunks of this many steps; report the per-call time."
+  )
+  var chunk: Int?
+  @Flag(
+    help: "Answer 'B T I H threads repeats' lines on stdin with a median time (tools/peers.py).")
+  var serve = false
 
   mutating func run() throws {
     BLAS.threadCount = threads
@@ -58,6 +71,18 @@ struct Bench: ParsableCommand {
       print(
         "\(shape.name): normal input \(fixed(a, 0)) ms, subnormal input \(fixed(b, 0)) ms, ratio \(fixed(b / a, 0, digits: 2))"
       )
+      return
+    }
+    if serve {
+      GridBench.serve()
+      return
+    }
+    if grid {
+      GridBench.run(repeats: repeats, json: json)
+      return
+    }
+    if let chunk {
+      GridBench.chunked(custom ? shapes[0] : .streaming, chunk: chunk, repeats: repeats)
       return
     }
     if plan {

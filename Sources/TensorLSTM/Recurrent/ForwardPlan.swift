@@ -81,8 +81,19 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   /// The vector instruction set of the fused step and gate pass ("AVX-512F", "AVX2+FMA"), or
   /// "portable".
   public let instructionSet: String
-  /// Why: one line per decision.
-  public let reasons: [String]
+  /// The facts behind the decisions, kept so that ``reasons`` can be written on demand (a
+  /// forward never builds strings).
+  let facts: Facts
+
+  struct Facts: Sendable {
+    /// Why the input is copied: the offending axis and its stride, or nil.
+    var inputCopy: (axis: String, stride: Int)?
+    var recurrentWork: Int
+    var hasLengths: Bool
+    var hiddenSize: Int
+    var fusedLimit: Int
+    var isa: VectorISA?
+  }
 
   /// Sequences smaller than this per worker are not worth a thread.
   static let minimumRowsPerWorker = 4
@@ -91,6 +102,10 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   static let batchSplitLimit = 8_000_000
   /// Units below which the hidden split is not worth a thread and a barrier per step.
   static let hiddenSplitMinimum = 128
+  /// Steps below which the hidden split's per-call cost (waking the partner, ~20 µs) is more
+  /// than it saves: streaming one step per call at H 256 took 56 µs per call split against
+  /// 34 µs unsplit (tensorlstm-bench --chunk 1, Zen 4).
+  static let hiddenSplitMinimumSteps = 16
   /// The budget the gate chunk and the gathered input rows share.
   static let chunkBytes = 4 << 20
 
@@ -99,7 +114,6 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     input: TensorLayout, timeAxis: Int, batchAxis: Int, scalarSize: Int, isa: VectorISA?
   ) {
     let fusedKernels = isa != nil
-    var reasons: [String] = []
     gateCount = g.gateCount
     (self.steps, self.batch, self.threads) = (steps, batch, threads)
 
@@ -107,27 +121,21 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     // or features are not adjacent; then one copy.
     let strides = input.strides
     let featureStride = strides[strides.count - 1]
-    let badAxis = [(timeAxis, "time"), (batchAxis, "batch")].first { axis, _ in
-      axis >= 0 && input.shape[axis] > 1 && strides[axis] <= 0
+    var inputCopy: (axis: String, stride: Int)? = nil
+    for (axis, name) in [(timeAxis, "time"), (batchAxis, "batch")]
+    where axis >= 0 && input.shape[axis] > 1 && strides[axis] <= 0 && inputCopy == nil {
+      inputCopy = (name, strides[axis])
     }
-    if let badAxis {
-      copiesInput = true
-      reasons.append("input: copied once (its \(badAxis.1) axis has stride \(strides[badAxis.0]))")
-    } else if featureStride != 1 && g.inputSize > 1 {
-      copiesInput = true
-      reasons.append("input: copied once (feature stride \(featureStride), not 1)")
-    } else {
-      copiesInput = false
+    if inputCopy == nil && featureStride != 1 && g.inputSize > 1 {
+      inputCopy = ("feature", featureStride)
     }
+    copiesInput = inputCopy != nil
 
     let recurrentWork = batch * g.gateCount * g.hiddenSize * g.outputHiddenSize
     if batch == 1 && threads >= 2 && !hasLengths && !g.projected
-      && g.hiddenSize >= Self.hiddenSplitMinimum
+      && g.hiddenSize >= Self.hiddenSplitMinimum && steps >= Self.hiddenSplitMinimumSteps
     {
       (split, workers, rowsPerWorker) = (.hiddenUnits, 2, 1)
-      reasons.append(
-        "split: hidden units across 2 workers (batch 1, H \(g.hiddenSize) ≥ \(Self.hiddenSplitMinimum)): each streams its half of W_hh"
-      )
     } else {
       let slices =
         recurrentWork >= Self.batchSplitLimit
@@ -135,21 +143,6 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
       workers = slices
       rowsPerWorker = (batch + slices - 1) / slices
       split = slices > 1 ? .batchSlices : .none
-      if slices > 1 {
-        reasons.append(
-          "split: batch slices of \(rowsPerWorker) across \(slices) workers (B·G·H·Hout = \(recurrentWork) < \(Self.batchSplitLimit))"
-        )
-      } else if threads == 1 {
-        reasons.append("split: none (1 thread)")
-      } else if recurrentWork >= Self.batchSplitLimit {
-        reasons.append(
-          "split: none; OpenBLAS threads its GEMMs (B·G·H·Hout = \(recurrentWork) ≥ \(Self.batchSplitLimit))"
-        )
-      } else {
-        reasons.append(
-          "split: none (fewer than \(2 * Self.minimumRowsPerWorker) sequences\(hasLengths ? ", or lengths" : ""))"
-        )
-      }
     }
 
     // First-layer input rows of a chunk in time-major order: one strided run when the input is
@@ -161,26 +154,58 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     let rowBytes =
       rowsPerWorker * (g.gateRowStride + (gathersInput ? g.inputSize : 0)) * scalarSize
     chunk = Swift.max(1, Swift.min(steps, Self.chunkBytes / Swift.max(1, rowBytes)))
-    reasons.append(
-      "chunk: \(chunk) of \(steps) steps per input GEMM; input rows \(gathersInput ? "gathered per chunk" : "read in place")"
-    )
 
+    let fusedLimit = FusedStep.maximumBatch(isa)
     let kernel: StepKernel
     if split == .hiddenUnits {
       kernel = fusedKernels ? .fused : .portable
-    } else if fusedKernels && !hasLengths && rowsPerWorker <= FusedStep.maximumBatch(isa) {
+    } else if fusedKernels && !hasLengths && rowsPerWorker <= fusedLimit {
       kernel = .fused
-    } else if fusedKernels {
-      kernel = .gemmThenVectorGates
-      reasons.append(
-        "step: GEMM then vector gates (\(hasLengths ? "lengths" : "\(rowsPerWorker) rows > \(FusedStep.maximumBatch(isa))"))"
-      )
     } else {
-      kernel = .portable
+      kernel = fusedKernels ? .gemmThenVectorGates : .portable
     }
     stepKernels = Array(repeating: kernel, count: g.layers)
     instructionSet = isa?.description ?? "portable"
-    self.reasons = reasons
+    facts = Facts(
+      inputCopy: inputCopy, recurrentWork: recurrentWork, hasLengths: hasLengths,
+      hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, isa: isa)
+  }
+
+  /// Why: one line per decision.
+  public var reasons: [String] {
+    var reasons: [String] = []
+    if let (axis, stride) = facts.inputCopy {
+      reasons.append("input: copied once (its \(axis) axis has stride \(stride))")
+    }
+    let work = facts.recurrentWork
+    switch split {
+    case .hiddenUnits:
+      reasons.append(
+        "split: hidden units across 2 workers (batch 1, H \(facts.hiddenSize) ≥ \(Self.hiddenSplitMinimum), T ≥ \(Self.hiddenSplitMinimumSteps)): each streams its part of W_hh"
+      )
+    case .batchSlices:
+      reasons.append(
+        "split: batch slices of \(rowsPerWorker) across \(workers) workers (B·G·H·Hout = \(work) < \(Self.batchSplitLimit))"
+      )
+    case .none where threads == 1:
+      reasons.append("split: none (1 thread)")
+    case .none where work >= Self.batchSplitLimit:
+      reasons.append(
+        "split: none; OpenBLAS threads its GEMMs (B·G·H·Hout = \(work) ≥ \(Self.batchSplitLimit))")
+    case .none:
+      reasons.append(
+        "split: none (fewer than \(2 * Self.minimumRowsPerWorker) sequences, or batch 1 with lengths, a projection, H < \(Self.hiddenSplitMinimum) or T < \(Self.hiddenSplitMinimumSteps))"
+      )
+    }
+    reasons.append(
+      "chunk: \(chunk) of \(steps) steps per input GEMM; input rows \(gathersInput ? "gathered per chunk" : "read in place")"
+    )
+    if stepKernels.first == .gemmThenVectorGates {
+      reasons.append(
+        "step: GEMM then vector gates (\(facts.hasLengths ? "lengths" : "\(rowsPerWorker) rows > \(facts.fusedLimit)"))"
+      )
+    }
+    return reasons
   }
 
   /// A summary, one decision a line.
