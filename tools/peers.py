@@ -151,8 +151,16 @@ def grid(args):
             rows = []
             for _ in range(args.rounds):
                 torch.set_num_threads(threads)
-                rows.append((server.time(shape, threads, repeats), median_ms(ort_run, repeats),
-                             median_ms(torch_run, repeats)))
+                # onnxruntime's and OpenMP's (PyTorch's) and OpenBLAS's idle threads spin for a
+                # while after a parallel run; a pause before each measurement keeps one
+                # framework's spinning threads from taking the cores the next one times on.
+                times = []
+                for run in (lambda: server.time(shape, threads, repeats),
+                            lambda: median_ms(ort_run, repeats),
+                            lambda: median_ms(torch_run, repeats)):
+                    time.sleep(0.05)
+                    times.append(run())
+                rows.append(tuple(times))
             mine, ort_ms, torch_ms = (statistics.median(c) for c in zip(*rows))
             vs_ort = statistics.median(r[0] / r[1] for r in rows)
             vs_torch = statistics.median(r[0] / r[2] for r in rows)

@@ -151,8 +151,8 @@ TARGET void ISA(tlstm_lstm_step)(const float *packed, ptrdiff_t units, ptrdiff_t
   // an odd batch never leaves a one-row pass behind a full tile.
   ptrdiff_t tiles = (batch + MAX_ROWS - 1) / MAX_ROWS;
   ptrdiff_t base = batch / tiles, extra = batch % tiles;
-  // One row reuses nothing: one pass over all inputs.
-  ptrdiff_t per_pass = batch > 1 ? ISA(PER_PASS) : k;
+  // One tile reuses nothing from L1: one pass over all inputs, no partial sums.
+  ptrdiff_t per_pass = tiles > 1 ? ISA(PER_PASS) : k;
   for (ptrdiff_t j0 = 0; j0 < k; j0 += per_pass) {
     ptrdiff_t count = k - j0 < per_pass ? k - j0 : per_pass;
     int last = j0 + count == k;

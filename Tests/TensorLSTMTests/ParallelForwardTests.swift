@@ -95,6 +95,31 @@ extension ThreadTests {
       #expect(try model.plan(for: oneStep).split == ForwardPlan.Split.none)
     }
 
+    @Test(
+      "batches split by gate columns: every kernel, batch-first gathers, past the fused limit",
+      arguments: [(2, 64), (3, 64), (9, 136), (50, 136)])
+    func batchedMatchesOracle(batch: Int, hidden: Int) throws {
+      var random = TestRandom(seed: UInt64(batch * 100 + hidden))
+      for (index, kernels) in RecurrentKernels.supported.enumerated() {
+        var model = LSTM<Float>(
+          inputSize: 7, hiddenSize: hidden, numLayers: 2, batchFirst: index % 2 == 0,
+          bidirectional: true, seed: UInt64(hidden))
+        model.kernels = kernels
+        model.threads = 2
+        let steps = 16
+        let x: Tensor<Float> = random.tensor(
+          model.batchFirst ? [batch, steps, 7] : [steps, batch, 7])
+        #expect(try model.plan(for: x).split == .hiddenUnits, "\(kernels)")
+        let state = LSTMState<Float>(
+          hidden: random.tensor([4, batch, hidden]), cell: random.tensor([4, batch, hidden]))
+        let fast = try model(x, initialState: state)
+        let slow = try Naive.lstm(model, x, initialState: state)
+        expectClose(fast.output, slow.output, absolute: 2e-5, relative: 1e-5, "\(kernels)")
+        expectClose(fast.hidden, slow.hidden, absolute: 2e-5, relative: 1e-5, "\(kernels)")
+        expectClose(fast.cell, slow.cell, absolute: 2e-5, relative: 1e-5, "\(kernels)")
+      }
+    }
+
     @Test("batch-1 forwards called from every global-queue thread at once still finish")
     func noStarvation() throws {
       var twoThreads = LSTM<Float>(inputSize: 4, hiddenSize: 128, seed: 3)

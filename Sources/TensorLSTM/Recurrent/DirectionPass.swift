@@ -83,9 +83,8 @@ struct DirectionPass<Scalar: BLASScalar> {
     }
   }
 
-  /// Gate rows for steps `first..<first+count` ← bias + x · W_ihᵀ, in one GEMM: the input rows
-  /// in time-major order are read in place when they are one strided run (time-major input,
-  /// or one sequence), otherwise gathered into `gatheredInput` first.
+  /// Gate rows for steps `first..<first+count` ← bias + x · W_ihᵀ, in one GEMM over the
+  /// chunk's input rows (``inputRows(_:first:count:gathering:)``).
   func projectInputs(
     _ input: Rows<Scalar>, first: Int, count: Int, rowStride gateRowStride: Int,
     weights: StridedMatrix<Scalar>, bias: UnsafePointer<Scalar>
@@ -94,34 +93,43 @@ struct DirectionPass<Scalar: BLASScalar> {
     for row in 0..<(count * batch) {
       (gates + row * gateRowStride).update(from: bias, count: gateWidth)
     }
-    let inputRowStride: Int? =
-      batch == 1
-      ? input.timeStride
-      : (input.timeStride == batch * input.batchStride ? input.batchStride : nil)
-    if let inputRowStride {
-      let matrix = StridedMatrix(
+    let rows = inputRows(input, first: first, count: count, gathering: gatheredInput)
+    BLAS.gemm(rows, weights, into: gates, rowStride: gateRowStride, beta: 1)
+  }
+
+  /// The input rows of steps `first..<first+count`, all sequences, in time-major order, as one
+  /// GEMM operand: read in place when they are one strided run (time-major input, or one
+  /// sequence), otherwise gathered into `scratch` first. Gathering makes one GEMM of what would
+  /// be `count`, each repacking all of W_ih (large shape, batch-first, 1 thread: 1.19× → 1.03×
+  /// the bare-sgemm time).
+  func inputRows(
+    _ input: Rows<Scalar>, first: Int, count: Int, gathering scratch: UnsafeMutablePointer<Scalar>?
+  ) -> StridedMatrix<Scalar> {
+    let features = input.features
+    let runStride: Int? =
+      count * batch == 1
+      ? features
+      : batch == 1
+        ? input.timeStride
+        : (input.timeStride == batch * input.batchStride ? input.batchStride : nil)
+    if let runStride {
+      return StridedMatrix(
         base: UnsafePointer(input.row(time: first, batch: 0)), rows: count * batch,
-        columns: input.features, rowStride: inputRowStride, columnStride: 1)
-      BLAS.gemm(matrix, weights, into: gates, rowStride: gateRowStride, beta: 1)
-    } else if let gatheredInput {
-      // Gather the rows in the gates' (time-major) order: one GEMM instead of `count`, each of
-      // which would repack all of W_ih (large shape, batch-first, 1 thread: 1.19× → 1.03× the
-      // bare-sgemm time).
-      let features = input.features
-      for k in 0..<count {
-        for b in 0..<batch {
-          (gatheredInput + (k * batch + b) * features).update(
-            from: input.row(time: first + k, batch: b), count: features)
-        }
-      }
-      let matrix = StridedMatrix(
-        base: UnsafePointer(gatheredInput), rows: count * batch, columns: features,
-        rowStride: features, columnStride: 1)
-      BLAS.gemm(matrix, weights, into: gates, rowStride: gateRowStride, beta: 1)
-    } else {
+        columns: features, rowStride: runStride, columnStride: 1)
+    }
+    guard let scratch else {
       preconditionFailure(
         "DirectionPass: strided input rows without a gather buffer; the plan must gather them")
     }
+    for k in 0..<count {
+      for b in 0..<batch {
+        (scratch + (k * batch + b) * features).update(
+          from: input.row(time: first + k, batch: b), count: features)
+      }
+    }
+    return StridedMatrix(
+      base: UnsafePointer(scratch), rows: count * batch, columns: features, rowStride: features,
+      columnStride: 1)
   }
 
   func isValid(_ t: Int, _ b: Int) -> Bool { lengths.map { t < $0[b] } ?? true }

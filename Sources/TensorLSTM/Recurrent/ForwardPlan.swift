@@ -89,6 +89,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     /// Why the input is copied: the offending axis and its stride, or nil.
     var inputCopy: (axis: String, stride: Int)?
     var recurrentWork: Int
+    var recurrentBytes: Int
     var hasLengths: Bool
     var hiddenSize: Int
     var fusedLimit: Int
@@ -97,11 +98,11 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
 
   /// Sequences smaller than this per worker are not worth a thread.
   static let minimumRowsPerWorker = 4
-  /// Recurrent multiply-adds per step (B·G·H·Hout) from which OpenBLAS's own threading beats
-  /// splitting the batch (large shape, 2 threads, best of 8: 219.6 ms its way vs 229.6 split).
-  static let batchSplitLimit = 8_000_000
-  /// Units below which the hidden split is not worth a thread and a barrier per step.
-  static let hiddenSplitMinimum = 128
+  /// `W_hh` sizes up to which slicing the batch beats splitting the units: each worker then
+  /// streams all of `W_hh` per step, which costs little while it sits in a core's L2.
+  static let batchSplitWeightBytes = 256 << 10
+  /// Units below which splitting them is not worth a barrier per step.
+  static let hiddenSplitMinimum = 64
   /// Steps below which the hidden split's per-call cost (waking the partner, ~20 µs) is more
   /// than it saves: streaming one step per call at H 256 took 56 µs per call split against
   /// 34 µs unsplit (tensorlstm-bench --chunk 1, Zen 4).
@@ -132,34 +133,33 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     copiesInput = inputCopy != nil
 
     let recurrentWork = batch * g.gateCount * g.hiddenSize * g.outputHiddenSize
-    if batch == 1 && threads >= 2 && !hasLengths && !g.projected
-      && g.hiddenSize >= Self.hiddenSplitMinimum && steps >= Self.hiddenSplitMinimumSteps
-    {
-      (split, workers, rowsPerWorker) = (.hiddenUnits, 2, 1)
+    let recurrentBytes = g.gateCount * g.hiddenSize * g.outputHiddenSize * scalarSize
+    let canSplitUnits =
+      threads >= 2 && !hasLengths && !g.projected && g.hiddenSize >= Self.hiddenSplitMinimum
+      && steps >= Self.hiddenSplitMinimumSteps
+    let batchSlices = Swift.max(1, Swift.min(threads, batch / Self.minimumRowsPerWorker))
+    if canSplitUnits && (batchSlices == 1 || recurrentBytes > Self.batchSplitWeightBytes) {
+      // Gate columns: each core streams its half of W_hh and does half the work per step.
+      (split, workers, rowsPerWorker) = (.hiddenUnits, 2, batch)
     } else {
-      let slices =
-        recurrentWork >= Self.batchSplitLimit
-        ? 1 : Swift.max(1, Swift.min(threads, batch / Self.minimumRowsPerWorker))
-      workers = slices
-      rowsPerWorker = (batch + slices - 1) / slices
-      split = slices > 1 ? .batchSlices : .none
+      workers = batchSlices
+      rowsPerWorker = (batch + batchSlices - 1) / batchSlices
+      split = batchSlices > 1 ? .batchSlices : .none
     }
 
     // First-layer input rows of a chunk in time-major order: one strided run when the input is
-    // time-major and unsplit (or holds one sequence); otherwise gathered.
+    // time-major and the batch is not sliced (or holds one sequence); otherwise gathered.
     let timeStride = copiesInput ? batch * g.inputSize : strides[timeAxis]
     let batchStride = copiesInput ? g.inputSize : (batchAxis >= 0 ? strides[batchAxis] : 0)
     gathersInput =
-      rowsPerWorker > 1 && (workers > 1 || timeStride != batch * batchStride)
+      rowsPerWorker > 1 && (split == .batchSlices || timeStride != batch * batchStride)
     let rowBytes =
       rowsPerWorker * (g.gateRowStride + (gathersInput ? g.inputSize : 0)) * scalarSize
     chunk = Swift.max(1, Swift.min(steps, Self.chunkBytes / Swift.max(1, rowBytes)))
 
     let fusedLimit = FusedStep.maximumBatch(isa)
     let kernel: StepKernel
-    if split == .hiddenUnits {
-      kernel = fusedKernels ? .fused : .portable
-    } else if fusedKernels && !hasLengths && rowsPerWorker <= fusedLimit {
+    if fusedKernels && !hasLengths && rowsPerWorker <= fusedLimit {
       kernel = .fused
     } else {
       kernel = fusedKernels ? .gemmThenVectorGates : .portable
@@ -167,7 +167,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     stepKernels = Array(repeating: kernel, count: g.layers)
     instructionSet = isa?.description ?? "portable"
     facts = Facts(
-      inputCopy: inputCopy, recurrentWork: recurrentWork, hasLengths: hasLengths,
+      inputCopy: inputCopy, recurrentWork: recurrentWork, recurrentBytes: recurrentBytes,
+      hasLengths: hasLengths,
       hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, isa: isa)
   }
 
@@ -177,24 +178,20 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     if let (axis, stride) = facts.inputCopy {
       reasons.append("input: copied once (its \(axis) axis has stride \(stride))")
     }
-    let work = facts.recurrentWork
     switch split {
     case .hiddenUnits:
       reasons.append(
-        "split: hidden units across 2 workers (batch 1, H \(facts.hiddenSize) ≥ \(Self.hiddenSplitMinimum), T ≥ \(Self.hiddenSplitMinimumSteps)): each streams its part of W_hh"
+        "split: hidden units (gate columns) across 2 workers, one barrier per step: each streams its part of W_hh (H \(facts.hiddenSize) ≥ \(Self.hiddenSplitMinimum), T ≥ \(Self.hiddenSplitMinimumSteps), W_hh \(facts.recurrentBytes >> 10) KiB)"
       )
     case .batchSlices:
       reasons.append(
-        "split: batch slices of \(rowsPerWorker) across \(workers) workers (B·G·H·Hout = \(work) < \(Self.batchSplitLimit))"
+        "split: batch slices of \(rowsPerWorker) across \(workers) workers, no barrier (W_hh \(facts.recurrentBytes >> 10) KiB ≤ \(Self.batchSplitWeightBytes >> 10), or lengths/projection)"
       )
     case .none where threads == 1:
       reasons.append("split: none (1 thread)")
-    case .none where work >= Self.batchSplitLimit:
-      reasons.append(
-        "split: none; OpenBLAS threads its GEMMs (B·G·H·Hout = \(work) ≥ \(Self.batchSplitLimit))")
     case .none:
       reasons.append(
-        "split: none (fewer than \(2 * Self.minimumRowsPerWorker) sequences, or batch 1 with lengths, a projection, H < \(Self.hiddenSplitMinimum) or T < \(Self.hiddenSplitMinimumSteps))"
+        "split: none (fewer than \(2 * Self.minimumRowsPerWorker) sequences, and lengths, a projection, H < \(Self.hiddenSplitMinimum) or T < \(Self.hiddenSplitMinimumSteps))"
       )
     }
     reasons.append(

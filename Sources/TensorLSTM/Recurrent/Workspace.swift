@@ -24,10 +24,13 @@ struct Workspace<Scalar: BLASScalar> {
     var gatheredInput: UnsafeMutablePointer<Scalar>?
   }
 
-  /// The hidden split's second worker: its own gate rows `[chunk, G·n]` and `c` `[n]`.
+  /// The hidden split's extra buffers: the second worker's gate rows `[chunk, B, G·n]` and
+  /// gathered input rows, and each worker's `c` `[B, n]` (the slice's `cellState` keeps the
+  /// whole `[B, H]` state the workers start from and end in).
   struct PartnerRegions {
     var gates: UnsafeMutablePointer<Scalar>
-    var cellState: UnsafeMutablePointer<Scalar>
+    var gatheredInput: UnsafeMutablePointer<Scalar>?
+    var cellStates: (first: UnsafeMutablePointer<Scalar>, second: UnsafeMutablePointer<Scalar>)
   }
 
   /// Scalars of each region of one slice, by name.
@@ -66,9 +69,11 @@ struct Workspace<Scalar: BLASScalar> {
   init(plan: ForwardPlan, geometry g: RecurrentGeometry) {
     let sizes = Sizes(plan: plan, geometry: g)
     let sliceCount = plan.split == .batchSlices ? plan.workers : 1
-    // The partner's units are at most half of H, rounded up to 8.
-    let partnerUnits = plan.split == .hiddenUnits ? g.hiddenSize : 0
-    let partnerSize = plan.chunk * g.gateCount * partnerUnits + partnerUnits
+    // The second worker has at most half of the units; sized for all H to stay simple.
+    let splitRows = plan.split == .hiddenUnits ? plan.rowsPerWorker : 0
+    let partnerGates = plan.chunk * splitRows * g.gateCount * g.hiddenSize
+    let partnerGather = plan.gathersInput ? plan.chunk * splitRows * g.inputSize : 0
+    let partnerSize = partnerGates + partnerGather + 2 * splitRows * g.hiddenSize
     count = sliceCount * sizes.total + partnerSize
     base = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(count, 1))
     var cursor = base
@@ -88,9 +93,10 @@ struct Workspace<Scalar: BLASScalar> {
     }
     self.slices = slices
     partner =
-      partnerUnits > 0
+      splitRows > 0
       ? PartnerRegions(
-        gates: take(plan.chunk * g.gateCount * partnerUnits), cellState: take(partnerUnits))
+        gates: take(partnerGates), gatheredInput: partnerGather > 0 ? take(partnerGather) : nil,
+        cellStates: (take(splitRows * g.hiddenSize), take(splitRows * g.hiddenSize)))
       : nil
   }
 
