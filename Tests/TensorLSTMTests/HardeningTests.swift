@@ -52,6 +52,9 @@ struct HardeningTests {
         inputSize: 5, hiddenSize: hidden, numLayers: 2, batchFirst: batchFirst, seed: 4)
       model.kernels = path == "portable" ? .portable : .automatic
       model.threads = path.hasSuffix("split") ? 2 : 1
+      // Small shapes do not pay for a second worker; force the split under test.
+      model.threadSplit =
+        path == "hidden split" ? .hiddenUnits : (path == "batch split" ? .batchSlices : nil)
       // 16 steps: the hidden split needs at least ForwardPlan.hiddenSplitMinimumSteps.
       var x = Self.variant(layout, batch: batch, steps: 16, features: 5, seed: 9)
       if !batchFirst { x = x.permuted([1, 0, 2]) }

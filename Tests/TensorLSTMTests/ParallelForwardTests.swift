@@ -23,6 +23,7 @@ extension ThreadTests {
         inputSize: 5, hiddenSize: 6, numLayers: 1 + seed % 3, batchFirst: batchFirst,
         bidirectional: bidirectional, projSize: proj, seed: UInt64(seed))
       model.threads = 2
+      model.threadSplit = .batchSlices  // a shape this small would not pay for it
       let (batch, steps) = (9, 7)
       let x: Tensor<Float> = random.tensor(batchFirst ? [batch, steps, 5] : [steps, batch, 5])
       let rows = model.numLayers * model.directions
@@ -47,7 +48,8 @@ extension ThreadTests {
     func followsGlobalSetting() throws {
       let saved = BLAS.threadCount
       defer { BLAS.threadCount = saved }
-      let model = LSTM<Float>(inputSize: 5, hiddenSize: 6, seed: 1)
+      var model = LSTM<Float>(inputSize: 5, hiddenSize: 6, seed: 1)
+      model.threadSplit = .batchSlices  // a shape this small would not pay for it
       let x = Tensor<Float>.randomNormal(shape: [7, 9, 5], seed: 2)
       BLAS.threadCount = 2
       #expect(try model.plan(for: x).split == .batchSlices)
@@ -75,6 +77,7 @@ extension ThreadTests {
       // Both kernels: the workers use the fused step, or gemv and the Swift gate pass.
       model.kernels = seed % 2 == 0 ? .automatic : .portable
       model.threads = 2
+      model.threadSplit = .hiddenUnits
       let steps = 16 + seed  // ≥ ForwardPlan.hiddenSplitMinimumSteps
       let x: Tensor<Float> = random.tensor(seed % 2 == 0 ? [1, steps, 7] : [steps, 1, 7])
       let rows = model.numLayers * model.directions
@@ -90,9 +93,25 @@ extension ThreadTests {
       let singleSlow = try Naive.lstm(model, x.squeezed(axis: seed % 2 == 0 ? 0 : 1))
       expectClose(single.output, singleSlow.output, absolute: 1e-5, relative: 1e-5, "unbatched")
       #expect(try model.plan(for: x).split == .hiddenUnits)
-      // A short call (streaming a step at a time) does not pay for waking the partner.
-      let oneStep = x.sliced(axis: seed % 2 == 0 ? 1 : 0, range: 0..<1)
-      #expect(try model.plan(for: oneStep).split == ForwardPlan.Split.none)
+    }
+
+    @Test("the automatic plan splits only where a second worker pays (grid measurements)")
+    func automaticPlan() throws {
+      func split(_ batch: Int, _ steps: Int, _ input: Int, _ hidden: Int, threads: Int = 2)
+        throws -> ForwardPlan.Split
+      {
+        var model = LSTM<Float>(inputSize: input, hiddenSize: hidden, batchFirst: true)
+        model.threads = threads
+        return try model.plan(for: Tensor<Float>.zeros(shape: [batch, steps, input])).split
+      }
+      #expect(try split(1, 40, 96, 96) == ForwardPlan.Split.none, "a step too short for a barrier")
+      #expect(try split(1, 1, 64, 256) == ForwardPlan.Split.none, "one step per call")
+      #expect(try split(12, 40, 24, 48) == ForwardPlan.Split.none, "a call too short")
+      #expect(try split(1, 40, 384, 384) == .hiddenUnits)
+      #expect(try split(4, 40, 128, 768) == .hiddenUnits)
+      #expect(try split(96, 40, 128, 768) == .hiddenUnits, "W_hh beyond L2: split its columns")
+      #expect(try split(48, 40, 96, 96) == .batchSlices, "W_hh in L2: slice the batch")
+      #expect(try split(48, 40, 96, 96, threads: 1) == ForwardPlan.Split.none)
     }
 
     @Test(
@@ -106,6 +125,7 @@ extension ThreadTests {
           bidirectional: true, seed: UInt64(hidden))
         model.kernels = kernels
         model.threads = 2
+        model.threadSplit = .hiddenUnits
         let steps = 16
         let x: Tensor<Float> = random.tensor(
           model.batchFirst ? [batch, steps, 7] : [steps, batch, 7])
@@ -124,6 +144,7 @@ extension ThreadTests {
     func noStarvation() throws {
       var twoThreads = LSTM<Float>(inputSize: 4, hiddenSize: 128, seed: 3)
       twoThreads.threads = 2
+      twoThreads.threadSplit = .hiddenUnits
       let model = twoThreads
       let x = Tensor<Float>.randomNormal(shape: [50, 1, 4], seed: 4)
       let expected = try model(x).output.scalars
@@ -145,6 +166,7 @@ extension ThreadTests {
       let models = [1, 2].map { budget in
         var model = LSTM<Float>(inputSize: 6, hiddenSize: 160, seed: 5)
         model.threads = budget
+        model.threadSplit = .hiddenUnits
         return model
       }
       let x = Tensor<Float>.randomNormal(shape: [40, 1, 6], seed: 6)

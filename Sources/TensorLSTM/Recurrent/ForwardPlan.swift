@@ -103,6 +103,14 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   static let batchSplitWeightBytes = 256 << 10
   /// Units below which splitting them is not worth a barrier per step.
   static let hiddenSplitMinimum = 64
+  /// Recurrent multiply-adds per step (B·G·H·Hout) below which a step is too short to pay for
+  /// its barrier: 2 threads vs 1, T 40 (Zen 4): B 1, H 96 (37 K) 0.30 vs 0.12 ms; B 1, H 200
+  /// (160 K) 0.54 vs 0.34; B 1, H 384 (590 K) 1.02 vs 1.72; B 4, H 384 (2.4 M) 2.34 vs 4.26.
+  static let hiddenSplitMinimumWork = 500_000
+  /// Multiply-adds per call (T·B·G·H·(I + Hout)) below which slicing the batch does not pay
+  /// (2 threads vs 1, T 40, Zen 4: B 12, H 48 (6.6 M) 0.217 vs 0.201 ms; B 48, H 48 (26 M)
+  /// 0.85 vs 0.83; B 96, H 48 (53 M) 1.67 vs 1.90; B 12, H 96 (35 M) 0.48 vs 0.84).
+  static let batchSplitMinimumWork = 30_000_000
   /// Steps below which the hidden split's per-call cost (waking the partner, ~20 µs) is more
   /// than it saves: streaming one step per call at H 256 took 56 µs per call split against
   /// 34 µs unsplit (tensorlstm-bench --chunk 1, Zen 4).
@@ -112,7 +120,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
 
   init(
     geometry g: RecurrentGeometry, steps: Int, batch: Int, hasLengths: Bool, threads: Int,
-    input: TensorLayout, timeAxis: Int, batchAxis: Int, scalarSize: Int, isa: VectorISA?
+    input: TensorLayout, timeAxis: Int, batchAxis: Int, scalarSize: Int, isa: VectorISA?,
+    forcedSplit: Split? = nil
   ) {
     let fusedKernels = isa != nil
     gateCount = g.gateCount
@@ -134,17 +143,33 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
 
     let recurrentWork = batch * g.gateCount * g.hiddenSize * g.outputHiddenSize
     let recurrentBytes = g.gateCount * g.hiddenSize * g.outputHiddenSize * scalarSize
-    let canSplitUnits =
+    // What each split needs to be possible at all, then whether it pays.
+    let unitsPossible =
       threads >= 2 && !hasLengths && !g.projected && g.hiddenSize >= Self.hiddenSplitMinimum
-      && steps >= Self.hiddenSplitMinimumSteps
-    let batchSlices = Swift.max(1, Swift.min(threads, batch / Self.minimumRowsPerWorker))
-    if canSplitUnits && (batchSlices == 1 || recurrentBytes > Self.batchSplitWeightBytes) {
-      // Gate columns: each core streams its half of W_hh and does half the work per step.
-      (split, workers, rowsPerWorker) = (.hiddenUnits, 2, batch)
-    } else {
-      workers = batchSlices
-      rowsPerWorker = (batch + batchSlices - 1) / batchSlices
-      split = batchSlices > 1 ? .batchSlices : .none
+    let slicesPossible = Swift.max(1, Swift.min(threads, batch / Self.minimumRowsPerWorker))
+    let callWork = steps * batch * g.gateWidth * (g.inputSize + g.outputHiddenSize)
+    let unitsPay =
+      steps >= Self.hiddenSplitMinimumSteps && recurrentWork >= Self.hiddenSplitMinimumWork
+    let slices = callWork < Self.batchSplitMinimumWork ? 1 : slicesPossible
+    let chosen: Split
+    switch forcedSplit {
+    case .hiddenUnits? where unitsPossible: chosen = .hiddenUnits
+    case .batchSlices? where slicesPossible > 1: chosen = .batchSlices
+    case Split.none? where threads >= 2: chosen = .none
+    default:
+      if unitsPossible && unitsPay && (slices == 1 || recurrentBytes > Self.batchSplitWeightBytes) {
+        chosen = .hiddenUnits  // each core streams its half of W_hh, half the work per step
+      } else {
+        chosen = slices > 1 ? .batchSlices : .none
+      }
+    }
+    split = chosen
+    switch chosen {
+    case .hiddenUnits: (workers, rowsPerWorker) = (2, batch)
+    case .batchSlices:
+      workers = slicesPossible
+      rowsPerWorker = (batch + slicesPossible - 1) / slicesPossible
+    case .none: (workers, rowsPerWorker) = (1, batch)
     }
 
     // First-layer input rows of a chunk in time-major order: one strided run when the input is
@@ -191,7 +216,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
       reasons.append("split: none (1 thread)")
     case .none:
       reasons.append(
-        "split: none (fewer than \(2 * Self.minimumRowsPerWorker) sequences, and lengths, a projection, H < \(Self.hiddenSplitMinimum) or T < \(Self.hiddenSplitMinimumSteps))"
+        "split: none (too little work per call or per step for a second worker: B·G·H·Hout = \(facts.recurrentWork), or lengths, a projection, H < \(Self.hiddenSplitMinimum), T < \(Self.hiddenSplitMinimumSteps))"
       )
     }
     reasons.append(

@@ -63,7 +63,7 @@ extension LSTM {
       geometry: geometry, steps: s.steps, batch: s.batch, hasLengths: hasLengths,
       threads: threads ?? BLAS.threadCount, input: input.layout, timeAxis: timeAxis,
       batchAxis: batchAxis, scalarSize: MemoryLayout<Scalar>.stride,
-      isa: kernels == .portable ? nil : directionWeights[0].packedISA)
+      isa: kernels == .portable ? nil : directionWeights[0].packedISA, forcedSplit: threadSplit)
   }
 
   @_specialize(where Scalar == Float)

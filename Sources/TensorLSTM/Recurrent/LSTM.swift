@@ -25,8 +25,17 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
   /// Size of the projected hidden state `Hout` when > 0 (PyTorch's `proj_size`); 0 means none.
   public let projSize: Int
 
-  /// The kernels the time loop runs on: `.automatic` (the fused AVX2+FMA step for `Float` where
-  /// the CPU has it) or `.portable`. Both give the same results within `Float` rounding.
+  /// How a forward divides its work between threads, overriding the plan's choice: `nil` (the
+  /// default) lets ``ForwardPlan`` decide from the shape; `.hiddenUnits`, `.batchSlices` or
+  /// `.none` force that split where it is possible (the hidden split needs no `lengths`, no
+  /// projection and H ≥ 64; slices need 2 × 4 sequences; both need a budget of 2 threads), and
+  /// the plan's own choice otherwise. For tuning and tests.
+  public var threadSplit: ForwardPlan.Split? = nil
+
+  /// The kernels the time loop runs on: `.automatic` (the widest fused kernels the CPU runs,
+  /// for `Float`), `.avx512` or `.avx2` (forced), or `.portable`. All give the same results
+  /// within `Float` rounding. Setting it repacks `W_hh` for that kernel's panel width (or drops
+  /// the packed copy for `.portable`).
   public var kernels: RecurrentKernels = .automatic {
     didSet {
       let isa = kernels.vectorISA
