@@ -32,7 +32,9 @@ LSTM_CASES = [
 ]
 
 
-def lstm_fixture(index, case):
+def lstm_fixture(index, case, dtype=torch.float32):
+    """float64 fixtures ("lstm_f64_<name>") use the same draws, widened: PyTorch's float64 LSTM
+    is exact to rounding, the reference for Double models."""
     (name, inp, hid, layers, bias, bf, bi, proj, batch, steps, lengths, use_h0, unbatched) = case
     torch.manual_seed(1000 + index)
     lstm = torch.nn.LSTM(inp, hid, num_layers=layers, bias=bias, batch_first=bf,
@@ -47,6 +49,11 @@ def lstm_fixture(index, case):
     state_shape_c = (d * layers, hid) if unbatched else (d * layers, batch, hid)
     h0 = torch.randn(*state_shape_h) if use_h0 else None
     c0 = torch.randn(*state_shape_c) if use_h0 else None
+    if dtype == torch.float64:
+        lstm = lstm.double()
+        x = x.double()
+        h0, c0 = (h0.double(), c0.double()) if use_h0 else (None, None)
+        name = "f64_" + name
     with torch.no_grad():
         if lengths is not None:
             packed = pack_padded_sequence(x, torch.tensor(lengths), batch_first=bf,
@@ -135,11 +142,16 @@ def save(name, tensors, metadata):
 
 
 if __name__ == "__main__":
+    import sys
     os.makedirs(OUT, exist_ok=True)
+    # --float64: only the float64 LSTM fixtures (the float32 ones stay as committed).
     for i, case in enumerate(LSTM_CASES):
-        lstm_fixture(i, case)
-    article_fixture()
-    edge_fixture()
-    conv_fixtures()
+        if "--float64" not in sys.argv:
+            lstm_fixture(i, case)
+        lstm_fixture(i, case, torch.float64)
+    if "--float64" not in sys.argv:
+        article_fixture()
+        edge_fixture()
+        conv_fixtures()
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"wrote {len(os.listdir(OUT))} fixtures, {total} bytes, torch {torch.__version__}")

@@ -61,7 +61,9 @@ struct LSTMCase: CustomStringConvertible, Sendable {
 
 @Suite("LSTM: BLAS path vs naive oracle")
 struct LSTMTests {
-  static func run<S: BLASScalar>(_ c: LSTMCase, _: S.Type, tolerance: Double) throws {
+  static func run<S: BLASScalar>(
+    _ c: LSTMCase, _: S.Type, tolerance: Double, absolute: Double? = nil
+  ) throws {
     var random = TestRandom(seed: c.seed)
     let model = c.model(S.self)
     let x = c.input(S.self, &random)
@@ -77,20 +79,25 @@ struct LSTMTests {
     let fast = try model(x, initialState: state, lengths: lengths)
     let slow = try Naive.lstm(model, x, initialState: state, lengths: lengths)
     let context = "\(c) lengths \(lengths ?? [])"
+    let a = absolute ?? tolerance
+    expectClose(fast.output, slow.output, absolute: a, relative: tolerance, "output \(context)")
+    expectClose(fast.hidden, slow.hidden, absolute: a, relative: tolerance, "hidden \(context)")
+    expectClose(fast.cell, slow.cell, absolute: a, relative: tolerance, "cell \(context)")
     expectClose(
-      fast.output, slow.output, absolute: tolerance, relative: tolerance, "output \(context)")
-    expectClose(
-      fast.hidden, slow.hidden, absolute: tolerance, relative: tolerance, "hidden \(context)")
-    expectClose(fast.cell, slow.cell, absolute: tolerance, relative: tolerance, "cell \(context)")
-    expectClose(
-      fast.lastStep, slow.lastStep, absolute: tolerance, relative: tolerance, "lastStep \(context)")
+      fast.lastStep, slow.lastStep, absolute: a, relative: tolerance, "lastStep \(context)")
   }
 
   @Test("Float matches the oracle within 1e-5", arguments: (0..<96).map(LSTMCase.init(seed:)))
   func float(c: LSTMCase) throws { try Self.run(c, Float.self, tolerance: 1e-5) }
 
-  @Test("Double matches the oracle within 1e-5", arguments: (0..<64).map(LSTMCase.init(seed:)))
-  func double(c: LSTMCase) throws { try Self.run(c, Double.self, tolerance: 1e-5) }
+  /// Double models use the precise activations: double precision, not the Float rational's
+  /// ~1e-7 (issue 13: 5.3e-8 before, on a 2-layer 16 → 32 LSTM over 50 steps).
+  @Test(
+    "Double matches the oracle within 1e-12 relative, 1e-13 absolute",
+    arguments: (0..<64).map(LSTMCase.init(seed:)))
+  func double(c: LSTMCase) throws {
+    try Self.run(c, Double.self, tolerance: 1e-12, absolute: 1e-13)
+  }
 
   // (40, 300, 64) takes three chunks, so its batch-first input rows are gathered per chunk.
   @Test(

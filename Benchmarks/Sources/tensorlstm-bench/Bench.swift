@@ -44,6 +44,8 @@ struct Bench: ParsableCommand {
   @Flag(
     help: "Answer 'B T I H threads repeats' lines on stdin with a median time (tools/peers.py).")
   var serve = false
+  @Flag(help: "Time the Double forward against the Float one (interleaved) on each shape.")
+  var double = false
 
   mutating func run() throws {
     BLAS.threadCount = threads
@@ -83,6 +85,34 @@ struct Bench: ParsableCommand {
     }
     if let chunk {
       GridBench.chunked(custom ? shapes[0] : .streaming, chunk: chunk, repeats: repeats)
+      return
+    }
+    if double {
+      print(CPU.summary)
+      print("Double vs Float LSTM forward, \(threads) thread(s), median of \(repeats), interleaved")
+      for shape in shapes {
+        let float = LSTM<Float>(
+          inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
+          batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
+        var doubleModel = LSTM<Double>(
+          inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
+          batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
+        try doubleModel.loadStateDict(
+          float.stateDict().mapValues { t in
+            Tensor<Double>(shape: t.shape, scalars: t.scalars.map(Double.init))
+          })
+        let x = Tensor<Float>.randomNormal(shape: [shape.batch, shape.steps, shape.input], seed: 2)
+        let xd = Tensor<Double>(shape: x.shape, scalars: x.scalars.map(Double.init))
+        let runs = shape.flops > 1e9 ? Swift.max(3, repeats / 3) : repeats
+        var portable = float
+        portable.kernels = .portable
+        let medians = Timing.interleavedMedianMilliseconds(
+          repeats: runs,
+          [{ _ = try? float(x) }, { _ = try? doubleModel(xd) }, { _ = try? portable(x) }])
+        print(
+          "\(shape.name.padding(10)) Float \(fixed(medians[0], 9)) ms   Double \(fixed(medians[1], 9)) ms   Double/Float \(fixed(medians[1] / medians[0], 5, digits: 2))   (Float .portable \(fixed(medians[2], 9)) ms: Double/portable \(fixed(medians[1] / medians[2], 5, digits: 2)))"
+        )
+      }
       return
     }
     if plan {

@@ -7,9 +7,10 @@
 /// onnxruntime's MLAS, with x clamped to ±7.905 (where tanh rounds to ±1 in `Float`);
 /// `sigmoid(x) = ½ + ½·tanh(x/2)`. Measured error against the exact functions over the whole
 /// `Float` range (tests sweep it): under 1e-6 absolute, ±1 and 0/1 at saturation, ±∞ saturate,
-/// NaN propagates. `Double` uses the same approximation, so its gates carry the same ~1e-7
-/// error rather than `Double`'s precision. The scalar forms are written so that loops over
-/// them vectorise; the LSTM's gate pass is such a loop.
+/// NaN propagates. For `Double` both are the precise forms (``preciseTanh(_:)``,
+/// ``preciseSigmoid(_:)``: a few ulps over the whole range), so a `Double` model is accurate
+/// to double precision. The scalar forms are written so that loops over them vectorise; the
+/// LSTM's gate pass is such a loop.
 public enum Activations {
   // Numerator p(x) = x · (α1 + α3 x² + … + α13 x¹²), denominator q(x) = β0 + β2 x² + … + β6 x⁶.
   @usableFromInline static let alpha13 = -2.76076847742355e-16
@@ -25,13 +26,18 @@ public enum Activations {
   @usableFromInline static let beta0 = 4.89352518554385e-03
   @usableFromInline static let clamp = 7.90531110763549805
 
-  /// tanh of one scalar: clamp, then p(x)/q(x); ~25 flops, no branch once vectorised.
+  /// tanh of one scalar: for `Float`, clamp, then p(x)/q(x) (~25 flops, no branch once
+  /// vectorised); for `Double`, ``preciseTanh(_:)``.
   ///
   /// The clamp is two selects, which keep NaN (both comparisons are false), so NaN propagates
   /// through p/q without a separate check. Written per element so that LLVM vectorises the
   /// loops that call it.
   @inlinable @inline(__always)
   public static func tanh<S: BLASScalar>(_ x: S) -> S {
+    if S.self == Double.self {
+      // Folded away when specialised: Double takes the precise form.
+      return unsafeBitCast(preciseTanh(unsafeBitCast(x, to: Double.self)), to: S.self)
+    }
     let limit = S(clamp)
     var v = x < -limit ? -limit : x
     v = v > limit ? limit : v
@@ -48,10 +54,14 @@ public enum Activations {
     return (p * v) / q
   }
 
-  /// The logistic function 1 / (1 + e^-x) of one scalar, as ½ + ½·tanh(x/2).
+  /// The logistic function 1 / (1 + e^-x) of one scalar: for `Float` as ½ + ½·tanh(x/2), for
+  /// `Double` ``preciseSigmoid(_:)``.
   @inlinable @inline(__always)
   public static func sigmoid<S: BLASScalar>(_ x: S) -> S {
-    0.5 + 0.5 * tanh(0.5 * x)
+    if S.self == Double.self {
+      return unsafeBitCast(preciseSigmoid(unsafeBitCast(x, to: Double.self)), to: S.self)
+    }
+    return 0.5 + 0.5 * tanh(0.5 * x)
   }
 
   /// tanh of every lane, with the scalar form's results.

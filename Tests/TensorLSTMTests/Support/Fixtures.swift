@@ -10,10 +10,10 @@ enum Fixtures {
 
   static func path(_ name: String) -> String { "\(directory)/\(name).safetensors" }
 
-  static func load(_ name: String) throws -> (
-    tensors: [String: Tensor<Float>], metadata: [String: String]
-  ) {
-    let tensors: [String: Tensor<Float>] = try SafeTensors.read(contentsOf: path(name))
+  static func load<Scalar: BLASScalar>(_ name: String, as _: Scalar.Type = Float.self) throws
+    -> (tensors: [String: Tensor<Scalar>], metadata: [String: String])
+  {
+    let tensors: [String: Tensor<Scalar>] = try SafeTensors.read(contentsOf: path(name))
     let metadata = try SafeTensors.metadata(contentsOf: path(name))
     return (tensors, metadata)
   }

@@ -1,0 +1,86 @@
+/// `Double` activations accurate to a few ulps, branch-free so that loops over them vectorise:
+/// no libm call per element.
+///
+///     Activations.preciseTanh(0.5)      // 0.46211715726000974 (libm: …0974)
+///     Activations.preciseSigmoid(-40)   // 4.248354255291589e-18
+///
+/// `exp` reduces x = n·ln 2 + r (|r| ≤ ½ ln 2, ln 2 split in two for an exact n·ln 2_hi) and
+/// sums e^r's Taylor series to degree 13 (truncation < 1e-17 relative), then scales by 2ⁿ in
+/// two steps so that results down to the subnormals and up to overflow are right. `expm1` sums
+/// the series from its first term near 0 (no cancellation) and is `exp(y) − 1` beyond
+/// ½ ln 2. `tanh(x) = −expm1(−2|x|) / (2 + expm1(−2|x|))` with x's sign, so it is x itself for
+/// tiny x and exactly ±1 past ~19.06; `sigmoid` is `1 / (1 + e^−x)` for x ≥ 0 and
+/// `e^x / (1 + e^x)` below, so its tiny results keep their precision. Measured over a sweep of
+/// the whole `Double` range (tests): ≤ 4 ulps from libm for each; ±0, subnormals, ±∞ and NaN
+/// behave as libm's.
+extension Activations {
+  @usableFromInline static let log2e = 1.4426950408889634
+  @usableFromInline static let ln2High = 0.693147180369123816490  // 32 significant bits
+  @usableFromInline static let ln2Low = 1.90821492927058770002e-10
+  /// Adding and subtracting 1.5·2⁵² rounds a double of magnitude < 2⁵¹ to an integer.
+  @usableFromInline static let roundingShift = 6_755_399_441_055_744.0
+
+  /// e^r for |r| ≤ ½ ln 2 − 1, Taylor to degree 13, as `expm1` needs it (no leading 1).
+  @inlinable @inline(__always)
+  static func expm1Series(_ r: Double) -> Double {
+    var p = 1.0 / 6_227_020_800  // 1/13!
+    p = p * r + 1.0 / 479_001_600
+    p = p * r + 1.0 / 39_916_800
+    p = p * r + 1.0 / 3_628_800
+    p = p * r + 1.0 / 362_880
+    p = p * r + 1.0 / 40_320
+    p = p * r + 1.0 / 5040
+    p = p * r + 1.0 / 720
+    p = p * r + 1.0 / 120
+    p = p * r + 1.0 / 24
+    p = p * r + 1.0 / 6
+    p = p * r + 0.5
+    return (p * r) * r + r
+  }
+
+  /// e^x to a few ulps; 0 below −745.2, +∞ above 709.8, NaN for NaN.
+  @inlinable @inline(__always)
+  public static func preciseExp(_ x: Double) -> Double {
+    // NaN would not survive the integer conversion below; it is put back at the end.
+    let finite = x.isNaN ? 0 : x
+    let clamped = finite < -746 ? -746 : (finite > 710 ? 710 : finite)
+    let shifted = clamped * log2e + roundingShift
+    let n = shifted - roundingShift
+    let r = (clamped - n * ln2High) - n * ln2Low
+    let er = 1 + expm1Series(r)
+    // 2ⁿ as two factors 2^(n/2) and 2^(n − n/2): each a normal double for |n| ≤ 1077.
+    // shifted = 1.5·2⁵² + n: its low 32 significand bits are n in two's complement.
+    let k = Int64(Int32(truncatingIfNeeded: shifted.bitPattern))
+    let k1 = k >> 1
+    let k2 = k &- k1
+    let scale1 = Double(bitPattern: UInt64(truncatingIfNeeded: (k1 &+ 1023) << 52))
+    let scale2 = Double(bitPattern: UInt64(truncatingIfNeeded: (k2 &+ 1023) << 52))
+    let result = er * scale1 * scale2
+    return x.isNaN ? x : result
+  }
+
+  /// e^x − 1 to a few ulps, without cancellation near 0.
+  @inlinable @inline(__always)
+  public static func preciseExpm1(_ x: Double) -> Double {
+    let small = expm1Series(x)
+    let large = preciseExp(x) - 1
+    return abs(x) <= 0.34657359027997264 ? small : large
+  }
+
+  /// tanh to a few ulps; exactly ±1 past ~19.06, x for tiny x, NaN for NaN.
+  @inlinable @inline(__always)
+  public static func preciseTanh(_ x: Double) -> Double {
+    let em = preciseExpm1(-2 * abs(x))
+    let magnitude = -em / (2 + em)
+    return Double(signOf: x, magnitudeOf: magnitude)
+  }
+
+  /// The logistic function 1 / (1 + e^−x) to a few ulps, also where it is tiny.
+  @inlinable @inline(__always)
+  public static func preciseSigmoid(_ x: Double) -> Double {
+    let e = preciseExp(-abs(x))
+    let positive = 1 / (1 + e)
+    let negative = e / (1 + e)
+    return x >= 0 ? positive : (x < 0 ? negative : x)
+  }
+}
