@@ -29,7 +29,7 @@ def main():
     sizes = sorted({(r["input"], r["hidden"]) for r in rows}, key=lambda s: s[1])
     fig, axes = plt.subplots(1, len(threads), figsize=(5.2 * len(threads), 4.2), squeeze=False)
     norm = TwoSlopeNorm(vmin=0.5, vcenter=1.0, vmax=1.5)
-    for ax, t in zip(axes[0], threads):
+    for panel, (ax, t) in enumerate(zip(axes[0], threads)):
         grid = [[next((r["vs_onnxruntime"] for r in rows if r["threads"] == t and r["batch"] == b
                        and (r["input"], r["hidden"]) == s), float("nan")) for b in batches]
                 for s in sizes]
@@ -38,7 +38,7 @@ def main():
             for j, value in enumerate(line):
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
         ax.set_xticks(range(len(batches)), [str(b) for b in batches])
-        ax.set_yticks(range(len(sizes)), [f"I {i}, H {h}" for i, h in sizes])
+        ax.set_yticks(range(len(sizes)), [f"I {i}, H {h}" for i, h in sizes] if panel == 0 else [])
         ax.set_xlabel("batch B (T = 40)")
         ax.set_title(f"{t} thread{'s' if t > 1 else ''}: TensorLSTM / onnxruntime time")
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="< 1: TensorLSTM faster")

@@ -104,9 +104,12 @@ extension ThreadTests {
         model.threads = threads
         return try model.plan(for: Tensor<Float>.zeros(shape: [batch, steps, input])).split
       }
-      #expect(try split(1, 40, 96, 96) == ForwardPlan.Split.none, "a step too short for a barrier")
+      #expect(try split(1, 40, 24, 48) == ForwardPlan.Split.none, "a step too short for a barrier")
       #expect(try split(1, 1, 64, 256) == ForwardPlan.Split.none, "one step per call")
-      #expect(try split(12, 40, 24, 48) == ForwardPlan.Split.none, "a call too short")
+      #expect(try split(8, 2, 24, 48) == ForwardPlan.Split.none, "a call too short")
+      #expect(try split(1, 40, 96, 96) == .hiddenUnits)
+      #expect(try split(12, 40, 24, 48) == .batchSlices)
+      #expect(try split(32, 10, 128, 64) == .batchSlices, "the article")
       #expect(try split(1, 40, 384, 384) == .hiddenUnits)
       #expect(try split(4, 40, 128, 768) == .hiddenUnits)
       #expect(try split(96, 40, 128, 768) == .hiddenUnits, "W_hh beyond L2: split its columns")

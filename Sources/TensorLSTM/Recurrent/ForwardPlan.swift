@@ -103,18 +103,18 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   static let batchSplitWeightBytes = 256 << 10
   /// Units below which splitting them is not worth a barrier per step.
   static let hiddenSplitMinimum = 64
-  /// Recurrent multiply-adds per step (B·G·H·Hout) below which a step is too short to pay for
-  /// its barrier: 2 threads vs 1, T 40 (Zen 4): B 1, H 96 (37 K) 0.30 vs 0.12 ms; B 1, H 200
-  /// (160 K) 0.54 vs 0.34; B 1, H 384 (590 K) 1.02 vs 1.72; B 4, H 384 (2.4 M) 2.34 vs 4.26.
-  static let hiddenSplitMinimumWork = 500_000
-  /// Multiply-adds per call (T·B·G·H·(I + Hout)) below which slicing the batch does not pay
-  /// (2 threads vs 1, T 40, Zen 4: B 12, H 48 (6.6 M) 0.217 vs 0.201 ms; B 48, H 48 (26 M)
-  /// 0.85 vs 0.83; B 96, H 48 (53 M) 1.67 vs 1.90; B 12, H 96 (35 M) 0.48 vs 0.84).
-  static let batchSplitMinimumWork = 30_000_000
-  /// Steps below which the hidden split's per-call cost (waking the partner, ~20 µs) is more
-  /// than it saves: streaming one step per call at H 256 took 56 µs per call split against
-  /// 34 µs unsplit (tensorlstm-bench --chunk 1, Zen 4).
+  /// Steps below which the hidden split's per-call cost is more than it saves: streaming one
+  /// step per call at H 256 took 56 µs per call split against 34 µs unsplit
+  /// (tensorlstm-bench --chunk 1, Zen 4).
   static let hiddenSplitMinimumSteps = 16
+  /// Recurrent multiply-adds per step (B·G·H·Hout) below which a step is too short to pay for
+  /// its barrier. With spinning helpers, 2 threads vs 1, Zen 4: B 1, H 48 (9 K) 0.022 vs
+  /// 0.022 ms; B 1, H 96 (37 K) 0.072 vs 0.10; B 2, H 96 (74 K) 0.098 vs 0.12; B 1, H 256,
+  /// T 1000 (262 K) 6.5–7.7 vs 13.9–14.8. (B 1, H 200, T 40 lost: 0.44–0.54 vs 0.31–0.37.)
+  static let hiddenSplitMinimumWork = 32_000
+  /// Multiply-adds per call (T·B·G·H·(I + Hout)) below which slicing the batch does not pay:
+  /// B 12, H 48 (6.6 M) 0.104 vs 0.172 ms; the article (15.7 M) 0.19 vs 0.35.
+  static let batchSplitMinimumWork = 2_000_000
   /// The budget the gate chunk and the gathered input rows share.
   static let chunkBytes = 4 << 20
 

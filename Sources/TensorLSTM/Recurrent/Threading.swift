@@ -51,11 +51,16 @@ enum Workers {
   }
 }
 
-/// A thread the engine owns, parked between jobs, so that a forward's second worker always has
-/// a thread of its own and starts without Dispatch's pool heuristics: `concurrentPerform` ran
-/// both batch slices on the caller's thread in about half of the calls (B 24, H 96, 2 threads:
-/// 0.9 or 1.7 ms, bimodal), and a queue per call paid a thread start. Idle threads wait on a
-/// semaphore, using no CPU; the pool grows to the number of concurrent callers.
+/// A thread the engine owns, so that a forward's second worker always has a thread of its own
+/// and starts without Dispatch's pool heuristics: `concurrentPerform` ran both batch slices on
+/// the caller's thread in about half of the calls (B 24, H 96, 2 threads: 0.9 or 1.7 ms,
+/// bimodal), and a queue per call paid a thread start.
+///
+/// After a job the thread spins for a while (~0.1 ms) before it parks on a semaphore, and the
+/// caller spins while it waits, as onnxruntime's and OpenMP's pools do: waking a parked
+/// thread costs tens to hundreds of µs on this VM, more than a short forward (B 1, T 40,
+/// H 200: 0.50 ms split with parking vs 0.31 unsplit). The pool grows to the number of
+/// concurrent callers; idle threads use no CPU once parked.
 final class HelperThread: @unchecked Sendable {
   private static let idle = Mutex<[HelperThread]>([])
 
@@ -67,10 +72,20 @@ final class HelperThread: @unchecked Sendable {
   /// Returns a helper whose job is done to the pool.
   static func give(_ helper: HelperThread) { idle.withLock { $0.append(helper) } }
 
+  private enum State: Int {
+    case parked = 0
+    case spinning = 1
+    case posted = 2
+  }
+  /// parked → posted (the caller signals `wake`), spinning → posted (the thread sees it), and
+  /// the thread's own spinning ↔ parked.
+  private let state = Atomic<Int>(State.spinning.rawValue)
+  /// Jobs finished, for the caller's wait.
+  private let finished = Atomic<Int>(0)
+  private var started = 0
   private let wake = DispatchSemaphore(value: 0)
-  private let finished = DispatchSemaphore(value: 0)
-  /// Written by the caller before `wake.signal()`, read by the thread after `wake.wait()`, and
-  /// cleared by the thread before `finished.signal()`: the semaphores order every access.
+  /// Written by the caller before it posts, read by the thread after it sees the post, cleared
+  /// by the thread before it counts the job finished: the atomics order every access.
   private var job: (() -> Void)?
 
   private init() {
@@ -85,23 +100,43 @@ final class HelperThread: @unchecked Sendable {
     pthread_detach(thread)
   }
 
+  /// Spins about 0.1 ms for a post, then parks; runs each posted job.
   private func loop() -> Never {
     while true {
-      wake.wait()
+      var spins = 0
+      while state.load(ordering: .acquiring) != State.posted.rawValue {
+        spins += 1
+        if spins > 20_000 {
+          let (parked, _) = state.compareExchange(
+            expected: State.spinning.rawValue, desired: State.parked.rawValue,
+            ordering: .acquiringAndReleasing)
+          if parked { wake.wait() }
+          spins = 0
+        }
+      }
       job?()
       job = nil
-      finished.signal()
+      state.store(State.spinning.rawValue, ordering: .releasing)
+      finished.add(1, ordering: .releasing)
     }
   }
 
   /// Starts `job` on this thread; pair with ``wait()`` before `job`'s captures go away.
   func start(_ job: @escaping () -> Void) {
     self.job = job
-    wake.signal()
+    started += 1
+    let previous = state.exchange(State.posted.rawValue, ordering: .acquiringAndReleasing)
+    if previous == State.parked.rawValue { wake.signal() }
   }
 
-  /// Returns when the started job is done (and released).
-  func wait() { finished.wait() }
+  /// Returns when the started job is done (and released): spins, then yields the core.
+  func wait() {
+    var spins = 0
+    while finished.load(ordering: .acquiring) < started {
+      spins += 1
+      if spins > 2_000 { sched_yield() }
+    }
+  }
 }
 
 /// A value handed to worker threads that the compiler cannot prove safe to share; each use
