@@ -229,9 +229,14 @@ def main():
             # Each round times all three back to back, so that a ratio compares runs taken
             # under the same machine load; the rounds then spread over the drift.
             for _ in range(args.rounds):
+                # A pause before each framework: see grid() on spinning idle threads.
+                time.sleep(0.05)
                 ours = time_tensorlstm(bench, shape, threads, repeats)
-                rows.append((ours["blas_ms"], ours["portable_ms"], ours["sgemm_ms"],
-                             median_ms(ort_run, repeats), median_ms(torch_run, repeats)))
+                time.sleep(0.05)
+                ort_ms = median_ms(ort_run, repeats)
+                time.sleep(0.05)
+                rows.append((ours["blas_ms"], ours["portable_ms"], ours["sgemm_ms"], ort_ms,
+                             median_ms(torch_run, repeats)))
             mine, portable, sgemm, ort_ms, torch_ms = (
                 statistics.median(column) for column in zip(*rows))
             ratio = lambda i: statistics.median(r[0] / r[i] for r in rows)

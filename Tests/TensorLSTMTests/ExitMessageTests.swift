@@ -5,10 +5,6 @@ import Testing
 /// README promises: the shapes involved and the fix, never a bare "arithmetic overflow".
 @Suite("Exit messages: overflow and layer hyper-parameters")
 struct ExitMessageTests {
-  private func stderrText(_ result: ExitTest.Result?) -> String {
-    String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-  }
-
   @Test func lstmHiddenSizeOverflow() async {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = LSTM<Float>(inputSize: 1, hiddenSize: 1 << 62)

@@ -5,11 +5,6 @@ import Testing
 /// Programmer mistakes stop the process with a message that names the shapes and the fix.
 @Suite("View-op preconditions")
 struct ViewPreconditionTests {
-  /// What the stopped child process printed on stderr.
-  private func stderrText(_ result: ExitTest.Result?) -> String {
-    String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-  }
-
   @Test func duplicatePermutationAxis() async {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = Tensor<Float>.zeros(shape: [2, 3, 4]).permuted([0, 1, 1])

@@ -49,3 +49,8 @@ struct TestRandom {
     Tensor<S>.randomUniform(shape: shape, in: -1...1, using: &generator)
   }
 }
+
+/// What a stopped exit-test child process printed on stderr.
+func stderrText(_ result: ExitTest.Result?) -> String {
+  String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+}
