@@ -37,6 +37,31 @@ typedef void (*step_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrd
                         ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, float *, ptrdiff_t, ptrdiff_t);
 typedef void (*gates_fn)(const float *, float *, float *, ptrdiff_t);
 
+// The FMA limit: 16 independent AVX-512 FMA chains (8 AVX2 ones without AVX-512), no memory.
+__attribute__((target("avx512f"), noinline)) static float fma_loop_avx512(long rounds) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; i++) acc[i] = _mm512_set1_ps((float)i);
+  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.001f);
+  for (long r = 0; r < rounds; r++) {
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  }
+  for (int i = 1; i < 16; i++) acc[0] = _mm512_add_ps(acc[0], acc[i]);
+  return _mm512_reduce_add_ps(acc[0]);
+}
+
+__attribute__((target("avx2,fma"), noinline)) static float fma_loop_avx2(long rounds) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
+  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
+  for (long r = 0; r < rounds; r++) {
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  }
+  float lanes[8];
+  for (int i = 1; i < 12; i++) acc[0] = _mm256_add_ps(acc[0], acc[i]);
+  _mm256_storeu_ps(lanes, acc[0]);
+  return lanes[0];
+}
+
 int main(int argc, char **argv) {
   int isa = tlstm_cpu_isa();
   if (argc != 5 || !isa) {
@@ -59,6 +84,21 @@ int main(int argc, char **argv) {
   } sets[] = {{"AVX2", TLSTM_ISA_AVX2, 8, tlstm_lstm_step_avx2, tlstm_gates_avx2},
               {"AVX-512", TLSTM_ISA_AVX512, 16, tlstm_lstm_step_avx512, tlstm_gates_avx512}};
   double flops = 2.0 * batch * n * k * reps;
+  {
+    // Peak FMA throughput of one core, the compute limit of every kernel here.
+    volatile float sink = 0;
+    long rounds = 20000000;
+    double best = 1e9, flop;
+    for (int round = 0; round < 5; round++) {
+      double t0 = now();
+      sink += (isa & TLSTM_ISA_AVX512) ? fma_loop_avx512(rounds) : fma_loop_avx2(rounds);
+      double t = now() - t0;
+      if (t < best) best = t;
+    }
+    flop = (isa & TLSTM_ISA_AVX512) ? 2.0 * 16 * 16 * rounds : 2.0 * 12 * 8 * rounds;
+    printf("FMA loop (%s): %.1f GFLOP/s peak on one core\n",
+           (isa & TLSTM_ISA_AVX512) ? "AVX-512, 16 chains" : "AVX2, 12 chains", flop / best / 1e9);
+  }
   {
     // W_hh's size, read `reps` times: the bandwidth limit of the B = 1 step.
     double best = 1e9;
