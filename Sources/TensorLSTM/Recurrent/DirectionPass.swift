@@ -134,7 +134,7 @@ struct DirectionPass<Scalar: BLASScalar> {
 
   func isValid(_ t: Int, _ b: Int) -> Bool { lengths.map { t < $0[b] } ?? true }
 
-  /// The gate pass for one row: the AVX2 kernel when the fused kernels run, else Swift's.
+  /// The gate pass for one row: the vector kernel of ``isa`` when set, else Swift's.
   func applyGates(
     _ gates: UnsafeMutablePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
     hidden h: UnsafeMutablePointer<Scalar>, count: Int? = nil
@@ -146,7 +146,7 @@ struct DirectionPass<Scalar: BLASScalar> {
     }
   }
 
-  /// One time step, h into the output: the fused AVX2 step (recurrent product and gate math in
+  /// One time step, h into the output: the fused vector step (recurrent product and gate math in
   /// one pass) when it runs, else a recurrent GEMM into the gate rows and the gate pass.
   func step(
     _ t: Int, gateRows: UnsafeMutablePointer<Scalar>, gateRowStride: Int,

@@ -26,7 +26,7 @@ struct RecurrentGeometry: Sendable, Hashable {
 ///     var lstm = LSTM<Float>(inputSize: 64, hiddenSize: 256)
 ///     lstm.threads = 2
 ///     print(try lstm.plan(for: Tensor<Float>.zeros(shape: [1000, 1, 64])))
-///     // split: hidden units across 2 workers (batch 1: …), chunk 1000 steps, …
+///     // split: hidden units (gate columns) across 2 workers, one barrier per step: …
 ///
 /// The description says why the shape runs as it does: which split, how many workers, the
 /// chunk of time steps whose gate rows are computed by one input GEMM, whether input rows are

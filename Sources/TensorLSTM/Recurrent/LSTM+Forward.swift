@@ -6,12 +6,14 @@
 /// 2. Each step does one GEMM `h(t−1) · W_hhᵀ` with beta = 1 into that step's gate rows (gemv
 ///    when B = 1), reading `h(t−1)` where the previous step wrote it: in the output.
 /// 3. One fused vectorised pass computes the gates, `c` and `h` (``Activations``, no libm).
-///    For `Float` on AVX2+FMA CPUs (``RecurrentKernels/automatic``), steps 2 and 3 are one kernel:
-///    `W_hh`, packed when the weights are set, is multiplied in 8-unit × 4-gate register
-///    blocks and the cell update runs on the accumulators (`FusedStep.swift`, CRecurrentKernels).
+///    For `Float` on AVX-512 or AVX2+FMA CPUs (``RecurrentKernels/automatic``), steps 2 and 3
+///    are one kernel: `W_hh`, packed when the weights are set, is multiplied in register tiles
+///    of up to 6 rows × 4 gates × 16 (or 8) units and the cell update runs on the accumulators
+///    (`FusedStep.swift`, CRecurrentKernels).
 /// 4. `h` is written straight into the output (or, with `projSize`, projected into it by one
 ///    GEMM): no per-step copy, no final stack.
-/// All buffers are allocated before the time loop; the loop itself allocates nothing.
+/// A ``ForwardPlan`` decides the split between threads, the chunk and the kernels once per
+/// call; one ``Workspace`` holds every buffer; the time loop allocates nothing.
 extension LSTM {
   /// Runs the LSTM over `input`, PyTorch's `output, (h_n, c_n) = lstm(input, (h_0, c_0))`.
   ///

@@ -5,10 +5,10 @@ import Synchronization
   import Glibc
 #endif
 
-/// How a recurrent forward runs its workers: the batch slices on Dispatch's pool, the hidden
-/// split's partner on a private queue, and OpenBLAS held at one thread per call while the
-/// forward's own workers run (or while its budget is one thread), so the two never
-/// oversubscribe the cores.
+/// How a recurrent forward runs its workers: the caller's thread plus engine-owned
+/// ``HelperThread``s (batch slices, or the two halves of the gate-column split), with OpenBLAS
+/// held at one thread per call while the forward's own workers run (or while its budget is one
+/// thread), so the two never oversubscribe the cores.
 enum Workers {
   /// Runs `body` with OpenBLAS at one thread per call when the plan's workers already use the
   /// budget, or the budget is one thread; otherwise with OpenBLAS's own setting.
@@ -137,13 +137,6 @@ final class HelperThread: @unchecked Sendable {
       if spins > 2_000 { sched_yield() }
     }
   }
-}
-
-/// A value handed to worker threads that the compiler cannot prove safe to share; each use
-/// says why it is.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-  let value: Value
-  init(_ value: Value) { self.value = value }
 }
 
 /// A reusable two-worker step barrier: a monotonic count of arrivals. Spins briefly, then
