@@ -73,11 +73,12 @@ enum VectorISA: Int, Sendable, Hashable, Comparable, CustomStringConvertible {
 enum FusedStep {
   /// Rows per worker up to which the fused step beats OpenBLAS's GEMM plus the vector gate
   /// pass; above it OpenBLAS's larger register tiles win. Measured per step, 1 thread, best of
-  /// 7 (tools/kernel_bench.sh). AVX2 on Zen 3: B 8, H 512: 269 vs 492 µs; B 32, H 64: 17.8 vs
-  /// 21.5 µs; B 32, H 512: 947 vs 1024 µs; B 64, H 512: 2719 vs 2357 µs. AVX-512 on Zen 4
-  /// (EPYC, family 25 model 17): B 32, H 512: 864 vs 948 µs; B 48, H 512: 1324 vs 1306 µs;
-  /// B 64, H 512: 1870 vs 1719 µs; B 64, H 128: 96 vs 110 µs; B 96, H 384: 1309 vs 1327 µs.
-  static func maximumBatch(_ isa: VectorISA?) -> Int { isa == .avx512 ? 48 : 32 }
+  /// 7 (tools/kernel_bench.sh). AVX2 (2-row tiles) on Zen 3: B 8, H 512: 269 vs 492 µs;
+  /// B 32, H 64: 17.8 vs 21.5 µs; B 32, H 512: 947 vs 1024 µs; B 64, H 512: 2719 vs 2357 µs.
+  /// AVX-512 (6-row tiles, one pass over K) on Zen 4 (EPYC, family 25 model 17) wins at every
+  /// batch measured: B 64, H 512: 1234 vs 1561 µs; B 96, H 768: 4348 vs 5437; B 128, H 256:
+  /// 642 vs 737; B 96, H 96: 76 vs 88.
+  static func maximumBatch(_ isa: VectorISA?) -> Int { isa == .avx512 ? 256 : 32 }
 
   /// `weight_hh` `[4H, K]` packed for `isa`'s step, or nil when no fused kernel can run it
   /// (not Float, or no instruction set). Copies; 4H·K floats (units rounded up to a panel).
