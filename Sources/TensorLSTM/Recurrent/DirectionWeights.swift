@@ -31,7 +31,8 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   /// packed for it.
   mutating func repack(for isa: VectorISA?) {
     let usable = Scalar.self == Float.self ? isa : nil
-    if usable == packedISA && (packedRecurrent != nil) == (usable != nil) { return }
+    // packedISA is nil exactly when there is no packed copy, so equal means already done.
+    if usable == packedISA { return }
     packedRecurrent = FusedStep.packedRecurrent(parameters[1], isa: usable)
     packedISA = packedRecurrent == nil ? nil : usable
   }

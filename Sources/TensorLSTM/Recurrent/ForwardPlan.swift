@@ -93,7 +93,6 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     var hasLengths: Bool
     var hiddenSize: Int
     var fusedLimit: Int
-    var isa: VectorISA?
   }
 
   /// Sequences smaller than this per worker are not worth a thread.
@@ -194,7 +193,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     facts = Facts(
       inputCopy: inputCopy, recurrentWork: recurrentWork, recurrentBytes: recurrentBytes,
       hasLengths: hasLengths,
-      hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, isa: isa)
+      hiddenSize: g.hiddenSize, fusedLimit: fusedLimit)
   }
 
   /// Why: one line per decision.

@@ -30,8 +30,9 @@ extension LSTM {
   /// direction starts at that step.
   ///
   /// Cost: allocates the result and work buffers once (the gate buffer is chunked over time to
-  /// stay near 4 MiB); reads `input` through its strides when its feature axis has unit stride
-  /// (a time-major view of batch-first data is not copied), otherwise copies it once.
+  /// stay near 4 MiB); reads `input` through its strides (a time-major view of batch-first data
+  /// is not copied), and copies it once only when no GEMM can: a time or batch axis with stride
+  /// ≤ 0 (reversed, broadcast) or features without unit stride.
   /// - Throws: ``LayerError`` naming expected and actual shapes for a wrong rank or feature
   ///   size, an initial state of the wrong shape, or bad `lengths`; nothing is computed then.
   public func callAsFunction(

@@ -62,8 +62,6 @@ struct Workspace<Scalar: BLASScalar> {
 
   let slices: [SliceRegions]
   let partner: PartnerRegions?
-  /// Scalars allocated in all.
-  let count: Int
   private let base: UnsafeMutablePointer<Scalar>
 
   init(plan: ForwardPlan, geometry g: RecurrentGeometry) {
@@ -74,7 +72,7 @@ struct Workspace<Scalar: BLASScalar> {
     let partnerGates = plan.chunk * splitRows * g.gateCount * g.hiddenSize
     let partnerGather = plan.gathersInput ? plan.chunk * splitRows * g.inputSize : 0
     let partnerSize = partnerGates + partnerGather + 2 * splitRows * g.hiddenSize
-    count = sliceCount * sizes.total + partnerSize
+    let count = sliceCount * sizes.total + partnerSize
     base = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(count, 1))
     var cursor = base
     func take(_ n: Int) -> UnsafeMutablePointer<Scalar> {
