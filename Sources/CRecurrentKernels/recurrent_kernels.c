@@ -1,22 +1,23 @@
-// Vector LSTM kernels; see include/recurrent_kernels.h. The step and the gate pass are written
-// once (lstm_step_template.h) and instantiated here per instruction set, each with a
+// Vector recurrent kernels; see include/recurrent_kernels.h. The step and the gate pass are
+// written once (recurrent_step_template.h) and instantiated here per instruction set, each with a
 // per-function target attribute, so the package needs no compiler flags; the caller picks one
 // at run time from tlstm_cpu_isa().
 #include "recurrent_kernels.h"
 
-ptrdiff_t tlstm_packed_count(ptrdiff_t units, ptrdiff_t k, ptrdiff_t width) {
-  return (units + width - 1) / width * k * 4 * width;
+ptrdiff_t tlstm_packed_count(ptrdiff_t gates, ptrdiff_t units, ptrdiff_t k, ptrdiff_t width) {
+  return (units + width - 1) / width * k * gates * width;
 }
 
-void tlstm_pack_recurrent(const float *w, ptrdiff_t gate_rows, ptrdiff_t units, ptrdiff_t k,
-                          ptrdiff_t width, float *packed) {
+void tlstm_pack_recurrent(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows, ptrdiff_t units,
+                          ptrdiff_t k, ptrdiff_t width, float *packed) {
   for (ptrdiff_t u0 = 0; u0 < units; u0 += width) {
-    float *panel = packed + u0 / width * k * 4 * width;
+    float *panel = packed + u0 / width * k * gates * width;
     for (ptrdiff_t j = 0; j < k; j++) {
-      for (int g = 0; g < 4; g++) {
+      for (ptrdiff_t g = 0; g < gates; g++) {
         for (ptrdiff_t lane = 0; lane < width; lane++) {
           ptrdiff_t u = u0 + lane;
-          panel[(j * 4 + g) * width + lane] = u < units ? w[(g * gate_rows + u) * k + j] : 0.0f;
+          panel[(j * gates + g) * width + lane] =
+              u < units ? w[(g * gate_rows + u) * k + j] : 0.0f;
         }
       }
     }
@@ -28,14 +29,16 @@ void tlstm_pack_recurrent(const float *w, ptrdiff_t gate_rows, ptrdiff_t units, 
 // Elsewhere the Swift path runs; these are never called.
 int tlstm_cpu_isa(void) { return 0; }
 #define STUB(isa)                                                                                \
-  void tlstm_lstm_step_##isa(const float *packed, ptrdiff_t units, ptrdiff_t k,                 \
-                             const float *h_prev, ptrdiff_t h_prev_stride, float *gates,        \
-                             ptrdiff_t gate_stride, ptrdiff_t gate_block, float *cell,          \
-                             ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,              \
-                             ptrdiff_t batch) {                                                 \
+  void tlstm_recurrent_step_##isa(int cell, const float *packed, ptrdiff_t units, ptrdiff_t k, \
+                                  const float *h_prev, ptrdiff_t h_prev_stride,                \
+                                  const float *h_old, float *gates, ptrdiff_t gate_stride,     \
+                                  ptrdiff_t gate_block, float *cell_state,                     \
+                                  ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,         \
+                                  ptrdiff_t batch) {                                           \
     __builtin_trap();                                                                            \
   }                                                                                              \
-  void tlstm_gates_##isa(const float *gates, float *cell, float *h, ptrdiff_t units) {          \
+  void tlstm_gates_##isa(int cell, const float *gates, float *cell_state, const float *h_old,  \
+                         float *h, ptrdiff_t units) {                                           \
     __builtin_trap();                                                                            \
   }
 STUB(avx2)
@@ -69,6 +72,7 @@ int tlstm_cpu_isa(void) {
 #define vfmadd _mm256_fmadd_ps
 #define vmul _mm256_mul_ps
 #define vadd _mm256_add_ps
+#define vsub _mm256_sub_ps
 #define vmin _mm256_min_ps
 #define vmax _mm256_max_ps
 #define vdiv _mm256_div_ps
@@ -76,7 +80,7 @@ int tlstm_cpu_isa(void) {
   _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define vload_masked(p, m) _mm256_maskload_ps(p, m)
 #define vstore_masked(p, m, v) _mm256_maskstore_ps(p, m, v)
-#include "lstm_step_template.h"
+#include "recurrent_step_template.h"
 #undef ISA
 #undef TARGET
 #undef W
@@ -90,6 +94,7 @@ int tlstm_cpu_isa(void) {
 #undef vfmadd
 #undef vmul
 #undef vadd
+#undef vsub
 #undef vmin
 #undef vmax
 #undef vdiv
@@ -112,12 +117,13 @@ int tlstm_cpu_isa(void) {
 #define vfmadd _mm512_fmadd_ps
 #define vmul _mm512_mul_ps
 #define vadd _mm512_add_ps
+#define vsub _mm512_sub_ps
 #define vmin _mm512_min_ps
 #define vmax _mm512_max_ps
 #define vdiv _mm512_div_ps
 #define vmask_below(n) ((__mmask16)((1u << (n)) - 1u))
 #define vload_masked(p, m) _mm512_maskz_loadu_ps(m, p)
 #define vstore_masked(p, m, v) _mm512_mask_storeu_ps(p, m, v)
-#include "lstm_step_template.h"
+#include "recurrent_step_template.h"
 
 #endif

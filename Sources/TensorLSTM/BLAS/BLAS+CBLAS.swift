@@ -82,6 +82,13 @@ struct StridedMatrix<Scalar: BLASScalar> {
   var rowStride: Int
   var columnStride: Int
 
+  /// The columns `range` of this matrix; O(1), the same memory.
+  func columns(_ range: Range<Int>) -> StridedMatrix {
+    StridedMatrix(
+      base: base + range.lowerBound * columnStride, rows: rows, columns: range.count,
+      rowStride: rowStride, columnStride: columnStride)
+  }
+
   /// How BLAS reads this matrix without copying: row-major (`transposed == false`, `ld` =
   /// row stride) or as the transpose of a row-major matrix (`ld` = column stride). `nil` when
   /// neither stride is 1 with a large enough leading dimension (broadcast, negative, or

@@ -9,8 +9,8 @@ internal import CRecurrentKernels
 ///     lstm.kernels = .portable                   // e.g. to compare against the fused path
 ///     RecurrentKernels.supported                 // [.avx512, .avx2, .portable] on Zen 4
 ///
-/// The fused kernels (`Float` only) accumulate `h(t−1) · W_hhᵀ` for a panel of units × 4 gates
-/// in registers, from a copy of `W_hh` packed for the chosen instruction set when the weights
+/// The fused kernels (`Float` only) accumulate `h(t−1) · W_hhᵀ` for a panel of units × the
+/// cell's gates in registers, from a copy of `W_hh` packed for the chosen instruction set when the weights
 /// or the kernels are set, and update `c` and `h` from those registers. Where the per-step GEMM
 /// stays (many sequences per worker, or `lengths`), the vector gate pass runs after it.
 public enum RecurrentKernels: Sendable, Hashable, CaseIterable {
@@ -80,55 +80,73 @@ enum FusedStep {
   /// 642 vs 737; B 96, H 96: 76 vs 88.
   static func maximumBatch(_ isa: VectorISA?) -> Int { isa == .avx512 ? 256 : 32 }
 
-  /// `weight_hh` `[4H, K]` packed for `isa`'s step, or nil when no fused kernel can run it
-  /// (not Float, or no instruction set). Copies; 4H·K floats (units rounded up to a panel).
-  static func packedRecurrent<Scalar: BLASScalar>(_ weightHH: Tensor<Scalar>, isa: VectorISA?)
-    -> Tensor<Scalar>?
-  {
-    guard Scalar.self == Float.self, let isa else { return nil }
-    let (units, k) = (weightHH.shape[0] / 4, weightHH.shape[1])
-    var packed = Tensor<Scalar>.zeros(shape: [tlstm_packed_count(units, k, isa.width)])
+  /// `weight_hh` `[G·H, K]` packed for `cell`'s fused step on `isa`, or nil when no fused
+  /// kernel can run it (not Float, no instruction set, or a cell without one). Copies; G·H·K
+  /// floats (units rounded up to a panel).
+  static func packedRecurrent<Scalar: BLASScalar>(
+    _ weightHH: Tensor<Scalar>, cell: RecurrentCell, isa: VectorISA?
+  ) -> Tensor<Scalar>? {
+    guard Scalar.self == Float.self, cell.hasFusedStep, let isa else { return nil }
+    let gates = cell.gateCount
+    let (units, k) = (weightHH.shape[0] / gates, weightHH.shape[1])
+    var packed = Tensor<Scalar>.zeros(shape: [tlstm_packed_count(gates, units, k, isa.width)])
     weightHH.withBase { w in
       packed.withMutableBase { p in
-        tlstm_pack_recurrent(float(w), units, units, k, isa.width, float(p))
+        tlstm_pack_recurrent(float(w), gates, units, units, k, isa.width, float(p))
       }
     }
     return packed
   }
 
-  /// The first of the panels of units `first…` in a packed `W_hh` of inner size `k`, for a
-  /// worker that owns them (`first` a multiple of the panel width).
-  static func panels<Scalar>(_ packed: UnsafePointer<Scalar>, first: Int, k: Int, isa: VectorISA)
-    -> UnsafePointer<Scalar>
-  {
+  /// The first of the panels of units `first…` in a packed `W_hh` of `cell` with inner size
+  /// `k`, for a worker that owns them (`first` a multiple of the panel width).
+  static func panels<Scalar>(
+    _ packed: UnsafePointer<Scalar>, cell: RecurrentCell, first: Int, k: Int, isa: VectorISA
+  ) -> UnsafePointer<Scalar> {
     require(
       first % isa.width == 0,
       "FusedStep.panels: first unit \(first) must be a multiple of \(isa.width)")
-    return packed + tlstm_packed_count(first, k, isa.width)
+    return packed + tlstm_packed_count(cell.gateCount, first, k, isa.width)
   }
 
-  /// One fused LSTM step for `batch` rows; see `tlstm_lstm_step_*` in recurrent_kernels.h.
-  /// `gates` is scratch afterwards.
+  /// One fused step of `cell` for `batch` rows; see `tlstm_recurrent_step_*` in
+  /// recurrent_kernels.h. `hOld` (stride `hPreviousStride`) is h(t−1) at these units, read by
+  /// the GRU. `gates` is scratch afterwards.
   static func step<Scalar: BLASScalar>(
-    isa: VectorISA, packed: UnsafePointer<Scalar>, units: Int, k: Int,
-    hPrevious: UnsafePointer<Scalar>, hPreviousStride: Int,
+    cell: RecurrentCell, isa: VectorISA, packed: UnsafePointer<Scalar>, units: Int, k: Int,
+    hPrevious: UnsafePointer<Scalar>, hPreviousStride: Int, hOld: UnsafePointer<Scalar>,
     gates: UnsafeMutablePointer<Scalar>, gateStride: Int, gateBlock: Int,
-    cell: UnsafeMutablePointer<Scalar>, cellStride: Int,
+    cell cellState: UnsafeMutablePointer<Scalar>, cellStride: Int,
     hidden h: UnsafeMutablePointer<Scalar>, hiddenStride: Int, batch: Int
   ) {
-    let kernel = isa == .avx512 ? tlstm_lstm_step_avx512 : tlstm_lstm_step_avx2
+    let kernel = isa == .avx512 ? tlstm_recurrent_step_avx512 : tlstm_recurrent_step_avx2
     kernel(
-      float(packed), units, k, float(hPrevious), hPreviousStride, float(gates), gateStride,
-      gateBlock, float(cell), cellStride, float(h), hiddenStride, batch)
+      code(cell), float(packed), units, k, float(hPrevious), hPreviousStride, float(hOld),
+      float(gates), gateStride, gateBlock, float(cellState), cellStride, float(h), hiddenStride,
+      batch)
   }
 
-  /// The vector gate pass for one row; see `LSTMGatePass.apply` for the Swift one.
+  /// The vector cell update for one row whose gate slots are `count` apart; see
+  /// `LSTMGatePass`, `GRUGatePass` and `RNNGatePass` for the Swift ones.
   static func gates<Scalar: BLASScalar>(
-    isa: VectorISA, _ gates: UnsafePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
+    cell: RecurrentCell, isa: VectorISA, _ gates: UnsafePointer<Scalar>,
+    cell cellState: UnsafeMutablePointer<Scalar>, hOld: UnsafePointer<Scalar>,
     hidden h: UnsafeMutablePointer<Scalar>, count: Int
   ) {
     let kernel = isa == .avx512 ? tlstm_gates_avx512 : tlstm_gates_avx2
-    kernel(float(gates), float(cell), float(h), count)
+    kernel(code(cell), float(gates), float(cellState), float(hOld), float(h), count)
+  }
+
+  /// The C kernels' cell number.
+  private static func code(_ cell: RecurrentCell) -> Int32 {
+    switch cell {
+    case .lstm: return Int32(TLSTM_CELL_LSTM)
+    case .gru(resetAfter: true): return Int32(TLSTM_CELL_GRU)
+    case .rnn(.tanh): return Int32(TLSTM_CELL_RNN_TANH)
+    case .rnn(.relu): return Int32(TLSTM_CELL_RNN_RELU)
+    case .gru(resetAfter: false):
+      preconditionFailure("FusedStep: the reset-before GRU has no fused kernel")
+    }
   }
 
   private static func float<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {

@@ -91,31 +91,13 @@ extension Naive {
       layerInput = layerOutput
     }
 
-    let width = directions * hOut
-    var outputValues: [Double] = []
-    if model.batchFirst && !s.unbatched {
-      for b in 0..<batch { for t in 0..<steps { outputValues += layerInput[t][b] } }
-    } else {
-      for t in 0..<steps { for b in 0..<batch { outputValues += layerInput[t][b] } }
-    }
-    var lastStep: [Double] = []
-    for b in 0..<batch {
-      for direction in 0..<directions {
-        let start = (((layers - 1) * directions + direction) * batch + b) * hOut
-        lastStep += hN[start..<(start + hOut)]
-      }
-    }
-    let batchAxis = s.unbatched ? [] : [batch]
-    let outputShape =
-      s.unbatched
-      ? [steps, width] : (model.batchFirst ? [batch, steps, width] : [steps, batch, width])
-    func tensor(_ shape: [Int], _ values: [Double]) -> Tensor<Scalar> {
-      Tensor(shape: shape, scalars: values.map { Scalar($0) })
-    }
+    let shared: RecurrentOutput<Scalar> = naiveOutput(
+      layerInput, hN: hN, shape: s, batchFirst: model.batchFirst, layers: layers,
+      directions: directions, hOut: hOut)
     return LSTMOutput(
-      output: tensor(outputShape, outputValues),
-      hidden: tensor([rows] + batchAxis + [hOut], hN),
-      cell: tensor([rows] + batchAxis + [hidden], cN),
-      lastStep: tensor(batchAxis + [width], lastStep))
+      output: shared.output, hidden: shared.hidden,
+      cell: Tensor(
+        shape: [rows] + (s.unbatched ? [] : [batch]) + [hidden], scalars: cN.map { Scalar($0) }),
+      lastStep: shared.lastStep)
   }
 }

@@ -1,7 +1,7 @@
 /// Two threads by gate columns: the hidden units are split between two workers, for any batch.
 ///
-/// Each worker owns about half of the units, and with them their rows of every gate: it reads
-/// only its rows of `W_ih` and `W_hh` (in place, or its panels of the packed copy) and the bias,
+/// Each worker owns about half of the units, and with them their rows of every gate (and every
+/// slot of the gate rows, ``RecurrentCell``): it reads only its rows of `W_ih` and `W_hh` (in place, or its panels of the packed copy) and the bias,
 /// and has its own gate rows, cell state and gathered input (``Workspace/PartnerRegions`` for
 /// the second worker). So each core streams its own half of `W_hh` per step and does half the
 /// multiply-adds, where a batch split has every core stream all of it. Only `h` is shared: a
@@ -37,43 +37,32 @@ extension DirectionPass {
       })
   }
 
-  /// One worker's share: every step for hidden units `units`, with gate rows `[chunk, B, G·n]`
-  /// and its `c` `[B, n]`.
+  /// One worker's share: every step for hidden units `units`, with gate rows
+  /// `[chunk, B, rowGates·n]` and its `c` `[B, n]`.
   private func runWorker(
     units: Range<Int>, gates: UnsafeMutablePointer<Scalar>, cell c: UnsafeMutablePointer<Scalar>,
     gathering scratch: UnsafeMutablePointer<Scalar>?, input: Rows<Scalar>, output: Rows<Scalar>,
     barrier: StepBarrier
   ) {
     let n = units.count
-    let (gateCount, features) = (geometry.gateCount, input.features)
-    let rowWidth = gateCount * n
-    for b in 0..<batch {
+    let rowWidth = cell.rowGates * n
+    let carriesCell = cell.hasCellState
+    for b in 0..<batch where carriesCell {
       (c + b * n).update(from: cellState + b * hidden + units.lowerBound, count: n)
     }
     let chunkCount = (steps + chunk - 1) / chunk
     var stepsDone = 0
     weights.weightIH.withBase { wIH in
       weights.weightHH.withBase { wHH in
-        weights.combinedBias.withBase { bias in
+        weights.rowBias.withBase { bias in
           for chunkIndex in 0..<chunkCount {
             let ci = reverse ? chunkCount - 1 - chunkIndex : chunkIndex
             let first = ci * chunk
             let count = Swift.min(chunk, steps - first)
-            let rows = inputRows(input, first: first, count: count, gathering: scratch)
-            // Per gate: its bias, then x · W_ihᵀ for this worker's rows of that gate, read in
-            // place (rows g·H + units of W_ih).
-            for g in 0..<gateCount {
-              let gateRow = g * hidden + units.lowerBound
-              for row in 0..<(count * batch) {
-                (gates + row * rowWidth + g * n).update(from: bias + gateRow, count: n)
-              }
-              BLAS.gemm(
-                rows,
-                StridedMatrix(
-                  base: wIH + gateRow * features, rows: features, columns: n, rowStride: 1,
-                  columnStride: features),
-                into: gates + g * n, rowStride: rowWidth, beta: 1)
-            }
+            // This worker's rows of every gate of W_ih, read in place.
+            projectInputs(
+              input, first: first, count: count, rows: (gates, rowWidth, n), units: units,
+              weightIH: wIH, bias: bias, gathering: scratch)
             for k in 0..<count {
               let t = reverse ? first + count - 1 - k : first + k
               let isFirst = reverse ? t == steps - 1 : t == 0
@@ -88,19 +77,20 @@ extension DirectionPass {
               barrier.wait(until: 2 * stepsDone)
               let gateRows = gates + (t - first) * batch * rowWidth
               let h = output.row(time: t, batch: 0) + units.lowerBound
+              let hOld = previous + units.lowerBound
               if kernel == .fused, let packedRecurrent, let isa {
                 FusedStep.step(
-                  isa: isa,
+                  cell: cell, isa: isa,
                   packed: FusedStep.panels(
-                    packedRecurrent, first: units.lowerBound, k: hidden, isa: isa),
+                    packedRecurrent, cell: cell, first: units.lowerBound, k: hidden, isa: isa),
                   units: n, k: hidden, hPrevious: previous, hPreviousStride: previousStride,
-                  gates: gateRows, gateStride: rowWidth, gateBlock: n, cell: c, cellStride: n,
-                  hidden: h, hiddenStride: output.batchStride, batch: batch)
+                  hOld: hOld, gates: gateRows, gateStride: rowWidth, gateBlock: n, cell: c,
+                  cellStride: n, hidden: h, hiddenStride: output.batchStride, batch: batch)
               } else {
                 let hPrevious = StridedMatrix(
                   base: previous, rows: batch, columns: hidden, rowStride: previousStride,
                   columnStride: 1)
-                for g in 0..<gateCount {
+                for g in 0..<cell.recurrentGates {
                   BLAS.gemm(
                     hPrevious,
                     StridedMatrix(
@@ -110,7 +100,7 @@ extension DirectionPass {
                 }
                 for b in 0..<batch {
                   applyGates(
-                    gateRows + b * rowWidth, cell: c + b * n,
+                    gateRows + b * rowWidth, cell: c + b * n, hOld: hOld + b * previousStride,
                     hidden: h + b * output.batchStride, count: n)
                 }
               }
@@ -123,7 +113,7 @@ extension DirectionPass {
     }
     // Both workers must be past their last read of h before the caller moves on.
     barrier.wait(until: 2 * stepsDone)
-    for b in 0..<batch {
+    for b in 0..<batch where carriesCell {
       (cellState + b * hidden + units.lowerBound).update(from: c + b * n, count: n)
     }
   }

@@ -1,4 +1,5 @@
-/// One layer-direction of the LSTM over all time steps, on a slice's workspace regions.
+/// One layer-direction of a recurrent layer (LSTM, GRU or RNN) over all time steps, on a
+/// slice's workspace regions.
 ///
 /// Nothing here allocates: buffers come from the ``Workspace``, BLAS calls take pointers, and
 /// the gate pass keeps its temporaries on the stack.
@@ -48,19 +49,18 @@ struct DirectionPass<Scalar: BLASScalar> {
       ? nil : weights.packedRecurrent.map { UnsafePointer($0.storage.base + $0.layout.offset) }
   }
 
+  var cell: RecurrentCell { geometry.cell }
+
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func run(input: Rows<Scalar>, output: Rows<Scalar>) {
-    let gateWidth = geometry.gateWidth
     weights.weightIH.withBase { weightIH in
       weights.weightHH.withBase { weightHH in
-        weights.combinedBias.withBase { bias in
-          // W_ihᵀ [I, 4H] and W_hhᵀ [Hout, 4H]: the stored [4H, ·] matrices read transposed.
-          let inputWeights = StridedMatrix(
-            base: weightIH, rows: input.features, columns: gateWidth, rowStride: 1,
-            columnStride: input.features)
+        weights.rowBias.withBase { bias in
+          // W_hhᵀ [Hout, G·H]: the stored [G·H, Hout] matrix read transposed.
           let recurrentWeights = StridedMatrix(
-            base: weightHH, rows: hOut, columns: gateWidth, rowStride: 1, columnStride: hOut)
+            base: weightHH, rows: hOut, columns: geometry.gateWidth, rowStride: 1,
+            columnStride: hOut)
           let chunkCount = (steps + chunk - 1) / chunk
           for chunkIndex in 0..<chunkCount {
             let c = reverse ? chunkCount - 1 - chunkIndex : chunkIndex
@@ -69,8 +69,8 @@ struct DirectionPass<Scalar: BLASScalar> {
             // Time-major gate rows: (step first + k, sequence b) at (k·B + b)·rowStride.
             let rowStride = geometry.gateRowStride
             projectInputs(
-              input, first: first, count: count, rowStride: rowStride, weights: inputWeights,
-              bias: bias)
+              input, first: first, count: count, rows: (gates, rowStride, hidden),
+              units: 0..<hidden, weightIH: weightIH, bias: bias, gathering: gatheredInput)
             for k in 0..<count {
               let t = reverse ? first + count - 1 - k : first + k
               step(
@@ -83,18 +83,41 @@ struct DirectionPass<Scalar: BLASScalar> {
     }
   }
 
-  /// Gate rows for steps `first..<first+count` ← bias + x · W_ihᵀ, in one GEMM over the
-  /// chunk's input rows (``inputRows(_:first:count:gathering:)``).
+  /// Gate rows for steps `first..<first+count`, units `units` of every slot ← the row bias,
+  /// plus x · W_ihᵀ of the cell's input gates (``RecurrentCell/inputRuns``), one GEMM per run
+  /// over the chunk's input rows (``inputRows(_:first:count:gathering:)``), `W_ih`'s rows read
+  /// in place. `rows` gives the buffer: its start, the distance between rows, and between
+  /// slots (H for a whole row, the worker's unit count for the hidden split).
   func projectInputs(
-    _ input: Rows<Scalar>, first: Int, count: Int, rowStride gateRowStride: Int,
-    weights: StridedMatrix<Scalar>, bias: UnsafePointer<Scalar>
+    _ input: Rows<Scalar>, first: Int, count: Int,
+    rows gateRows: (base: UnsafeMutablePointer<Scalar>, stride: Int, slot: Int),
+    units: Range<Int>, weightIH: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>,
+    gathering scratch: UnsafeMutablePointer<Scalar>?
   ) {
-    let gateWidth = geometry.gateWidth
-    for row in 0..<(count * batch) {
-      (gates + row * gateRowStride).update(from: bias, count: gateWidth)
+    let (n, features) = (units.count, input.features)
+    for slot in 0..<cell.rowGates {
+      let source = bias + slot * hidden + units.lowerBound
+      for row in 0..<(count * batch) {
+        (gateRows.base + row * gateRows.stride + slot * gateRows.slot).update(
+          from: source, count: n)
+      }
     }
-    let rows = inputRows(input, first: first, count: count, gathering: gatheredInput)
-    BLAS.gemm(rows, weights, into: gates, rowStride: gateRowStride, beta: 1)
+    let x = inputRows(input, first: first, count: count, gathering: scratch)
+    for run in cell.inputRuns {
+      // A run of whole gates is one GEMM when this pass owns all units (slots H apart, as in
+      // W_ih); a worker's share takes one GEMM per gate.
+      let perGate = n != hidden
+      for g in perGate ? Array(run.gates) : [run.gates.lowerBound] {
+        let columns = perGate ? n : run.gates.count * hidden
+        BLAS.gemm(
+          x,
+          StridedMatrix(
+            base: weightIH + (g * hidden + units.lowerBound) * features, rows: features,
+            columns: columns, rowStride: 1, columnStride: features),
+          into: gateRows.base + (run.slot + g - run.gates.lowerBound) * gateRows.slot,
+          rowStride: gateRows.stride, beta: 1)
+      }
+    }
   }
 
   /// The input rows of steps `first..<first+count`, all sequences, in time-major order, as one
@@ -134,20 +157,30 @@ struct DirectionPass<Scalar: BLASScalar> {
 
   func isValid(_ t: Int, _ b: Int) -> Bool { lengths.map { t < $0[b] } ?? true }
 
-  /// The gate pass for one row: the vector kernel of ``isa`` when set, else Swift's.
+  /// The cell update for one row whose slots are `count` apart (`hidden` by default): the vector
+  /// kernel of ``isa`` when set, else Swift's. `hOld` is h(t−1) at these units (the GRU reads
+  /// it).
   func applyGates(
-    _ gates: UnsafeMutablePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
-    hidden h: UnsafeMutablePointer<Scalar>, count: Int? = nil
+    _ gates: UnsafeMutablePointer<Scalar>, cell c: UnsafeMutablePointer<Scalar>,
+    hOld: UnsafePointer<Scalar>, hidden h: UnsafeMutablePointer<Scalar>, count: Int? = nil
   ) {
+    let count = count ?? hidden
     if let isa {
-      FusedStep.gates(isa: isa, UnsafePointer(gates), cell: cell, hidden: h, count: count ?? hidden)
-    } else {
-      LSTMGatePass.apply(gates: gates, cell: cell, hidden: h, count: count ?? hidden)
+      FusedStep.gates(
+        cell: cell, isa: isa, UnsafePointer(gates), cell: c, hOld: hOld, hidden: h, count: count)
+      return
+    }
+    switch cell {
+    case .lstm: LSTMGatePass.apply(gates: gates, cell: c, hidden: h, count: count)
+    case .gru: GRUGatePass.apply(gates: gates, hOld: hOld, hidden: h, count: count)
+    case .rnn(let nonlinearity):
+      RNNGatePass.apply(nonlinearity, gates: gates, hidden: h, count: count)
     }
   }
 
-  /// One time step, h into the output: the fused vector step (recurrent product and gate math in
-  /// one pass) when it runs, else a recurrent GEMM into the gate rows and the gate pass.
+  /// One time step, h into the output: the fused vector step (recurrent product and cell
+  /// update in one pass) when it runs, else a recurrent GEMM into the gate rows and the gate
+  /// pass (two GEMMs and two passes for the reset-before GRU).
   func step(
     _ t: Int, gateRows: UnsafeMutablePointer<Scalar>, gateRowStride: Int,
     recurrentWeights: StridedMatrix<Scalar>, output: Rows<Scalar>
@@ -164,31 +197,49 @@ struct DirectionPass<Scalar: BLASScalar> {
       isFirst
       ? (UnsafePointer(initialHidden), hOut)
       : (UnsafePointer(output.row(time: previous, batch: 0)), output.batchStride)
+    // h(t−1) of sequence b for the cell update (the GRU's h_old): h(0) where its reverse pass
+    // starts, as the padding row is zeroed again below.
+    func hOld(_ b: Int) -> UnsafePointer<Scalar> {
+      if let lengths, reverse, !isFirst, lengths[b] == t + 1 {
+        return UnsafePointer(initialHidden + b * hOut)
+      }
+      return hPrevious + b * hPreviousStride
+    }
     let projected = geometry.projected
     let (h, hStride) =
       projected ? (regions.projection, hidden) : (output.row(time: t, batch: 0), output.batchStride)
     if kernel == .fused, let packedRecurrent, let isa {
       FusedStep.step(
-        isa: isa, packed: packedRecurrent, units: hidden, k: hOut, hPrevious: hPrevious,
-        hPreviousStride: hPreviousStride, gates: gateRows, gateStride: gateRowStride,
-        gateBlock: hidden, cell: cellState, cellStride: hidden, hidden: h, hiddenStride: hStride,
-        batch: batch)
+        cell: cell, isa: isa, packed: packedRecurrent, units: hidden, k: hOut,
+        hPrevious: hPrevious, hPreviousStride: hPreviousStride, hOld: hPrevious,
+        gates: gateRows, gateStride: gateRowStride, gateBlock: hidden, cell: cellState,
+        cellStride: hidden, hidden: h, hiddenStride: hStride, batch: batch)
     } else {
+      // h(t−1) · W_hhᵀ of the recurrent gates (all but the reset-before GRU's n) into their
+      // slots.
       BLAS.gemm(
         StridedMatrix(
           base: hPrevious, rows: batch, columns: hOut, rowStride: hPreviousStride, columnStride: 1),
-        recurrentWeights, into: gateRows, rowStride: gateRowStride, beta: 1)
+        recurrentWeights.columns(0..<(cell.recurrentGates * hidden)), into: gateRows,
+        rowStride: gateRowStride, beta: 1)
       if let lengths, reverse, !isFirst {
         for b in 0..<batch where lengths[b] == t + 1 {
           output.row(time: previous, batch: b).update(repeating: 0, count: hOut)
         }
       }
-      for b in 0..<batch {
-        if isValid(t, b) {
-          applyGates(
-            gateRows + b * gateRowStride, cell: cellState + b * hidden, hidden: h + b * hStride)
-        } else if !projected {
-          (h + b * hStride).update(repeating: 0, count: hOut)
+      if kernel == .resetBeforeGEMMs {
+        resetBeforeStep(
+          t, gateRows: gateRows, gateRowStride: gateRowStride,
+          recurrentWeights: recurrentWeights, hOld: hOld, h: h, hStride: hStride)
+      } else {
+        for b in 0..<batch {
+          if isValid(t, b) {
+            applyGates(
+              gateRows + b * gateRowStride, cell: cellState + b * hidden, hOld: hOld(b),
+              hidden: h + b * hStride)
+          } else if !projected {
+            (h + b * hStride).update(repeating: 0, count: hOut)
+          }
         }
       }
     }
@@ -205,6 +256,40 @@ struct DirectionPass<Scalar: BLASScalar> {
       }
       for b in 0..<batch where !isValid(t, b) {
         output.row(time: t, batch: b).update(repeating: 0, count: hOut)
+      }
+    }
+  }
+
+  /// The reset-before GRU after r and z have their recurrent part: `r ⊙ h_old` into the
+  /// workspace, its product with `W_hnᵀ` into n (one GEMM for the batch), then h.
+  private func resetBeforeStep(
+    _ t: Int, gateRows: UnsafeMutablePointer<Scalar>, gateRowStride: Int,
+    recurrentWeights: StridedMatrix<Scalar>, hOld: (Int) -> UnsafePointer<Scalar>,
+    h: UnsafeMutablePointer<Scalar>, hStride: Int
+  ) {
+    let resetHidden = regions.resetHidden
+    for b in 0..<batch {
+      if isValid(t, b) {
+        GRUGatePass.resetHidden(
+          gates: gateRows + b * gateRowStride, hOld: hOld(b), into: resetHidden + b * hidden,
+          count: hidden)
+      } else {
+        (resetHidden + b * hidden).update(repeating: 0, count: hidden)
+      }
+    }
+    BLAS.gemm(
+      StridedMatrix(
+        base: UnsafePointer(resetHidden), rows: batch, columns: hidden, rowStride: hidden,
+        columnStride: 1),
+      recurrentWeights.columns((2 * hidden)..<(3 * hidden)), into: gateRows + 2 * hidden,
+      rowStride: gateRowStride, beta: 1)
+    for b in 0..<batch {
+      if isValid(t, b) {
+        GRUGatePass.update(
+          gates: gateRows + b * gateRowStride, hOld: hOld(b), hidden: h + b * hStride,
+          count: hidden)
+      } else {
+        (h + b * hStride).update(repeating: 0, count: hOut)
       }
     }
   }

@@ -1,7 +1,7 @@
 /// The sizes of a recurrent layer that decide how its forward runs; the same for every cell
-/// type, which differs only in `gateCount` (4 for an LSTM: i, f, g, o).
+/// type, which differs only in `cell` (its gates and gate-row slots, ``RecurrentCell``).
 struct RecurrentGeometry: Sendable, Hashable {
-  var gateCount: Int
+  var cell: RecurrentCell
   var inputSize: Int
   var hiddenSize: Int
   /// `h`'s width: `projSize` when projected, else `hiddenSize`.
@@ -10,14 +10,18 @@ struct RecurrentGeometry: Sendable, Hashable {
   var directions: Int
   var projected: Bool
 
-  /// Gate pre-activations per row: `gateCount · H`.
+  /// Gates of the parameters (4 LSTM, 3 GRU, 1 RNN).
+  var gateCount: Int { cell.gateCount }
+  /// Rows of `weight_ih` and `weight_hh`: `gateCount · H`.
   var gateWidth: Int { gateCount * hiddenSize }
+  /// Pre-activations per gate row: `rowGates · H` (``RecurrentCell``).
+  var rowWidth: Int { cell.rowGates * hiddenSize }
 
-  /// The distance between gate rows: the gate width, plus one cache line when it is a multiple
+  /// The distance between gate rows: the row width, plus one cache line when it is a multiple
   /// of 256 scalars (1 KiB), so that the rows a step touches do not all map to the same L1
   /// sets. Measured: no change on the shapes here (batch 32, H 256: 1.03× the portable forward
   /// with and without it); it costs 64 bytes a row.
-  var gateRowStride: Int { gateWidth % 256 == 0 ? gateWidth + 16 : gateWidth }
+  var gateRowStride: Int { rowWidth % 256 == 0 ? rowWidth + 16 : rowWidth }
 }
 
 /// How one recurrent forward call runs, decided once from the shapes, the flags and the thread
@@ -52,9 +56,14 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     case gemmThenVectorGates
     /// A BLAS GEMM (gemv at one row) into the gate rows, then the Swift gate pass.
     case portable
+    /// The reset-before GRU: a GEMM for r and z, the r/z pass writing `r ⊙ h`, a GEMM of that
+    /// into n, then the n/h pass (Swift passes; no fused step exists for it).
+    case resetBeforeGEMMs
   }
 
-  /// Gates per hidden unit (4 for an LSTM).
+  /// The recurrence: "LSTM", "GRU", "GRU (reset before)", "RNN (tanh)" or "RNN (relu)".
+  public let cell: String
+  /// Gates per hidden unit (4 for an LSTM, 3 for a GRU, 1 for an RNN).
   public let gateCount: Int
   /// Time steps `T` of the call.
   public let steps: Int
@@ -124,6 +133,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   ) {
     let fusedKernels = isa != nil
     gateCount = g.gateCount
+    cell = g.cell.description
     (self.steps, self.batch, self.threads) = (steps, batch, threads)
 
     // Input: read through its strides unless an axis runs backwards or repeats (stride ≤ 0),
@@ -140,11 +150,12 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     }
     copiesInput = inputCopy != nil
 
-    let recurrentWork = batch * g.gateCount * g.hiddenSize * g.outputHiddenSize
-    let recurrentBytes = g.gateCount * g.hiddenSize * g.outputHiddenSize * scalarSize
+    let recurrentWork = batch * g.gateWidth * g.outputHiddenSize
+    let recurrentBytes = g.gateWidth * g.outputHiddenSize * scalarSize
     // What each split needs to be possible at all, then whether it pays.
     let unitsPossible =
       threads >= 2 && !hasLengths && !g.projected && g.hiddenSize >= Self.hiddenSplitMinimum
+      && g.cell.hasFusedStep  // the reset-before GRU's n needs all of r ⊙ h: a second barrier
     let slicesPossible = Swift.max(1, Swift.min(threads, batch / Self.minimumRowsPerWorker))
     let callWork = steps * batch * g.gateWidth * (g.inputSize + g.outputHiddenSize)
     let unitsPay =
@@ -183,7 +194,9 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
 
     let fusedLimit = FusedStep.maximumBatch(isa)
     let kernel: StepKernel
-    if fusedKernels && !hasLengths && rowsPerWorker <= fusedLimit {
+    if !g.cell.hasFusedStep {
+      kernel = .resetBeforeGEMMs
+    } else if fusedKernels && !hasLengths && rowsPerWorker <= fusedLimit {
       kernel = .fused
     } else {
       kernel = fusedKernels ? .gemmThenVectorGates : .portable
@@ -221,6 +234,11 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     reasons.append(
       "chunk: \(chunk) of \(steps) steps per input GEMM; input rows \(gathersInput ? "gathered per chunk" : "read in place")"
     )
+    if stepKernels.first == .resetBeforeGEMMs {
+      reasons.append(
+        "step: a GEMM into r and z, then one of r ⊙ h into n (the reset-before GRU needs all of r first; no fused step)"
+      )
+    }
     if stepKernels.first == .gemmThenVectorGates {
       reasons.append(
         "step: GEMM then vector gates (\(facts.hasLengths ? "lengths" : "\(rowsPerWorker) rows > \(facts.fusedLimit)"))"
@@ -234,7 +252,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     let layers = stepKernels.enumerated().map { "layer \($0.offset): \($0.element.rawValue)" }
     return
       ([
-        "ForwardPlan: \(gateCount) gates, T \(steps), B \(batch), \(threads) thread\(threads == 1 ? "" : "s")"
+        "ForwardPlan: \(cell), \(gateCount) gates, T \(steps), B \(batch), \(threads) thread\(threads == 1 ? "" : "s")"
       ]
       + reasons.map { "  " + $0 }
       + ["  " + layers.joined(separator: ", ") + " (\(instructionSet))"]).joined(separator: "\n")

@@ -10,12 +10,16 @@
 struct Workspace<Scalar: BLASScalar> {
   /// One batch slice's buffers (the whole batch without a split).
   struct SliceRegions {
-    /// Gate rows of a chunk, `[chunk, rows, G·H]` with rows `gateRowStride` apart, time-major.
+    /// Gate rows of a chunk, `[chunk, rows, rowGates·H]` with rows `gateRowStride` apart,
+    /// time-major (slots per ``RecurrentCell``).
     var gates: UnsafeMutablePointer<Scalar>
-    /// `c`, `[rows, H]`: c(0) on entry to a direction, c_n after it.
+    /// The LSTM's `c`, `[rows, H]`: c(0) on entry to a direction, c_n after it (empty for the
+    /// other cells).
     var cellState: UnsafeMutablePointer<Scalar>
     /// The unprojected `h`, `[rows, H]`, when `projSize > 0`.
     var projection: UnsafeMutablePointer<Scalar>
+    /// The reset-before GRU's `r ⊙ h(t−1)`, `[rows, H]`, the operand of its n product.
+    var resetHidden: UnsafeMutablePointer<Scalar>
     /// h(0), `[rows, Hout]`.
     var initialHidden: UnsafeMutablePointer<Scalar>
     /// Outputs of inner layers, `[T, rows, D·Hout]`, used alternately by layers 0, 1, 0, …
@@ -24,7 +28,7 @@ struct Workspace<Scalar: BLASScalar> {
     var gatheredInput: UnsafeMutablePointer<Scalar>?
   }
 
-  /// The hidden split's extra buffers: the second worker's gate rows `[chunk, B, G·n]` and
+  /// The hidden split's extra buffers: the second worker's gate rows `[chunk, B, rowGates·n]` and
   /// gathered input rows, and each worker's `c` `[B, n]` (the slice's `cellState` keeps the
   /// whole `[B, H]` state the workers start from and end in).
   struct PartnerRegions {
@@ -38,21 +42,23 @@ struct Workspace<Scalar: BLASScalar> {
     var gates: Int
     var cellState: Int
     var projection: Int
+    var resetHidden: Int
     var initialHidden: Int
     var innerOutput: Int
     var secondInnerOutput: Int
     var gatheredInput: Int
 
     var total: Int {
-      gates + cellState + projection + initialHidden + innerOutput + secondInnerOutput
+      gates + cellState + projection + resetHidden + initialHidden + innerOutput + secondInnerOutput
         + gatheredInput
     }
 
     init(plan: ForwardPlan, geometry g: RecurrentGeometry) {
       let rows = plan.rowsPerWorker
       gates = plan.chunk * rows * g.gateRowStride
-      cellState = rows * g.hiddenSize
+      cellState = g.cell.hasCellState ? rows * g.hiddenSize : 0
       projection = g.projected ? rows * g.hiddenSize : 0
+      resetHidden = g.cell.hasFusedStep ? 0 : rows * g.hiddenSize
       initialHidden = rows * g.outputHiddenSize
       innerOutput = g.layers > 1 ? plan.steps * rows * g.directions * g.outputHiddenSize : 0
       secondInnerOutput = g.layers > 2 ? innerOutput : 0
@@ -69,9 +75,10 @@ struct Workspace<Scalar: BLASScalar> {
     let sliceCount = plan.split == .batchSlices ? plan.workers : 1
     // The second worker has at most half of the units; sized for all H to stay simple.
     let splitRows = plan.split == .hiddenUnits ? plan.rowsPerWorker : 0
-    let partnerGates = plan.chunk * splitRows * g.gateCount * g.hiddenSize
+    let partnerGates = plan.chunk * splitRows * g.rowWidth
     let partnerGather = plan.gathersInput ? plan.chunk * splitRows * g.inputSize : 0
-    let partnerSize = partnerGates + partnerGather + 2 * splitRows * g.hiddenSize
+    let partnerCells = g.cell.hasCellState ? splitRows * g.hiddenSize : 0
+    let partnerSize = partnerGates + partnerGather + 2 * partnerCells
     let count = sliceCount * sizes.total + partnerSize
     base = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(count, 1))
     var cursor = base
@@ -85,7 +92,8 @@ struct Workspace<Scalar: BLASScalar> {
       slices.append(
         SliceRegions(
           gates: take(sizes.gates), cellState: take(sizes.cellState),
-          projection: take(sizes.projection), initialHidden: take(sizes.initialHidden),
+          projection: take(sizes.projection), resetHidden: take(sizes.resetHidden),
+          initialHidden: take(sizes.initialHidden),
           innerOutputs: (take(sizes.innerOutput), take(sizes.secondInnerOutput)),
           gatheredInput: sizes.gatheredInput > 0 ? take(sizes.gatheredInput) : nil))
     }
@@ -94,7 +102,7 @@ struct Workspace<Scalar: BLASScalar> {
       splitRows > 0
       ? PartnerRegions(
         gates: take(partnerGates), gatheredInput: partnerGather > 0 ? take(partnerGather) : nil,
-        cellStates: (take(splitRows * g.hiddenSize), take(splitRows * g.hiddenSize)))
+        cellStates: (take(partnerCells), take(partnerCells)))
       : nil
   }
 

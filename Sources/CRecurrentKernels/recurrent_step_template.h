@@ -1,0 +1,258 @@
+// The recurrent step and gate pass of every cell, written once for any vector width.
+// recurrent_kernels.c includes this file once per instruction set, after defining:
+//   ISA(name)   the name with the set's suffix (name##_avx2, name##_avx512)
+//   TARGET      the target attribute of the set
+//   W           lanes per vector (units per packed panel)
+//   MAX_ROWS    rows per register tile (accumulators: G · MAX_ROWS vectors, G ≤ 4)
+//   vec, mask_t and v*: set1, zero, loadu, storeu, fmadd, mul, add, sub, min, max, div,
+//   mask_below(n) (lanes below n, 1 ≤ n ≤ W), load_masked(p, m), store_masked(p, m, v)
+//
+// A panel of packed W_hh holds, for W hidden units, every input j's weights of all G recurrent
+// gates (G·W floats), so one pass over the panel accumulates the gates of those units in
+// registers; the cell update runs on the accumulators and the pre-activations never go back
+// to memory (but for partial sums when the inputs take more than one pass, see PER_PASS).
+// The cell (TLSTM_CELL_*) is a constant at every inlined call, so each cell gets its own loops.
+
+#define INLINE_ISA static inline __attribute__((always_inline)) TARGET
+
+// tanh as the odd rational p(x)/q(x) of Eigen and MLAS, x clamped to ±7.905 (the constants and
+// the clamp of Activations.swift). min/max keep NaN: with a NaN second operand they return it.
+INLINE_ISA vec ISA(tanh_v)(vec x) {
+  vec v = vmax(vset1(-7.90531110763549805f), vmin(vset1(7.90531110763549805f), x));
+  vec v2 = vmul(v, v);
+  vec p = vfmadd(vset1(-2.76076847742355e-16f), v2, vset1(2.00018790482477e-13f));
+  p = vfmadd(p, v2, vset1(-8.60467152213735e-11f));
+  p = vfmadd(p, v2, vset1(5.12229709037114e-08f));
+  p = vfmadd(p, v2, vset1(1.48572235717979e-05f));
+  p = vfmadd(p, v2, vset1(6.37261928875436e-04f));
+  p = vfmadd(p, v2, vset1(4.89352455891786e-03f));
+  vec q = vfmadd(vset1(1.19825839466702e-06f), v2, vset1(1.18534705686654e-04f));
+  q = vfmadd(q, v2, vset1(2.26843463243900e-03f));
+  q = vfmadd(q, v2, vset1(4.89352518554385e-03f));
+  return vdiv(vmul(p, v), q);
+}
+
+// σ(x) = ½ + ½·tanh(x/2).
+INLINE_ISA vec ISA(sigmoid_v)(vec x) {
+  return vfmadd(vset1(0.5f), ISA(tanh_v)(vmul(vset1(0.5f), x)), vset1(0.5f));
+}
+
+INLINE_ISA vec ISA(load)(const float *p, int full, mask_t mask) {
+  return full ? vloadu(p) : vload_masked(p, mask);
+}
+
+INLINE_ISA void ISA(store)(float *p, vec v, int full, mask_t mask) {
+  if (full) {
+    vstoreu(p, v);
+  } else {
+    vstore_masked(p, mask, v);
+  }
+}
+
+// Recurrent gates per cell: LSTM i, f, g, o; GRU r, z, n (n's recurrent part alone); RNN one.
+#define CELL_GATES(cell) ((cell) == TLSTM_CELL_LSTM ? 4 : (cell) == TLSTM_CELL_GRU ? 3 : 1)
+
+// The cell update for W units (or the masked tail) of one row, from the pre-activations `a`
+// (input projection, biases and recurrent product summed, but for the GRU's n, see below):
+//   LSTM: c = σ(f)·c + σ(i)·tanh(g), h = σ(o)·tanh(c)
+//   GRU:  r = σ(a0), z = σ(a1), n = tanh(x_n + r·a2), h = n + z·(h_old − n), where a2 is
+//         W_hn·h + b_hn and x_n = W_in·x + b_in waits in the row's fourth slot (`x_n`)
+//   RNN:  h = tanh(a0) or max(0, a0)
+INLINE_ISA void ISA(update)(const int cell, vec *a, float *cell_state, const float *h_old,
+                            const float *x_n, float *h, int full, mask_t mask) {
+  if (cell == TLSTM_CELL_LSTM) {
+    vec c = ISA(load)(cell_state, full, mask);
+    c = vfmadd(ISA(sigmoid_v)(a[1]), c, vmul(ISA(sigmoid_v)(a[0]), ISA(tanh_v)(a[2])));
+    ISA(store)(cell_state, c, full, mask);
+    ISA(store)(h, vmul(ISA(sigmoid_v)(a[3]), ISA(tanh_v)(c)), full, mask);
+  } else if (cell == TLSTM_CELL_GRU) {
+    vec r = ISA(sigmoid_v)(a[0]);
+    vec z = ISA(sigmoid_v)(a[1]);
+    vec n = ISA(tanh_v)(vfmadd(r, a[2], ISA(load)(x_n, full, mask)));
+    // PyTorch's order: (h_old − n)·z + n.
+    ISA(store)(h, vfmadd(vsub(ISA(load)(h_old, full, mask), n), z, n), full, mask);
+  } else if (cell == TLSTM_CELL_RNN_TANH) {
+    ISA(store)(h, ISA(tanh_v)(a[0]), full, mask);
+  } else {
+    // max(0, a) returns a when a is NaN (its second operand), as PyTorch's relu does.
+    ISA(store)(h, vmax(vzero(), a[0]), full, mask);
+  }
+}
+
+// `rows` (1...MAX_ROWS) rows of one W-unit panel over `k` inputs (panel and h_prev start at
+// the pass's first input). The accumulators start from `gates`; on the last pass the cell
+// update runs on them, on the others they go back to `gates` for the next pass. `cell` and
+// `rows` are constants at each call site, so each call inlines into its own copy with the
+// loops unrolled.
+INLINE_ISA void ISA(step_rows)(const int cell, const int rows, const float *panel, ptrdiff_t k,
+                               const float *h_prev, ptrdiff_t h_prev_stride, const float *h_old,
+                               float *gates, ptrdiff_t gate_stride, ptrdiff_t gate_block,
+                               int last, float *cell_state, ptrdiff_t cell_stride, float *h,
+                               ptrdiff_t h_stride, int full, mask_t mask) {
+  const int G = CELL_GATES(cell);
+  vec acc[MAX_ROWS][4];
+  for (int r = 0; r < rows; r++) {
+    for (int s = 0; s < G; s++) {
+      acc[r][s] = ISA(load)(gates + r * gate_stride + s * gate_block, full, mask);
+    }
+  }
+  ptrdiff_t j = 0;
+  if (rows == 1) {
+    // One row alone has G chains; a second set over odd j doubles them.
+    vec odd[4] = {vzero(), vzero(), vzero(), vzero()};
+    for (; j + 2 <= k; j += 2) {
+      const float *w = panel + j * G * W;
+      vec a0 = vset1(h_prev[j]);
+      vec a1 = vset1(h_prev[j + 1]);
+      for (int s = 0; s < G; s++) {
+        acc[0][s] = vfmadd(a0, vloadu(w + s * W), acc[0][s]);
+        odd[s] = vfmadd(a1, vloadu(w + G * W + s * W), odd[s]);
+      }
+    }
+    for (int s = 0; s < G; s++) acc[0][s] = vadd(acc[0][s], odd[s]);
+  }
+  for (; j < k; j++) {
+    const float *w = panel + j * G * W;
+    vec weights[4];
+    for (int s = 0; s < G; s++) weights[s] = vloadu(w + s * W);
+    for (int r = 0; r < rows; r++) {
+      vec a = vset1(h_prev[r * h_prev_stride + j]);
+      for (int s = 0; s < G; s++) acc[r][s] = vfmadd(a, weights[s], acc[r][s]);
+    }
+  }
+  for (int r = 0; r < rows; r++) {
+    if (last) {
+      ISA(update)(cell, acc[r], cell_state + r * cell_stride, h_old + r * h_prev_stride,
+                  gates + r * gate_stride + 3 * gate_block, h + r * h_stride, full, mask);
+    } else {
+      for (int s = 0; s < G; s++) {
+        ISA(store)(gates + r * gate_stride + s * gate_block, acc[r][s], full, mask);
+      }
+    }
+  }
+}
+
+// One tile of `rows` rows, with the cell and the row count constants in each case.
+INLINE_ISA void ISA(step_tile)(const int cell, int rows, const float *panel, ptrdiff_t count,
+                               const float *h_prev, ptrdiff_t h_prev_stride, const float *h_old,
+                               float *gates, ptrdiff_t gate_stride, ptrdiff_t gate_block,
+                               int last, float *cell_state, ptrdiff_t cell_stride, float *h,
+                               ptrdiff_t h_stride, int full, mask_t mask) {
+#define TILE(R)                                                                                 \
+  case R:                                                                                       \
+    ISA(step_rows)(cell, R, panel, count, h_prev, h_prev_stride, h_old, gates, gate_stride,    \
+                   gate_block, last, cell_state, cell_stride, h, h_stride, full, mask);         \
+    break;
+  switch (rows) {
+    TILE(1)
+    TILE(2)
+#if MAX_ROWS >= 3
+    TILE(3)
+#endif
+#if MAX_ROWS >= 4
+    TILE(4)
+#endif
+#if MAX_ROWS >= 5
+    TILE(5)
+#endif
+#if MAX_ROWS >= 6
+    TILE(6)
+#endif
+  }
+#undef TILE
+}
+
+// Inputs per pass over the panels when rows share them: an LSTM panel's slice is then 16 KiB,
+// which stays in L1 while every row tile goes through it.
+enum { ISA(PER_PASS) = 4096 / (4 * W) };
+
+INLINE_ISA void ISA(step_cell)(const int cell, const float *packed, ptrdiff_t units, ptrdiff_t k,
+                               const float *h_prev, ptrdiff_t h_prev_stride, const float *h_old,
+                               float *gates, ptrdiff_t gate_stride, ptrdiff_t gate_block,
+                               float *cell_state, ptrdiff_t cell_stride, float *h,
+                               ptrdiff_t h_stride, ptrdiff_t batch) {
+  const int G = CELL_GATES(cell);
+  // Tiles of at most MAX_ROWS rows, as even as possible: 7 rows at MAX_ROWS 6 are 4 + 3, and
+  // an odd batch never leaves a one-row pass behind a full tile.
+  ptrdiff_t tiles = (batch + MAX_ROWS - 1) / MAX_ROWS;
+  ptrdiff_t base = batch / tiles, extra = batch % tiles;
+  // One tile reuses nothing from L1: one pass over all inputs, no partial sums. Tiles of 4 or
+  // more rows need so few weight bytes per FMA (AVX-512, 6 rows: 256 B per 24 FMAs) that the
+  // panel streams from L2 for each tile at no cost, so they take one pass too and skip the
+  // partial sums: B 12, H 768 645 → 515 µs per step; B 48, H 384 608 → 524 (Zen 4).
+  ptrdiff_t per_pass = (tiles == 1 || base >= 4) ? k : ISA(PER_PASS) * 4 / G;
+  for (ptrdiff_t j0 = 0; j0 < k; j0 += per_pass) {
+    ptrdiff_t count = k - j0 < per_pass ? k - j0 : per_pass;
+    int last = j0 + count == k;
+    for (ptrdiff_t u0 = 0; u0 < units; u0 += W) {
+      const float *panel = packed + u0 / W * k * G * W + j0 * G * W;
+      int full = units - u0 >= W;
+      mask_t mask = vmask_below(full ? W : units - u0);
+      ptrdiff_t b = 0;
+      for (ptrdiff_t tile = 0; tile < tiles; tile++) {
+        int rows = (int)(base + (tile < extra ? 1 : 0));
+        ISA(step_tile)(cell, rows, panel, count, h_prev + b * h_prev_stride + j0, h_prev_stride,
+                       h_old + b * h_prev_stride + u0, gates + b * gate_stride + u0,
+                       gate_stride, gate_block, last, cell_state + b * cell_stride + u0,
+                       cell_stride, h + b * h_stride + u0, h_stride, full, mask);
+        b += rows;
+      }
+    }
+  }
+}
+
+TARGET void ISA(tlstm_recurrent_step)(int cell, const float *packed, ptrdiff_t units,
+                                      ptrdiff_t k, const float *h_prev, ptrdiff_t h_prev_stride,
+                                      const float *h_old, float *gates, ptrdiff_t gate_stride,
+                                      ptrdiff_t gate_block, float *cell_state,
+                                      ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
+                                      ptrdiff_t batch) {
+  // h_old is read by the GRU only; the others get a valid pointer that is never read.
+  if (!h_old) h_old = h_prev;
+  switch (cell) {
+  case TLSTM_CELL_LSTM:
+    ISA(step_cell)(TLSTM_CELL_LSTM, packed, units, k, h_prev, h_prev_stride, h_old, gates,
+                   gate_stride, gate_block, cell_state, cell_stride, h, h_stride, batch);
+    break;
+  case TLSTM_CELL_GRU:
+    ISA(step_cell)(TLSTM_CELL_GRU, packed, units, k, h_prev, h_prev_stride, h_old, gates,
+                   gate_stride, gate_block, cell_state, cell_stride, h, h_stride, batch);
+    break;
+  case TLSTM_CELL_RNN_TANH:
+    ISA(step_cell)(TLSTM_CELL_RNN_TANH, packed, units, k, h_prev, h_prev_stride, h_old, gates,
+                   gate_stride, gate_block, cell_state, cell_stride, h, h_stride, batch);
+    break;
+  default:
+    ISA(step_cell)(TLSTM_CELL_RNN_RELU, packed, units, k, h_prev, h_prev_stride, h_old, gates,
+                   gate_stride, gate_block, cell_state, cell_stride, h, h_stride, batch);
+    break;
+  }
+}
+
+// The gate pass alone for one row: the update of ISA(update) on the row's slots.
+INLINE_ISA void ISA(gates_cell)(const int cell, const float *gates, float *cell_state,
+                                const float *h_old, float *h, ptrdiff_t units) {
+  const int G = CELL_GATES(cell);
+  for (ptrdiff_t u0 = 0; u0 < units; u0 += W) {
+    int full = units - u0 >= W;
+    mask_t mask = vmask_below(full ? W : units - u0);
+    vec a[4];
+    for (int s = 0; s < G; s++) a[s] = ISA(load)(gates + s * units + u0, full, mask);
+    ISA(update)(cell, a, cell_state + u0, h_old + u0, gates + 3 * units + u0, h + u0, full, mask);
+  }
+}
+
+TARGET void ISA(tlstm_gates)(int cell, const float *gates, float *cell_state, const float *h_old,
+                             float *h, ptrdiff_t units) {
+  if (!h_old) h_old = h;
+  switch (cell) {
+  case TLSTM_CELL_LSTM: ISA(gates_cell)(TLSTM_CELL_LSTM, gates, cell_state, h_old, h, units); break;
+  case TLSTM_CELL_GRU: ISA(gates_cell)(TLSTM_CELL_GRU, gates, cell_state, h_old, h, units); break;
+  case TLSTM_CELL_RNN_TANH:
+    ISA(gates_cell)(TLSTM_CELL_RNN_TANH, gates, cell_state, h_old, h, units);
+    break;
+  default: ISA(gates_cell)(TLSTM_CELL_RNN_RELU, gates, cell_state, h_old, h, units); break;
+  }
+}
+
+#undef INLINE_ISA

@@ -1,0 +1,203 @@
+/// What every recurrent layer type holds and does the same way: its sizes and flags, the
+/// weights of each layer and direction, the kernel and thread settings, and the state-dict
+/// bookkeeping. ``LSTM``, ``GRU`` and ``RNN`` each wrap one and add their cell's API.
+struct RecurrentCore<Scalar: BLASScalar>: Sendable {
+  let geometry: RecurrentGeometry
+  let bias: Bool
+  let batchFirst: Bool
+  /// The LSTM's `proj_size` (0: none, and always 0 for the other cells).
+  let projSize: Int
+  var threadSplit: ForwardPlan.Split? = nil
+  var threads: Int? = nil {
+    didSet {
+      if let threads {
+        require(
+          threads >= 1,
+          "\(name).threads must be ≥ 1 (or nil to follow BLAS.threadCount), got \(threads)")
+      }
+    }
+  }
+  var kernels: RecurrentKernels = .automatic {
+    didSet {
+      let isa = kernels.vectorISA
+      for i in weights.indices { weights[i].repack(for: isa) }
+    }
+  }
+  /// Index `layer · D + direction`.
+  private(set) var weights: [DirectionWeights<Scalar>]
+
+  /// The layer type's name for messages ("LSTM", "GRU", "RNN").
+  var name: String { RecurrentGeometry.name(of: geometry.cell) }
+
+  /// Checks the hyper-parameters as PyTorch does and draws every parameter from
+  /// U(−1/√H, 1/√H) (PyTorch's distribution; not its random stream).
+  init(
+    cell: RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool,
+    batchFirst: Bool, bidirectional: Bool, projSize: Int = 0, seed: UInt64
+  ) {
+    let name = RecurrentGeometry.name(of: cell)
+    require(
+      inputSize > 0 && hiddenSize > 0 && numLayers > 0,
+      "\(name): inputSize (\(inputSize)), hiddenSize (\(hiddenSize)) and numLayers (\(numLayers)) must be positive"
+    )
+    require(
+      projSize >= 0 && projSize < hiddenSize,
+      "\(name): projSize \(projSize) must be in 0..<hiddenSize (\(hiddenSize)), as in PyTorch")
+    // Checked before any size arithmetic: G·H × (I or D·Hout) must be countable.
+    requireCountable(
+      [
+        [cell.gateCount, hiddenSize, inputSize],
+        [cell.gateCount, hiddenSize, bidirectional ? 2 : 1, hiddenSize],
+      ],
+      "\(name)(inputSize: \(inputSize), hiddenSize: \(hiddenSize))")
+    geometry = RecurrentGeometry(
+      cell: cell, inputSize: inputSize, hiddenSize: hiddenSize,
+      outputHiddenSize: projSize > 0 ? projSize : hiddenSize, layers: numLayers,
+      directions: bidirectional ? 2 : 1, projected: projSize > 0)
+    (self.bias, self.batchFirst, self.projSize) = (bias, batchFirst, projSize)
+    var generator = SeededGenerator(seed: seed)
+    let bound = 1 / Scalar(hiddenSize).squareRoot()
+    var weights: [DirectionWeights<Scalar>] = []
+    for layer in 0..<numLayers {
+      for _ in 0..<geometry.directions {
+        let parameters = Self.layerShapes(geometry, layer: layer, bias: bias).map {
+          Tensor<Scalar>.randomUniform(shape: $0.shape, in: -bound...bound, using: &generator)
+        }
+        weights.append(
+          DirectionWeights(
+            cell: cell, parameters: parameters, bias: bias, projected: projSize > 0,
+            isa: RecurrentKernels.automatic.vectorISA))
+      }
+    }
+    self.weights = weights
+  }
+
+  /// One layer-direction's parameters in PyTorch's order, names without suffix:
+  /// `weight_ih [G·H, I or D·Hout]`, `weight_hh [G·H, Hout]`, `bias_ih`, `bias_hh` `[G·H]`,
+  /// and the LSTM's `weight_hr [Hout, H]`.
+  static func layerShapes(_ g: RecurrentGeometry, layer: Int, bias: Bool)
+    -> [(name: String, shape: [Int])]
+  {
+    let hOut = g.outputHiddenSize
+    let layerInput = layer == 0 ? g.inputSize : g.directions * hOut
+    var result: [(String, [Int])] = [
+      ("weight_ih", [g.gateWidth, layerInput]), ("weight_hh", [g.gateWidth, hOut]),
+    ]
+    if bias { result += [("bias_ih", [g.gateWidth]), ("bias_hh", [g.gateWidth])] }
+    if g.projected { result.append(("weight_hr", [hOut, g.hiddenSize])) }
+    return result
+  }
+
+  /// Every parameter's PyTorch name and shape, in PyTorch's order (`weight_ih_l0`, …, then
+  /// `…_l0_reverse`, then l1 …).
+  var parameterShapes: [(name: String, shape: [Int])] {
+    var result: [(String, [Int])] = []
+    for layer in 0..<geometry.layers {
+      for direction in 0..<geometry.directions {
+        let suffix = "_l\(layer)" + (direction == 1 ? "_reverse" : "")
+        for entry in Self.layerShapes(geometry, layer: layer, bias: bias) {
+          result.append((entry.name + suffix, entry.shape))
+        }
+      }
+    }
+    return result
+  }
+
+  func stateDict() -> [String: Tensor<Scalar>] {
+    var result: [String: Tensor<Scalar>] = [:]
+    let tensors = weights.flatMap(\.parameters)
+    for (entry, tensor) in zip(parameterShapes, tensors) { result[entry.name] = tensor }
+    return result
+  }
+
+  /// Validates every name and shape first, then replaces all weights: a failed load changes
+  /// nothing.
+  mutating func loadStateDict(_ dict: [String: Tensor<Scalar>]) throws {
+    let expected = parameterShapes
+    try StateDictCheck.validate(dict, expected: expected)
+    var index = 0
+    var loaded: [DirectionWeights<Scalar>] = []
+    for direction in weights {
+      let count = direction.parameters.count
+      let parameters = expected[index..<(index + count)].map { dict[$0.name]!.contiguous() }
+      loaded.append(
+        DirectionWeights(
+          cell: geometry.cell, parameters: parameters, bias: bias, projected: projSize > 0,
+          isa: kernels.vectorISA))
+      index += count
+    }
+    weights = loaded
+  }
+
+  /// The engine with these settings and weights; O(1), shares the weights.
+  var engine: RecurrentForward<Scalar> {
+    RecurrentForward(
+      geometry: geometry, batchFirst: batchFirst, threads: threads, threadSplit: threadSplit,
+      kernels: kernels, weights: weights)
+  }
+
+  /// Checks the input, lengths and `h0` of a GRU or RNN call (`[D·L, B, H]`).
+  func shape(input: Tensor<Scalar>, h0: Tensor<Scalar>?, lengths: [Int]?) throws -> ForwardShape {
+    let shape = try ForwardShape(
+      geometry: geometry, batchFirst: batchFirst, input: input, lengths: lengths)
+    if let h0 {
+      try shape.checkState(
+        h0, name: "initialState", width: geometry.outputHiddenSize,
+        layers: geometry.layers * geometry.directions)
+    }
+    return shape
+  }
+
+  /// The plan of a call with `input`, without running it.
+  func plan(for input: Tensor<Scalar>, lengths: [Int]?) throws -> ForwardPlan {
+    let shape = try self.shape(input: input, h0: nil, lengths: lengths)
+    return engine.plan(shape, input: input, hasLengths: lengths != nil)
+  }
+
+  /// A GRU or RNN forward: `h0` `[D·L, B, H]` or nil.
+  func callAsFunction(_ input: Tensor<Scalar>, h0: Tensor<Scalar>?, lengths: [Int]?) throws
+    -> RecurrentOutput<Scalar>
+  {
+    let s = try shape(input: input, h0: h0, lengths: lengths)
+    let result = engine.run(s, input: input, h0: h0, c0: nil, lengths: lengths)
+    return RecurrentOutput(output: result.output, hidden: result.hidden, lastStep: result.lastStep)
+  }
+
+  /// Throws the streaming error of a bidirectional layer.
+  func requireStreamable() throws {
+    if geometry.directions == 2 {
+      throw LayerError.unsupported(
+        "\(name).streaming: a bidirectional \(name) cannot stream, because its reverse direction starts at the end of the whole sequence; call the model once on the full sequence instead"
+      )
+    }
+  }
+}
+
+extension RecurrentGeometry {
+  static func name(of cell: RecurrentCell) -> String {
+    switch cell {
+    case .lstm: return "LSTM"
+    case .gru: return "GRU"
+    case .rnn: return "RNN"
+    }
+  }
+}
+
+/// What a ``GRU`` or ``RNN`` forward returns: PyTorch's `output, h_n`.
+///
+///     let out = try gru(x)              // x: [B, T, I] with batchFirst
+///     out.output                        // [B, T, D·H]
+///     out.lastStep                      // [B, D·H], each sequence's last valid step
+public struct RecurrentOutput<Scalar: BLASScalar>: Sendable {
+  /// Every step's top-layer `h`: `[B, T, D·H]` with batchFirst, else `[T, B, D·H]` (`[T, D·H]`
+  /// unbatched). Zero past a sequence's length.
+  public var output: Tensor<Scalar>
+  /// `h_n`: `[D·L, B, H]`, each sequence's state at its own last valid step.
+  public var hidden: Tensor<Scalar>
+  /// Each sequence's top-layer output at its last valid step: `[B, D·H]` (`[D·H]` unbatched);
+  /// Keras' `return_sequences=False`.
+  public var lastStep: Tensor<Scalar>
+
+  /// The final state, ready to be passed as the next call's `initialState`.
+  public var state: Tensor<Scalar> { hidden }
+}
