@@ -23,8 +23,10 @@ struct InteropTests {
   }
 
   @Test(
-    "ONNX LSTM node, with sequence_lens and initial state",
-    arguments: ["onnx_forward", "onnx_forward_lengths_state", "onnx_bidirectional"])
+    "ONNX LSTM node, every direction, with sequence_lens and initial state",
+    arguments: [
+      "onnx_forward", "onnx_forward_lengths_state", "onnx_bidirectional", "onnx_lstm_reverse",
+    ])
   func onnx(name: String) throws {
     let (t, meta) = try Fixtures.load(name)
     let direction = meta["direction"]!
@@ -75,7 +77,8 @@ struct InteropTests {
       (ONNXLSTMNode(w: w, r: r, clip: 3), "clip"),
       (ONNXLSTMNode(w: w, r: r, activations: ["Relu", "Tanh", "Tanh"]), "activations"),
       (ONNXLSTMNode(w: w, r: r, inputForget: 1), "input_forget"),
-      (ONNXLSTMNode(w: w, r: r, direction: "reverse"), "reverse"),
+      (ONNXLSTMNode(w: w, r: r, direction: "backwards"), "direction"),
+      (ONNXLSTMNode(w: w, r: r, layout: 2), "layout"),
     ]
     for (node, word) in cases {
       #expect {

@@ -57,25 +57,20 @@ extension LSTM {
     for (suffix, weights) in [("_l0", forward), ("_l0_reverse", backward)] {
       guard let weights else { continue }
       let side = suffix == "_l0" ? "" : "backward "
-      try Self.expect(side + "kernel", weights.kernel, [inputSize, 4 * units])
-      try Self.expect(side + "recurrent_kernel", weights.recurrentKernel, [units, 4 * units])
+      try LayerError.check(side + "kernel", weights.kernel, is: [inputSize, 4 * units])
+      try LayerError.check(
+        side + "recurrent_kernel", weights.recurrentKernel, is: [units, 4 * units])
       dict["weight_ih" + suffix] = weights.kernel.transposed(0, 1).contiguous()
       dict["weight_hh" + suffix] = weights.recurrentKernel.transposed(0, 1).contiguous()
       if hasBias {
         guard let bias = weights.bias else {
           throw LayerError.missingKey(side + "bias", expected: [4 * units])
         }
-        try Self.expect(side + "bias", bias, [4 * units])
+        try LayerError.check(side + "bias", bias, is: [4 * units])
         dict["bias_ih" + suffix] = bias.contiguous()
         dict["bias_hh" + suffix] = .zeros(shape: [4 * units])
       }
     }
     try loadStateDict(dict)
-  }
-
-  static func expect(_ name: String, _ tensor: Tensor<Scalar>, _ shape: [Int]) throws {
-    if tensor.shape != shape {
-      throw LayerError.shapeMismatch(name: name, expected: shape, actual: tensor.shape)
-    }
   }
 }

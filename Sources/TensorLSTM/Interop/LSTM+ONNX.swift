@@ -11,7 +11,8 @@ public struct ONNXLSTMNode<Scalar: BLASScalar>: Sendable {
   public var b: Tensor<Scalar>?
   /// `P`: peephole weights `[D, 3H]`; not supported (a non-nil value is rejected).
   public var p: Tensor<Scalar>?
-  /// The `direction` attribute: "forward", "bidirectional" (supported) or "reverse" (rejected).
+  /// The `direction` attribute: "forward", "reverse" (one direction, read from each
+  /// sequence's end) or "bidirectional".
   public var direction: String
   /// The `clip` attribute; not supported (a non-nil value is rejected).
   public var clip: Double?
@@ -55,67 +56,27 @@ extension LSTM {
   /// ``state(fromONNXInitialH:initialC:layout:)`` and ``onnxStateTensor(_:layout:)`` (views).
   /// `sequence_lens` is `lengths`.
   /// - Throws: ``LayerError/unsupported(_:)`` for peepholes, `clip`, non-default activations,
-  ///   `input_forget`, or direction "reverse" — never silently ignored — and
+  ///   or `input_forget` — never silently ignored — and
   ///   ``LayerError/shapeMismatch(name:expected:actual:)`` for misshapen tensors.
   public init(onnx node: ONNXLSTMNode<Scalar>) throws {
     if node.p != nil {
       throw LayerError.unsupported("ONNX LSTM: peephole weights (P) are not supported")
     }
-    if let clip = node.clip {
-      throw LayerError.unsupported("ONNX LSTM: clip = \(clip) is not supported")
-    }
-    guard node.direction == "forward" || node.direction == "bidirectional" else {
-      throw LayerError.unsupported(
-        "ONNX LSTM: direction '\(node.direction)' is not supported (forward or bidirectional)")
-    }
-    let directions = node.direction == "bidirectional" ? 2 : 1
-    if let activations = node.activations {
-      let expected = Array(
-        repeating: ["sigmoid", "tanh", "tanh"], count: directions
-      ).joined()
-      guard activations.map({ $0.lowercased() }) == Array(expected) else {
-        throw LayerError.unsupported(
-          "ONNX LSTM: activations \(activations) are not supported; only Sigmoid, Tanh, Tanh once per direction (\(3 * directions) names)"
-        )
-      }
-    }
     if node.inputForget != 0 {
       throw LayerError.unsupported(
         "ONNX LSTM: input_forget = \(node.inputForget) is not supported (only 0)")
     }
-    guard node.layout == 0 || node.layout == 1 else {
-      throw LayerError.unsupported(
-        "ONNX LSTM: layout = \(node.layout) is not defined (0: [T, B, ·], 1: [B, T, ·])")
-    }
-    guard node.w.rank == 3, node.w.shape[0] == directions, node.w.shape[1] % 4 == 0,
-      node.w.shape[1] > 0, node.w.shape[2] > 0
-    else {
-      throw LayerError.rankMismatch(
-        name: "W", expected: "[\(directions), 4·hidden ≥ 4, input ≥ 1]", actual: node.w.shape)
-    }
-    let (hidden, inputSize) = (node.w.shape[1] / 4, node.w.shape[2])
-    try Self.expect("R", node.r, [directions, 4 * hidden, hidden])
-    if let b = node.b { try Self.expect("B", b, [directions, 8 * hidden]) }
+    let directions = try ONNXRecurrent.directions(
+      op: "LSTM", direction: node.direction, clip: node.clip, activations: node.activations,
+      defaults: ["Sigmoid", "Tanh", "Tanh"], layout: node.layout)
+    // ONNX gate blocks i, o, f, c → PyTorch i, f, g(c), o.
+    let (dict, hidden, inputSize) = try ONNXRecurrent.stateDict(
+      w: node.w, r: node.r, b: node.b, gates: 4, directions: directions.count,
+      order: [0, 2, 3, 1])
     self.init(
       inputSize: inputSize, hiddenSize: hidden, batchFirst: node.layout == 1,
-      bidirectional: directions == 2)
-    // ONNX gate blocks i, o, f, c → PyTorch i, f, g(c), o.
-    let order = [0, 2, 3, 1]
-    func reordered(_ t: Tensor<Scalar>) -> Tensor<Scalar> {
-      let blocks = t.unflattened(axis: 0, shape: [4, hidden])
-      var values: [Scalar] = []
-      for gate in order { values += blocks.selected(axis: 0, index: gate).scalars }
-      return Tensor(shape: t.shape, scalars: values)
-    }
-    var dict: [String: Tensor<Scalar>] = [:]
-    for d in 0..<directions {
-      let suffix = d == 0 ? "_l0" : "_l0_reverse"
-      dict["weight_ih" + suffix] = reordered(node.w.selected(axis: 0, index: d))
-      dict["weight_hh" + suffix] = reordered(node.r.selected(axis: 0, index: d))
-      let b = node.b?.selected(axis: 0, index: d) ?? .zeros(shape: [8 * hidden])
-      dict["bias_ih" + suffix] = reordered(b.sliced(axis: 0, range: 0..<(4 * hidden)))
-      dict["bias_hh" + suffix] = reordered(b.sliced(axis: 0, range: (4 * hidden)..<(8 * hidden)))
-    }
+      bidirectional: directions.count == 2)
+    core.geometry.reverseOnly = directions.reverseOnly
     try loadStateDict(dict)
   }
 

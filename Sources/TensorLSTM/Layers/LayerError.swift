@@ -33,3 +33,12 @@ public enum LayerError: Error, Equatable, CustomStringConvertible {
     }
   }
 }
+
+extension LayerError {
+  /// Throws ``shapeMismatch(name:expected:actual:)`` unless `tensor` has `shape`.
+  static func check(_ name: String, _ tensor: Tensor<some BLASScalar>, is shape: [Int]) throws {
+    if tensor.shape != shape {
+      throw LayerError.shapeMismatch(name: name, expected: shape, actual: tensor.shape)
+    }
+  }
+}

@@ -90,7 +90,7 @@ extension Naive {
           var h =
             h0.isEmpty ? [Double](repeating: 0, count: hidden) : Array(h0[row..<(row + hidden)])
           let length = lengths?[b] ?? steps
-          for t in direction == 0 ? Array(0..<length) : Array((0..<length).reversed()) {
+          for t in g.isReverse(direction) ? Array((0..<length).reversed()) : Array(0..<length) {
             let x = (0..<g.gateWidth).map { gate in
               (0..<features).reduce(bIH[gate]) {
                 $0 + wIH[gate * features + $1] * layerInput[t][b][$1]

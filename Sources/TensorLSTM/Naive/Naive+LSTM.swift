@@ -57,7 +57,9 @@ extension Naive {
             ? [Double](repeating: 0, count: hidden)
             : Array(c0[((index * batch + b) * hidden)..<((index * batch + b + 1) * hidden)])
           let length = lengths?[b] ?? steps
-          let order = direction == 0 ? Array(0..<length) : Array((0..<length).reversed())
+          let order =
+            model.core.geometry.isReverse(direction)
+            ? Array((0..<length).reversed()) : Array(0..<length)
           for t in order {
             var gate = [Double](repeating: 0, count: 4 * hidden)
             for g in 0..<(4 * hidden) {

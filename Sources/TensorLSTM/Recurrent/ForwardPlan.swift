@@ -9,6 +9,12 @@ struct RecurrentGeometry: Sendable, Hashable {
   var layers: Int
   var directions: Int
   var projected: Bool
+  /// Whether a one-direction layer reads the sequence from its end (an ONNX node with
+  /// direction "reverse"); the second direction of a bidirectional layer always does.
+  var reverseOnly = false
+
+  /// Whether direction `d` reads backwards.
+  func isReverse(_ d: Int) -> Bool { d == 1 || reverseOnly }
 
   /// Gates of the parameters (4 LSTM, 3 GRU, 1 RNN).
   var gateCount: Int { cell.gateCount }

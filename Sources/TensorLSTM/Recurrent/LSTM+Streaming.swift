@@ -10,17 +10,13 @@ extension LSTM {
   ///
   /// Feeding a sequence in chunks gives the same outputs and final state as one call over the
   /// whole sequence. Cost: one forward over the chunk (allocates its result).
-  /// - Throws: ``LayerError/unsupported(_:)`` for a bidirectional LSTM — its reverse direction
+  /// - Throws: ``LayerError/unsupported(_:)`` for a bidirectional (or ONNX "reverse") LSTM — its reverse direction
   ///   starts at the end of the sequence, which a chunk does not have — and the forward's
   ///   shape errors otherwise.
   public func streaming(_ chunk: Tensor<Scalar>, state: LSTMState<Scalar>?) throws
     -> LSTMOutput<Scalar>
   {
-    if bidirectional {
-      throw LayerError.unsupported(
-        "LSTM.streaming: a bidirectional LSTM cannot stream, because its reverse direction starts at the end of the whole sequence; call the model once on the full sequence instead"
-      )
-    }
+    try core.requireStreamable()
     return try self(chunk, initialState: state)
   }
 }

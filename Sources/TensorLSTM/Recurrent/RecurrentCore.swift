@@ -2,7 +2,9 @@
 /// weights of each layer and direction, the kernel and thread settings, and the state-dict
 /// bookkeeping. ``LSTM``, ``GRU`` and ``RNN`` each wrap one and add their cell's API.
 struct RecurrentCore<Scalar: BLASScalar>: Sendable {
-  let geometry: RecurrentGeometry
+  /// Sizes and cell; only ``RecurrentGeometry/reverseOnly`` changes after init (ONNX
+  /// "reverse").
+  var geometry: RecurrentGeometry
   let bias: Bool
   let batchFirst: Bool
   /// The LSTM's `proj_size` (0: none, and always 0 for the other cells).
@@ -165,9 +167,9 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
 
   /// Throws the streaming error of a bidirectional layer.
   func requireStreamable() throws {
-    if geometry.directions == 2 {
+    if geometry.directions == 2 || geometry.reverseOnly {
       throw LayerError.unsupported(
-        "\(name).streaming: a bidirectional \(name) cannot stream, because its reverse direction starts at the end of the whole sequence; call the model once on the full sequence instead"
+        "\(name).streaming: a \(geometry.reverseOnly ? "reverse" : "bidirectional") \(name) cannot stream, because its reverse direction starts at the end of the whole sequence; call the model once on the full sequence instead"
       )
     }
   }

@@ -168,7 +168,7 @@ struct RecurrentForward<Scalar: BLASScalar> {
           batchStride: layerOutput.batchStride, features: hOut)
         let pass = DirectionPass(
           weights: weights[index], plan: plan, geometry: geometry, layer: layer,
-          reverse: direction == 1, batch: count, lengths: lengths, regions: regions)
+          reverse: geometry.isReverse(direction), batch: count, lengths: lengths, regions: regions)
         if plan.split == .hiddenUnits, let partner {
           pass.runHiddenSplit(input: layerInput, output: directionOutput, partner: partner)
         } else {
@@ -176,7 +176,7 @@ struct RecurrentForward<Scalar: BLASScalar> {
         }
         // h_n: each sequence's h at its last processed step; c_n: the final c.
         for b in 0..<count {
-          let lastStep = direction == 1 ? 0 : (lengths?[b] ?? steps) - 1
+          let lastStep = geometry.isReverse(direction) ? 0 : (lengths?[b] ?? steps) - 1
           (hiddenOut + (index * batch + first + b) * hOut).update(
             from: directionOutput.row(time: lastStep, batch: b), count: hOut)
         }
