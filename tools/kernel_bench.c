@@ -1,5 +1,5 @@
 // Times one LSTM step's recurrent work on one thread, for every instruction set this CPU runs:
-// the fused step (tlstm_lstm_step_*) against OpenBLAS's sgemm (sgemv at B = 1) plus the same
+// the fused LSTM step (tlstm_recurrent_step_*) against OpenBLAS's sgemm (sgemv at B = 1) plus the same
 // set's gate pass, best of 7 rounds each, alternating. Its numbers set FusedStep.maximumBatch.
 // Run with tools/kernel_bench.sh.
 //
@@ -33,9 +33,10 @@ static double now(void) {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-typedef void (*step_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, float *,
-                        ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, float *, ptrdiff_t, ptrdiff_t);
-typedef void (*gates_fn)(const float *, float *, float *, ptrdiff_t);
+typedef void (*step_fn)(int, const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
+                        const float *, float *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, float *,
+                        ptrdiff_t, ptrdiff_t);
+typedef void (*gates_fn)(int, const float *, float *, const float *, float *, ptrdiff_t);
 
 // The FMA limit: 16 independent AVX-512 FMA chains (8 AVX2 ones without AVX-512), no memory.
 __attribute__((target("avx512f"), noinline)) static float fma_loop_avx512(long rounds) {
@@ -81,8 +82,8 @@ int main(int argc, char **argv) {
     int flag, width;
     step_fn step;
     gates_fn gates;
-  } sets[] = {{"AVX2", TLSTM_ISA_AVX2, 8, tlstm_lstm_step_avx2, tlstm_gates_avx2},
-              {"AVX-512", TLSTM_ISA_AVX512, 16, tlstm_lstm_step_avx512, tlstm_gates_avx512}};
+  } sets[] = {{"AVX2", TLSTM_ISA_AVX2, 8, tlstm_recurrent_step_avx2, tlstm_gates_avx2},
+              {"AVX-512", TLSTM_ISA_AVX512, 16, tlstm_recurrent_step_avx512, tlstm_gates_avx512}};
   double flops = 2.0 * batch * n * k * reps;
   {
     // Peak FMA throughput of one core, the compute limit of every kernel here.
@@ -117,13 +118,14 @@ int main(int argc, char **argv) {
   }
   for (int s = 0; s < 2; s++) {
     if (!(isa & sets[s].flag)) continue;
-    float *packed = malloc(sizeof(float) * tlstm_packed_count(hidden, k, sets[s].width));
-    tlstm_pack_recurrent(w, hidden, hidden, k, sets[s].width, packed);
+    float *packed = malloc(sizeof(float) * tlstm_packed_count(4, hidden, k, sets[s].width));
+    tlstm_pack_recurrent(w, 4, hidden, hidden, k, sets[s].width, packed);
     double best[2] = {1e9, 1e9};
     for (int round = 0; round < 7; round++) {
       double t0 = now();
       for (int r = 0; r < reps; r++) {
-        sets[s].step(packed, hidden, k, h, k, gates, n, hidden, c, hidden, out, hidden, batch);
+        sets[s].step(TLSTM_CELL_LSTM, packed, hidden, k, h, k, NULL, gates, n, hidden, c, hidden, out,
+                     hidden, batch);
       }
       double t1 = now();
       for (int r = 0; r < reps; r++) {
@@ -134,7 +136,7 @@ int main(int argc, char **argv) {
                       gates, n);
         }
         for (int b = 0; b < batch; b++) {
-          sets[s].gates(gates + b * n, c + b * hidden, out + b * hidden, hidden);
+          sets[s].gates(TLSTM_CELL_LSTM, gates + b * n, c + b * hidden, NULL, out + b * hidden, hidden);
         }
       }
       double t2 = now();

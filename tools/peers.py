@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Times the LSTM forward of onnxruntime and PyTorch beside tensorlstm-bench, same shapes and
-thread counts, and prints one side-by-side table (medians, ms). CI does not run this.
+"""Times the LSTM (or GRU, RNN) forward of onnxruntime and PyTorch beside tensorlstm-bench, same
+shapes and thread counts, and prints one side-by-side table (medians, ms).
 
     pip install torch onnx onnxruntime
     python3 tools/peers.py                 # 1 and 2 threads, the three default shapes
@@ -8,6 +8,8 @@ thread counts, and prints one side-by-side table (medians, ms). CI does not run 
     python3 tools/peers.py --grid          # issue 9's grid, 1 and 2 threads, JSONL to docs/
     python3 tools/peers.py --grid --quick  # four grid shapes, one round (what CI runs, when
                                            # torch and onnxruntime are installed)
+    python3 tools/peers.py --grid --cell gru --threads 1   # the GRU: ONNX GRU node
+                                           # (linear_before_reset 1, PyTorch's form), nn.GRU
 """
 import argparse
 import json
@@ -36,17 +38,22 @@ def median_ms(fn, repeats):
     return statistics.median(samples)
 
 
-def onnxruntime_forward(batch, steps, inp, hidden, threads):
-    """A callable that runs one onnxruntime LSTM forward (session built once, outside)."""
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def onnxruntime_forward(batch, steps, inp, hidden, threads, cell="lstm"):
+    """A callable that runs one onnxruntime LSTM, GRU or RNN forward (session built once)."""
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
     rng = np.random.default_rng(0)
-    w = rng.standard_normal((1, 4 * hidden, inp), dtype=np.float32) * 0.1
-    r = rng.standard_normal((1, 4 * hidden, hidden), dtype=np.float32) * 0.1
-    b = rng.standard_normal((1, 8 * hidden), dtype=np.float32) * 0.1
-    node = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y"], hidden_size=hidden)
+    gates = GATES[cell]
+    w = rng.standard_normal((1, gates * hidden, inp), dtype=np.float32) * 0.1
+    r = rng.standard_normal((1, gates * hidden, hidden), dtype=np.float32) * 0.1
+    b = rng.standard_normal((1, 2 * gates * hidden), dtype=np.float32) * 0.1
+    extra = {"linear_before_reset": 1} if cell == "gru" else {}
+    node = helper.make_node(cell.upper(), ["X", "W", "R", "B"], ["Y"], hidden_size=hidden, **extra)
     graph = helper.make_graph(
         [node], "lstm",
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, [steps, batch, inp])],
@@ -63,12 +70,13 @@ def onnxruntime_forward(batch, steps, inp, hidden, threads):
     return lambda: session.run(None, {"X": x})
 
 
-def torch_forward(batch, steps, inp, hidden, threads):
-    """A callable that runs one PyTorch nn.LSTM forward under inference_mode."""
+def torch_forward(batch, steps, inp, hidden, threads, cell="lstm"):
+    """A callable that runs one PyTorch nn.LSTM, nn.GRU or nn.RNN forward under inference_mode."""
     import torch
 
     torch.set_num_threads(threads)
-    lstm = torch.nn.LSTM(inp, hidden, batch_first=True).eval()
+    layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    lstm = layer(inp, hidden, batch_first=True).eval()
     x = torch.randn(batch, steps, inp)
 
     def run():
@@ -85,11 +93,11 @@ def bench_path():
     return os.path.join(bin_path, "tensorlstm-bench")
 
 
-def time_tensorlstm(bench, shape, threads, repeats):
+def time_tensorlstm(bench, shape, threads, repeats, cell="lstm"):
     """Runs tensorlstm-bench --json on one shape; returns its report."""
     batch, steps, inp, hidden = shape
     out = subprocess.run(
-        [bench, "--json", "--skip-naive", "--threads",
+        [bench, "--json", "--skip-naive", "--cell", cell, "--threads",
          str(threads), "--repeats", str(repeats), "--batch", str(batch), "--steps", str(steps),
          "--input", str(inp), "--hidden", str(hidden)],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -110,9 +118,9 @@ class Server:
                                         stdout=subprocess.PIPE, text=True, bufsize=1)
         self.cpu = json.loads(self.process.stdout.readline())["cpu"]
 
-    def time(self, shape, threads, repeats):
+    def time(self, shape, threads, repeats, cell="lstm"):
         batch, steps, inp, hidden = shape
-        self.process.stdin.write(f"{batch} {steps} {inp} {hidden} {threads} {repeats}\n")
+        self.process.stdin.write(f"{batch} {steps} {inp} {hidden} {threads} {repeats} {cell}\n")
         return json.loads(self.process.stdout.readline())["ms"]
 
     def close(self):
@@ -136,18 +144,18 @@ def grid(args):
                   (12, GRID_STEPS, 384, 384)]
     import onnxruntime
     print(server.cpu)
-    print(f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}; T {GRID_STEPS}, "
-          f"medians in ms, {args.rounds} round(s)")
+    print(f"{args.cell.upper()} forward; onnxruntime {onnxruntime.__version__}, torch "
+          f"{torch.__version__}; T {GRID_STEPS}, medians in ms, {args.rounds} round(s)")
     print(f"{'B':>4} {'I':>4} {'H':>4} {'thr':>3} {'TensorLSTM':>11} {'onnxrt':>9} {'PyTorch':>9} "
           f"{'vs ort':>7} {'vs torch':>9}")
     results = []
     for threads in args.threads:
         for shape in shapes:
             batch, steps, inp, hidden = shape
-            flops = 2.0 * steps * batch * 4 * hidden * (inp + hidden)
+            flops = 2.0 * steps * batch * GATES[args.cell] * hidden * (inp + hidden)
             repeats = int(max(5, min(41, 0.1 / (flops / 40e9))))
-            ort_run = onnxruntime_forward(*shape, threads)
-            torch_run = torch_forward(*shape, threads)
+            ort_run = onnxruntime_forward(*shape, threads, args.cell)
+            torch_run = torch_forward(*shape, threads, args.cell)
             rows = []
             for _ in range(args.rounds):
                 torch.set_num_threads(threads)
@@ -155,7 +163,7 @@ def grid(args):
                 # while after a parallel run; a pause before each measurement keeps one
                 # framework's spinning threads from taking the cores the next one times on.
                 times = []
-                for run in (lambda: server.time(shape, threads, repeats),
+                for run in (lambda: server.time(shape, threads, repeats, args.cell),
                             lambda: median_ms(ort_run, repeats),
                             lambda: median_ms(torch_run, repeats)):
                     time.sleep(0.05)
@@ -167,7 +175,7 @@ def grid(args):
             results.append({"batch": batch, "steps": steps, "input": inp, "hidden": hidden,
                             "threads": threads, "tensorlstm_ms": mine, "onnxruntime_ms": ort_ms,
                             "torch_ms": torch_ms, "vs_onnxruntime": vs_ort,
-                            "vs_torch": vs_torch, "cpu": server.cpu})
+                            "vs_torch": vs_torch, "cell": args.cell, "cpu": server.cpu})
             print(f"{batch:>4} {inp:>4} {hidden:>4} {threads:>3} {mine:>11.3f} {ort_ms:>9.3f} "
                   f"{torch_ms:>9.3f} {vs_ort:>6.2f}x {vs_torch:>8.2f}x", flush=True)
     server.close()
@@ -204,18 +212,21 @@ def main():
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES))
     parser.add_argument("--grid", action="store_true", help="issue 9's grid of 40 shapes")
     parser.add_argument("--quick", action="store_true", help="with --grid: four shapes")
+    parser.add_argument("--cell", choices=list(GATES), default="lstm",
+                        help="the layer to time (GRU: PyTorch's form, ONNX linear_before_reset 1)")
     parser.add_argument("--out", default=None,
                         help="with --grid: JSONL path (default docs/grid-peers.jsonl)")
     args = parser.parse_args()
     if args.grid:
         if args.out is None and not args.quick:
-            args.out = os.path.join(ROOT, "docs", "grid-peers.jsonl")
+            suffix = "" if args.cell == "lstm" else "-" + args.cell
+            args.out = os.path.join(ROOT, "docs", f"grid-peers{suffix}.jsonl")
         grid(args)
         return
     import onnxruntime
     import torch
-    print(f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}; medians in ms, "
-          f"{args.rounds} rounds")
+    print(f"{args.cell.upper()} forward; onnxruntime {onnxruntime.__version__}, torch "
+          f"{torch.__version__}; medians in ms, {args.rounds} rounds")
     print(f"{'case':10} {'thr':>3} {'TensorLSTM':>11} {'portable':>9} {'sgemm lim':>10} "
           f"{'onnxrt':>9} {'PyTorch':>9} {'vs ort':>7} {'vs torch':>9} {'vs sgemm':>9}")
     bench = bench_path()
@@ -223,15 +234,15 @@ def main():
         for name in args.shapes:
             shape = SHAPES[name]
             repeats = max(3, args.repeats // 3) if name == "large" else args.repeats
-            ort_run = onnxruntime_forward(*shape, threads)
-            torch_run = torch_forward(*shape, threads)
+            ort_run = onnxruntime_forward(*shape, threads, args.cell)
+            torch_run = torch_forward(*shape, threads, args.cell)
             rows = []
             # Each round times all three back to back, so that a ratio compares runs taken
             # under the same machine load; the rounds then spread over the drift.
             for _ in range(args.rounds):
                 # A pause before each framework: see grid() on spinning idle threads.
                 time.sleep(0.05)
-                ours = time_tensorlstm(bench, shape, threads, repeats)
+                ours = time_tensorlstm(bench, shape, threads, repeats, args.cell)
                 time.sleep(0.05)
                 ort_ms = median_ms(ort_run, repeats)
                 time.sleep(0.05)

@@ -1,7 +1,7 @@
 import Benchmark
 import TensorLSTM
 
-/// Perf regression thresholds for the LSTM forward.
+/// Perf regression thresholds for the LSTM, GRU and RNN forwards.
 ///
 /// - Malloc counts are deterministic and checked exactly. The article shape at T = 10 and at
 ///   T = 1000 must allocate the same number of times: the time loop allocates nothing.
@@ -21,6 +21,22 @@ let benchmarks: @Sendable () -> Void = {
     let x = Tensor<Float>.randomNormal(shape: [32, steps, 128], seed: 2)
     Benchmark("mallocs_article_T\(steps)", configuration: mallocs) { benchmark in
       for _ in benchmark.scaledIterations { blackHole(try model(x)) }
+    }
+    // The GRU (both reset placements) and the RNN on the same engine: the same count at
+    // T 10 and T 1000.
+    let gru = GRU<Float>(inputSize: 128, hiddenSize: 64, batchFirst: true, seed: 1)
+    let gruBefore = GRU<Float>(
+      inputSize: 128, hiddenSize: 64, batchFirst: true, resetAfter: false, seed: 1)
+    let rnn = RNN<Float>(inputSize: 128, hiddenSize: 64, batchFirst: true, seed: 1)
+    Benchmark("mallocs_gru_article_T\(steps)", configuration: mallocs) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(try gru(x)) }
+    }
+    Benchmark("mallocs_gru_reset_before_article_T\(steps)", configuration: mallocs) {
+      benchmark in
+      for _ in benchmark.scaledIterations { blackHole(try gruBefore(x)) }
+    }
+    Benchmark("mallocs_rnn_article_T\(steps)", configuration: mallocs) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(try rnn(x)) }
     }
   }
 
@@ -42,6 +58,11 @@ let benchmarks: @Sendable () -> Void = {
       ])
     Benchmark("forward_\(shape.name)", configuration: configuration) { benchmark in
       for _ in benchmark.scaledIterations { blackHole(try model(x)) }
+    }
+    let gru = GRU<Float>(
+      inputSize: shape.input, hiddenSize: shape.hidden, batchFirst: true, seed: 1)
+    Benchmark("forward_gru_\(shape.name)", configuration: configuration) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(try gru(x)) }
     }
   }
 }

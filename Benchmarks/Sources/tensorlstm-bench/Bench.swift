@@ -1,8 +1,8 @@
 import ArgumentParser
 import TensorLSTM
 
-/// `tensorlstm-bench`: the LSTM's BLAS path against its naive reference path and against the
-/// bare-sgemm limit, plus the view ops.
+/// `tensorlstm-bench`: the LSTM's (or GRU's, RNN's) BLAS path against its naive reference path
+/// and against the bare-sgemm limit, plus the view ops.
 @main
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -46,6 +46,13 @@ struct Bench: ParsableCommand {
   var serve = false
   @Flag(help: "Time the Double forward against the Float one (interleaved) on each shape.")
   var double = false
+  @Option(help: "The recurrent layer to time: lstm, gru (PyTorch's, reset after) or rnn (tanh).")
+  var cell: Cell = .lstm
+  @Flag(
+    help:
+      "Time LSTM, GRU and RNN interleaved on the default shapes and the grid (1 thread); print GRU/LSTM and RNN/LSTM."
+  )
+  var compareCells = false
 
   mutating func run() throws {
     BLAS.threadCount = threads
@@ -60,6 +67,11 @@ struct Bench: ParsableCommand {
     for i in shapes.indices {
       shapes[i].layers = layers
       shapes[i].bidirectional = bidirectional
+      shapes[i].gates = cell.gates
+    }
+    if compareCells {
+      GridBench.compareCells(custom ? shapes : shapes + GridBench.shapes, repeats: repeats)
+      return
     }
     if subnormalCheck {
       let shape = custom ? shapes[0] : .article
@@ -80,7 +92,7 @@ struct Bench: ParsableCommand {
       return
     }
     if grid {
-      GridBench.run(repeats: repeats, json: json)
+      GridBench.run(cell: cell, repeats: repeats, json: json)
       return
     }
     if let chunk {
@@ -118,15 +130,10 @@ struct Bench: ParsableCommand {
     if plan {
       print(CPU.summary)
       for shape in shapes {
-        var model = LSTM<Float>(
-          inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
-          batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
-        model.threads = threads
-        let x = Tensor<Float>.zeros(shape: [shape.batch, shape.steps, shape.input])
         print(
           "\(shape.name) (B \(shape.batch), T \(shape.steps), I \(shape.input), H \(shape.hidden)):"
         )
-        print(try model.plan(for: x))
+        print(try CellForward(cell, shape, threads: threads).plan())
       }
       return
     }
@@ -136,7 +143,8 @@ struct Bench: ParsableCommand {
     }
     if !json {
       print(CPU.summary)
-      print("TensorLSTM LSTM forward, Float, \(threads) thread(s), median of \(repeats)")
+      print(
+        "TensorLSTM \(cell.name) forward, Float, \(threads) thread(s), median of \(repeats)")
       print(Report.header)
     }
     for shape in shapes {
@@ -151,28 +159,21 @@ struct Bench: ParsableCommand {
   }
 
   func measure(_ shape: LSTMShape) throws -> Report {
-    let model = LSTM<Float>(
-      inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
-      batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
-    let x = Tensor<Float>.randomNormal(shape: [shape.batch, shape.steps, shape.input], seed: 2)
+    let forward = CellForward(cell, shape, threads: nil)
     // Large shapes take longer per run; fewer repeats keep the default suite to minutes.
     let runs = shape.flops > 1e9 ? Swift.max(3, repeats / 3) : repeats
-    var portableModel = model
-    portableModel.kernels = .portable
     // The default kernels and the portable ones, alternating, so that their ratio is fair.
     let medians = Timing.interleavedMedianMilliseconds(
-      repeats: runs, [{ _ = try? model(x) }, { _ = try? portableModel(x) }])
+      repeats: runs, [forward.run, forward.runPortable])
     progress("\(shape.name): bare sgemm limit")
     let limit = shape.gemmLimitMilliseconds(repeats: runs)
     var naive: Double?
     if !skipNaive {
       progress("\(shape.name): naive path")
-      naive = Timing.medianMilliseconds(repeats: shape.flops > 1e8 ? 1 : 3) {
-        _ = try? Naive.lstm(model, x)
-      }
+      naive = Timing.medianMilliseconds(repeats: shape.flops > 1e8 ? 1 : 3) { forward.runNaive() }
     }
     return Report(
-      shape: shape, threads: threads, blasMilliseconds: medians[0],
+      shape: shape, cell: cell, threads: threads, blasMilliseconds: medians[0],
       portableMilliseconds: medians[1],
       naiveMilliseconds: naive, sgemmMilliseconds: limit)
   }
@@ -182,9 +183,10 @@ struct Bench: ParsableCommand {
   }
 }
 
-/// One LSTM case's numbers, as a table row or a JSON line.
+/// One case's numbers, as a table row or a JSON line.
 struct Report {
   var shape: LSTMShape
+  var cell: Cell
   var threads: Int
   /// The default kernels (`.automatic`: the fused AVX2 step where the CPU has it).
   var blasMilliseconds: Double
@@ -214,7 +216,7 @@ struct Report {
   var json: String {
     let naive = naiveMilliseconds.map { "\($0)" } ?? "null"
     return """
-      {"case":"\(shape.name)","batch":\(shape.batch),"steps":\(shape.steps),"input":\(shape.input),"hidden":\(shape.hidden),"layers":\(shape.layers),"bidirectional":\(shape.bidirectional),"threads":\(threads),"blas_ms":\(blasMilliseconds),"naive_ms":\(naive),"gflops":\(gflops),"sgemm_ms":\(sgemmMilliseconds),"sgemm_fraction":\(sgemmFraction),"portable_ms":\(portableMilliseconds)}
+      {"case":"\(shape.name)","cell":"\(cell.rawValue)","batch":\(shape.batch),"steps":\(shape.steps),"input":\(shape.input),"hidden":\(shape.hidden),"layers":\(shape.layers),"bidirectional":\(shape.bidirectional),"threads":\(threads),"blas_ms":\(blasMilliseconds),"naive_ms":\(naive),"gflops":\(gflops),"sgemm_ms":\(sgemmMilliseconds),"sgemm_fraction":\(sgemmFraction),"portable_ms":\(portableMilliseconds)}
       """
   }
 }

@@ -17,6 +17,34 @@ enum GridBench {
     }
   }
 
+  /// LSTM, GRU and RNN forwards interleaved per shape at 1 thread: the GRU/LSTM and RNN/LSTM
+  /// time ratios and their geometric means.
+  static func compareCells(_ shapes: [LSTMShape], repeats: Int) {
+    print(CPU.summary)
+    print(
+      "LSTM, GRU and RNN forwards, Float, 1 thread, batch-first, median of \(repeats), interleaved")
+    print(
+      "      case     B     T     I     H     LSTM ms      GRU ms      RNN ms  GRU/LSTM  RNN/LSTM")
+    var (gruLogs, rnnLogs) = ([Double](), [Double]())
+    for shape in shapes {
+      let forwards = Cell.allCases.map { CellForward($0, shape, threads: 1) }
+      let runs = shape.flops > 2e9 ? Swift.max(3, repeats / 3) : repeats
+      let ms = Timing.interleavedMedianMilliseconds(repeats: runs, forwards.map(\.run))
+      gruLogs.append(log(ms[1] / ms[0]))
+      rnnLogs.append(log(ms[2] / ms[0]))
+      print(
+        shape.name.padding(10) + fixed(Double(shape.batch), 4, digits: 0)
+          + fixed(Double(shape.steps), 6, digits: 0) + fixed(Double(shape.input), 6, digits: 0)
+          + fixed(Double(shape.hidden), 6, digits: 0) + fixed(ms[0], 12) + fixed(ms[1], 12)
+          + fixed(ms[2], 12) + fixed(ms[1] / ms[0], 10, digits: 2)
+          + fixed(ms[2] / ms[0], 10, digits: 2))
+    }
+    let mean = { (logs: [Double]) in exp(logs.reduce(0, +) / Double(logs.count)) }
+    print(
+      "geometric mean: GRU/LSTM \(fixed(mean(gruLogs), 0, digits: 2)), RNN/LSTM \(fixed(mean(rnnLogs), 0, digits: 2)) over \(shapes.count) shapes"
+    )
+  }
+
   /// A batch-first model and input for `shape`, with the thread budget `threads`.
   static func model(_ shape: LSTMShape, threads: Int) -> (LSTM<Float>, Tensor<Float>) {
     var model = LSTM<Float>(
@@ -28,22 +56,21 @@ enum GridBench {
   }
 
   /// The median forward time at 1 and at 2 threads, interleaved, for each grid shape.
-  static func run(repeats: Int, json: Bool) {
+  static func run(cell: Cell, repeats: Int, json: Bool) {
     if !json {
       print(CPU.summary)
       print(
-        "TensorLSTM LSTM forward on the grid, Float, T \(steps), batch-first, median of \(repeats) (interleaved 1 and 2 threads)"
+        "TensorLSTM \(cell.name) forward on the grid, Float, T \(steps), batch-first, median of \(repeats) (interleaved 1 and 2 threads)"
       )
       print("    B     I     H   1 thread ms  2 threads ms  2/1   split (2 threads)")
     }
-    for shape in shapes {
-      let (one, x) = model(shape, threads: 1)
-      var two = one
-      two.threads = 2
+    for var shape in shapes {
+      shape.gates = cell.gates
+      let one = CellForward(cell, shape, threads: 1)
+      let two = CellForward(cell, shape, threads: 2)
       let runs = shape.flops > 2e9 ? Swift.max(3, repeats / 3) : repeats
-      let medians = Timing.interleavedMedianMilliseconds(
-        repeats: runs, [{ _ = try? one(x) }, { _ = try? two(x) }])
-      let split = (try? two.plan(for: x).split.rawValue) ?? "?"
+      let medians = Timing.interleavedMedianMilliseconds(repeats: runs, [one.run, two.run])
+      let split = (try? two.plan().split.rawValue) ?? "?"
       if json {
         print(
           #"{"batch":\#(shape.batch),"steps":\#(shape.steps),"input":\#(shape.input),"hidden":\#(shape.hidden),"ms_1":\#(medians[0]),"ms_2":\#(medians[1]),"split_2":"\#(split)"}"#
@@ -58,26 +85,28 @@ enum GridBench {
     }
   }
 
-  /// Answers timing requests on standard input, one a line: `B T I H threads repeats` → one
-  /// JSON line `{"ms": median}`. Models are kept per shape and budget, so a request times only
+  /// Answers timing requests on standard input, one a line: `B T I H threads repeats [cell]`
+  /// (cell lstm, gru or rnn; lstm when absent) → one JSON line `{"ms": median}`. Models are kept per shape and budget, so a request times only
   /// the forward. `tools/peers.py --grid` drives this to interleave us with its peers per shape.
   static func serve() {
-    var models: [String: (LSTM<Float>, Tensor<Float>)] = [:]
+    var models: [String: CellForward] = [:]
     print(#"{"ready":true,"cpu":"\#(CPU.summary)"}"#)
     fflush(nil)  // all streams: stdout is not concurrency-safe to name
     while let line = readLine() {
-      let fields = line.split(separator: " ").compactMap { Int($0) }
-      guard fields.count == 6 else {
-        print(#"{"error":"expected: B T I H threads repeats"}"#)
+      let words = line.split(separator: " ")
+      let fields = words.prefix(6).compactMap { Int($0) }
+      let cell = words.count > 6 ? Cell(rawValue: String(words[6])) : .lstm
+      guard fields.count == 6, words.count <= 7, let cell else {
+        print(#"{"error":"expected: B T I H threads repeats [lstm|gru|rnn]"}"#)
         fflush(nil)  // all streams: stdout is not concurrency-safe to name
         continue
       }
       let shape = LSTMShape(
         name: "serve", batch: fields[0], steps: fields[1], input: fields[2], hidden: fields[3])
-      let key = fields[0..<5].map(String.init).joined(separator: " ")
-      let (model, x) = models[key] ?? self.model(shape, threads: fields[4])
-      models[key] = (model, x)
-      let ms = Timing.medianMilliseconds(repeats: fields[5]) { _ = try? model(x) }
+      let key = fields[0..<5].map(String.init).joined(separator: " ") + " \(cell)"
+      let forward = models[key] ?? CellForward(cell, shape, threads: fields[4])
+      models[key] = forward
+      let ms = Timing.medianMilliseconds(repeats: fields[5]) { forward.run() }
       print(#"{"ms":\#(ms)}"#)
       fflush(nil)  // all streams: stdout is not concurrency-safe to name
     }

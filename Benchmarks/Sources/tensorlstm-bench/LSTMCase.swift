@@ -1,6 +1,6 @@
 import TensorLSTM
 
-/// One LSTM benchmark shape, and the GEMMs its forward issues.
+/// One benchmark shape of a recurrent layer, and the GEMMs its forward issues.
 struct LSTMShape {
   var name: String
   var batch: Int
@@ -9,6 +9,8 @@ struct LSTMShape {
   var hidden: Int
   var layers = 1
   var bidirectional = false
+  /// Gates per unit of the cell timed (4 LSTM, 3 GRU, 1 RNN).
+  var gates = 4
 
   static let article = LSTMShape(name: "article", batch: 32, steps: 10, input: 128, hidden: 64)
   static let large = LSTMShape(name: "large", batch: 64, steps: 100, input: 512, hidden: 512)
@@ -24,8 +26,8 @@ struct LSTMShape {
     for layer in 0..<layers {
       let features = layer == 0 ? input : directions * hidden
       for _ in 0..<directions {
-        result.append((steps * batch, features, 4 * hidden, 1))
-        result.append((batch, hidden, 4 * hidden, steps))
+        result.append((steps * batch, features, gates * hidden, 1))
+        result.append((batch, hidden, gates * hidden, steps))
       }
     }
     return result

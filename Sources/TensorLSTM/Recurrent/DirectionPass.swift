@@ -103,11 +103,15 @@ struct DirectionPass<Scalar: BLASScalar> {
       }
     }
     let x = inputRows(input, first: first, count: count, gathering: scratch)
-    for run in cell.inputRuns {
+    let runs = cell.inputRuns
+    project(runs.first)
+    if let second = runs.second { project(second) }
+    func project(_ run: RecurrentCell.InputRun) {
       // A run of whole gates is one GEMM when this pass owns all units (slots H apart, as in
       // W_ih); a worker's share takes one GEMM per gate.
       let perGate = n != hidden
-      for g in perGate ? Array(run.gates) : [run.gates.lowerBound] {
+      let gates = perGate ? run.gates : run.gates.lowerBound..<(run.gates.lowerBound + 1)
+      for g in gates {
         let columns = perGate ? n : run.gates.count * hidden
         BLAS.gemm(
           x,

@@ -46,9 +46,18 @@ enum RecurrentCell: Sendable, Hashable, CustomStringConvertible {
   var recurrentGates: Int { self == .gru(resetAfter: false) ? 2 : gateCount }
 
   /// Where the input projection of each parameter gate goes: runs of consecutive gates
-  /// `gates` into consecutive slots from `slot` (one GEMM per run).
-  var inputRuns: [(gates: Range<Int>, slot: Int)] {
-    self == .gru(resetAfter: true) ? [(0..<2, 0), (2..<3, 3)] : [(0..<gateCount, 0)]
+  /// `gates` into consecutive slots from `slot` (one GEMM per run). A tuple, not an array: the
+  /// time loop reads it and must not allocate.
+  var inputRuns: (first: InputRun, second: InputRun?) {
+    self == .gru(resetAfter: true)
+      ? (InputRun(gates: 0..<2, slot: 0), InputRun(gates: 2..<3, slot: 3))
+      : (InputRun(gates: 0..<gateCount, slot: 0), nil)
+  }
+
+  /// Gates `gates` of `weight_ih` whose products go to gate-row slots from `slot`.
+  struct InputRun {
+    var gates: Range<Int>
+    var slot: Int
   }
 
   /// Whether the fused vector step computes this cell (all but the reset-before GRU, whose n
