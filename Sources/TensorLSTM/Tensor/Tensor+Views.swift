@@ -113,18 +113,53 @@ extension Tensor {
   ///     hidden[-1]                 // [L, B, H] → [B, H]
   ///     output[.all, -1, .all]     // [B, T, H] → [B, H]
   ///     output[.all, .range(0..<5)] // [B, 5, H]
-  public subscript(_ entries: TensorIndex...) -> Tensor { self[entries] }
+  public subscript(_ entries: TensorIndex...) -> Tensor {
+    get { self[entries] }
+    set { self[entries] = newValue }
+  }
 
   /// The view at the given positions of the leading axes, which are dropped (PyTorch's
   /// `x[i, j]`); O(rank), shares storage.
   ///
   ///     out.output[b, length - 1]   // [B, T, H] → [H]
   public subscript(_ indices: Int...) -> Tensor {
-    self[indices.map(TensorIndex.at)]
+    get { self[indices.map(TensorIndex.at)] }
+    set { self[indices.map(TensorIndex.at)] = newValue }
   }
 
-  /// The view picked by an array of entries, as the variadic subscript.
+  /// The view picked by an array of entries, as the variadic subscript. Assigning writes the
+  /// new value's elements through that view (NumPy's slice assignment), broadcasting it as
+  /// ``expanded(to:)`` does; the rest of the tensor is untouched.
+  ///
+  ///     var dY = Tensor<Float>.zeros(shape: [B, T, H])
+  ///     dY[.all, -1, .all] = lastStepGradient       // [B, H] into the last step only
+  ///
+  /// Cost of a write: copies the new value's elements; copies this tensor first only when its
+  /// storage is shared with another tensor (copy-on-write) or its layout aliases elements.
+  /// - Precondition: the new value's shape broadcasts to the view's shape.
   public subscript(_ entries: [TensorIndex]) -> Tensor {
+    get { viewing(viewLayout(entries)) }
+    set {
+      // Unique storage first (a copy may change the layout), then the view of it to write.
+      makeUniquelyWritable()
+      let target = viewLayout(entries)
+      require(
+        newValue.rank <= target.rank
+          && zip(newValue.shape.reversed(), target.shape.reversed()).allSatisfy {
+            $0 == $1 || $0 == 1
+          },
+        "subscript assignment: a value of shape \(newValue.shape) does not broadcast to the selected shape \(target.shape); reshape it or select a matching region"
+      )
+      let source = newValue.layout.expanded(to: target.shape)
+      newValue.withBase { from in
+        Tensor.copyElements(
+          from: from - newValue.layout.offset, source, to: storage.base, target)
+      }
+    }
+  }
+
+  /// The layout of the view picked by `entries`.
+  private func viewLayout(_ entries: [TensorIndex]) -> TensorLayout {
     require(
       entries.count <= rank,
       "subscript: \(entries.count) indices for a tensor of shape \(shape) with \(rank) axes")
@@ -141,6 +176,6 @@ extension Tensor {
         axis += 1
       }
     }
-    return viewing(result)
+    return result
   }
 }

@@ -1,0 +1,351 @@
+/// The gradients of one LSTM backward.
+///
+///     let g = try lstm.backward(trace, outputGradient: dY)
+///     g.input          // dL/dx, shaped like x
+///     g.initialState   // dL/dh0, dL/dc0 when the forward had an initial state
+///     g.parameters     // keyed like stateDict()
+public struct LSTMGradients<Scalar: BLASScalar>: Sendable {
+  /// dL/dx, the shape of the forward's input.
+  public var input: Tensor<Scalar>
+  /// dL/dh0 and dL/dc0, shaped like the initial state; nil when the forward had none.
+  public var initialState: LSTMState<Scalar>?
+  /// dL/dθ for every parameter, keyed and shaped as ``LSTM/stateDict()``.
+  public var parameters: [String: Tensor<Scalar>]
+}
+
+extension LSTM {
+  /// Backpropagation through time: the gradients of a loss whose gradient with respect to the
+  /// forward's `output` is `outputGradient` (and, optionally, with respect to `hidden` and
+  /// `cell`: `h_n`, `c_n`).
+  ///
+  ///     let trace = try lstm.forwardWithTrace(x, lengths: lengths)
+  ///     var dY = Tensor<Float>.zeros(shape: trace.output.output.shape)
+  ///     dY[.all, -1, .all] = headGradient          // the article's last-step head
+  ///     let g = try lstm.backward(trace, outputGradient: dY)
+  ///
+  /// Layouts are the forward's: `outputGradient` like `output`, `hiddenGradient` like `hidden`
+  /// `[D·L, B, Hout]`, `cellGradient` like `cell`. With `lengths`, output past a length is a
+  /// constant zero, so its incoming gradient is ignored, and the state gradients enter at each
+  /// sequence's own last step.
+  ///
+  /// Per layer and direction: the gate derivatives of all steps in one fused pass per step, one
+  /// GEMM per step for `dh(t−1) = dG(t)·W_hh` (the only per-step product), then `dW_ih = dGᵀ·X`,
+  /// `dW_hh = dGᵀ·H(t−1)` and `dX = dG·W_ih` each one GEMM over all steps and sequences.
+  /// Allocates its buffers once; nothing per step.
+  /// - Throws: ``TrainingError/staleTrace(_:)`` when the model's weights changed since the
+  ///   trace was made; ``TrainingError/shapeMismatch(name:expected:actual:)`` for a gradient of
+  ///   the wrong shape. Nothing is computed then.
+  public func backward(
+    _ trace: LSTMTrace<Scalar>, outputGradient: Tensor<Scalar>,
+    hiddenGradient: Tensor<Scalar>? = nil, cellGradient: Tensor<Scalar>? = nil
+  ) throws -> LSTMGradients<Scalar> {
+    let current = core.weights.flatMap(\.parameters)
+    let traced = trace.weights.flatMap(\.parameters)
+    guard trace.geometry == geometry, current.count == traced.count,
+      zip(current, traced).allSatisfy({ $0.sharesStorage(with: $1) })
+    else {
+      throw TrainingError.staleTrace(
+        "the LSTM's weights changed since forwardWithTrace (or the trace is another model's); run forwardWithTrace again"
+      )
+    }
+    try TrainingError.check("outputGradient", outputGradient, is: trace.output.output.shape)
+    if let hiddenGradient {
+      try TrainingError.check("hiddenGradient", hiddenGradient, is: trace.output.hidden.shape)
+    }
+    if let cellGradient {
+      try TrainingError.check("cellGradient", cellGradient, is: trace.output.cell.shape)
+    }
+    return LSTMBackward(trace: trace, names: parameterShapes.map(\.name)).run(
+      outputGradient: outputGradient, hiddenGradient: hiddenGradient, cellGradient: cellGradient)
+  }
+}
+
+/// The backward's loops and GEMMs over one trace.
+private struct LSTMBackward<Scalar: BLASScalar> {
+  let trace: LSTMTrace<Scalar>
+  /// Parameter names in `stateDict` order.
+  let names: [String]
+
+  var g: RecurrentGeometry { trace.geometry }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func run(
+    outputGradient: Tensor<Scalar>, hiddenGradient: Tensor<Scalar>?,
+    cellGradient: Tensor<Scalar>?
+  ) -> LSTMGradients<Scalar> {
+    let s = trace.shape
+    let (steps, batch, hidden, hOut) = (s.steps, s.batch, g.hiddenSize, g.outputHiddenSize)
+    let (layers, directions) = (g.layers, g.directions)
+    let rows = layers * directions
+    let width = directions * hOut
+    // dL/d(layer output), time-major [T, B, D·Hout]; zero where the output is padding.
+    var dOutput: Tensor<Scalar> =
+      (s.unbatched
+      ? outputGradient.unsqueezed(axis: 1)
+      : (trace.batchFirst ? outputGradient.permuted([1, 0, 2]) : outputGradient)).copied()
+    let dHn = hiddenGradient?.reshaped([rows, batch, hOut]).copied()
+    let dCn = cellGradient?.reshaped([rows, batch, hidden]).copied()
+    let dH0 = Tensor<Scalar>.zeros(shape: [rows, batch, hOut])
+    let dC0 = Tensor<Scalar>.zeros(shape: [rows, batch, hidden])
+    var gradients: [Tensor<Scalar>] = []
+    // Scratch, allocated once: dG, H(t−1), dh and h_full of all steps; the carries.
+    let regions = BackwardRegions<Scalar>(
+      steps: steps, batch: batch, hidden: hidden, hOut: hOut, projected: g.projected)
+    defer { regions.deallocate() }
+    var perDirection = [[Tensor<Scalar>]](repeating: [], count: rows)
+    for layer in (0..<layers).reversed() {
+      let x = trace.sequences[layer]
+      let features = x.shape[2]
+      zeroPadding(&dOutput, width: width)
+      let dX = Tensor<Scalar>.zeros(shape: [steps, batch, features])
+      for direction in 0..<directions {
+        let index = layer * directions + direction
+        let w = trace.weights[index]
+        withExtendedLifetime((dOutput, dX, dH0, dC0, dHn, dCn, x)) {
+          let carryH = dH0.storage.base + index * batch * hOut
+          let carryC = dC0.storage.base + index * batch * hidden
+          if let dHn {
+            carryH.update(from: dHn.storage.base + index * batch * hOut, count: batch * hOut)
+          }
+          if let dCn {
+            carryC.update(from: dCn.storage.base + index * batch * hidden, count: batch * hidden)
+          }
+          perDirection[index] = runDirection(
+            w, index: index, reverse: g.isReverse(direction), regions: regions,
+            dOutput: dOutput.storage.base + direction * hOut, outputStride: width,
+            output: trace.sequences[layer + 1].storage.base + direction * hOut,
+            x: x.storage.base + x.layout.offset, features: features, dX: dX.storage.base,
+            carryH: carryH, carryC: carryC)
+        }
+      }
+      dOutput = dX
+    }
+    for index in 0..<rows { gradients += perDirection[index] }
+    var parameters: [String: Tensor<Scalar>] = [:]
+    for (name, tensor) in zip(names, gradients) { parameters[name] = tensor }
+    // dOutput now holds dL/dx, time-major: back to the input's layout.
+    let input: Tensor<Scalar>
+    if s.unbatched {
+      input = dOutput.reshaped([steps, g.inputSize])
+    } else {
+      input = trace.batchFirst ? dOutput.permuted([1, 0, 2]).copied() : dOutput
+    }
+    let state =
+      trace.hadInitialState
+      ? LSTMState(
+        hidden: dH0.reshaped(trace.output.hidden.shape), cell: dC0.reshaped(trace.output.cell.shape)
+      )
+      : nil
+    return LSTMGradients(input: input, initialState: state, parameters: parameters)
+  }
+
+  /// Zeroes the gradient at padded positions (t ≥ length): that output is a constant.
+  func zeroPadding(_ d: inout Tensor<Scalar>, width: Int) {
+    guard let lengths = trace.lengths else { return }
+    let batch = trace.shape.batch
+    d.withMutableBase { base in
+      for b in 0..<batch {
+        for t in lengths[b]..<trace.shape.steps {
+          (base + (t * batch + b) * width).update(repeating: 0, count: width)
+        }
+      }
+    }
+  }
+
+  /// One layer-direction backwards through time; returns its parameter gradients in
+  /// `stateDict` order and adds its part of dL/dx into `dX`.
+  private func runDirection(
+    _ w: DirectionWeights<Scalar>, index: Int, reverse: Bool, regions: BackwardRegions<Scalar>,
+    dOutput: UnsafePointer<Scalar>, outputStride: Int, output: UnsafePointer<Scalar>,
+    x: UnsafePointer<Scalar>, features: Int, dX: UnsafeMutablePointer<Scalar>,
+    carryH: UnsafeMutablePointer<Scalar>, carryC: UnsafeMutablePointer<Scalar>
+  ) -> [Tensor<Scalar>] {
+    let s = trace.shape
+    let (steps, batch, hidden, hOut) = (s.steps, s.batch, g.hiddenSize, g.outputHiddenSize)
+    let width = 4 * hidden
+    let (dG, hPrevious) = (regions.gateGradients, regions.previousHidden)
+    let gates = trace.gates[index].storage.base
+    let cells = trace.cells[index].storage.base
+    let h0 = UnsafePointer(trace.h0.storage.base) + index * batch * hOut
+    let c0 = UnsafePointer(trace.c0.storage.base) + index * batch * hidden
+    dG.update(repeating: 0, count: steps * batch * width)
+    if g.projected { regions.fullHidden.update(repeating: 0, count: steps * batch * hidden) }
+    w.weightHH.withBase { wHH in
+      for k in 0..<steps {
+        // Backwards in time for the forward direction, forwards for the reverse one.
+        let t = reverse ? k : steps - 1 - k
+        let neighbour = reverse ? t + 1 : t - 1
+        let dh = regions.stepHidden
+        for b in 0..<batch {
+          let row = t * batch + b
+          if trace.isValid(t, b) {
+            let (incoming, carried) = (dOutput + row * outputStride, carryH + b * hOut)
+            for j in 0..<hOut { dh[b * hOut + j] = incoming[j] + carried[j] }
+            var source = output + neighbour * batch * outputStride + b * outputStride
+            if trace.isFirst(t, b, reverse: reverse) { source = UnsafePointer(h0) + b * hOut }
+            (hPrevious + row * hOut).update(from: source, count: hOut)
+          } else {
+            (dh + b * hOut).update(repeating: 0, count: hOut)
+            (hPrevious + row * hOut).update(repeating: 0, count: hOut)
+          }
+        }
+        // With a projection, dh_full = dh · W_hr ([B, Hout] · [Hout, H]); dh kept for dW_hr.
+        var dhFull = UnsafePointer(dh)
+        if let weightHR = w.weightHR {
+          (regions.projectedGradients + t * batch * hOut).update(from: dh, count: batch * hOut)
+          weightHR.withBase { wHR in
+            BLAS.gemm(
+              StridedMatrix(
+                base: UnsafePointer(dh), rows: batch, columns: hOut, rowStride: hOut,
+                columnStride: 1),
+              StridedMatrix(
+                base: wHR, rows: hOut, columns: hidden, rowStride: hidden, columnStride: 1),
+              into: regions.stepFullHidden, rowStride: hidden)
+          }
+          dhFull = UnsafePointer(regions.stepFullHidden)
+        }
+        for b in 0..<batch where trace.isValid(t, b) {
+          let row = t * batch + b
+          var cellPrevious = UnsafePointer(cells) + neighbour * batch * hidden + b * hidden
+          if trace.isFirst(t, b, reverse: reverse) { cellPrevious = UnsafePointer(c0) + b * hidden }
+          LSTMGateGradient.apply(
+            gates: gates + row * width, cell: cells + row * hidden, cellPrevious: cellPrevious,
+            dh: dhFull + b * hidden, carryC: carryC + b * hidden, dG: dG + row * width,
+            fullHidden: g.projected ? regions.fullHidden + row * hidden : nil, count: hidden)
+        }
+        // dh(t−1) = dG(t) · W_hh ([B, 4H] · [4H, Hout]); padded rows keep their carry.
+        BLAS.gemm(
+          StridedMatrix(
+            base: UnsafePointer(dG + t * batch * width), rows: batch, columns: width,
+            rowStride: width, columnStride: 1),
+          StridedMatrix(base: wHH, rows: width, columns: hOut, rowStride: hOut, columnStride: 1),
+          into: regions.nextCarry, rowStride: hOut)
+        for b in 0..<batch where trace.isValid(t, b) {
+          (carryH + b * hOut).update(from: regions.nextCarry + b * hOut, count: hOut)
+        }
+      }
+    }
+    // Over all steps and sequences at once: dW_ih = dGᵀ·X, dW_hh = dGᵀ·H(t−1), dX += dG·W_ih.
+    let rows = steps * batch
+    let gradientsT = StridedMatrix(
+      base: UnsafePointer(dG), rows: width, columns: rows, rowStride: 1, columnStride: width)
+    var dWih = Tensor<Scalar>.zeros(shape: [width, features])
+    var dWhh = Tensor<Scalar>.zeros(shape: [width, hOut])
+    dWih.withMutableBase { out in
+      BLAS.gemm(
+        gradientsT,
+        StridedMatrix(base: x, rows: rows, columns: features, rowStride: features, columnStride: 1),
+        into: out, rowStride: features)
+    }
+    dWhh.withMutableBase { out in
+      BLAS.gemm(
+        gradientsT,
+        StridedMatrix(
+          base: UnsafePointer(hPrevious), rows: rows, columns: hOut, rowStride: hOut,
+          columnStride: 1),
+        into: out, rowStride: hOut)
+    }
+    w.weightIH.withBase { wIH in
+      BLAS.gemm(
+        StridedMatrix(
+          base: UnsafePointer(dG), rows: rows, columns: width, rowStride: width, columnStride: 1),
+        StridedMatrix(
+          base: wIH, rows: width, columns: features, rowStride: features, columnStride: 1),
+        into: dX, rowStride: features, beta: 1)
+    }
+    var result = [dWih, dWhh]
+    if w.parameters.count > 2 + (g.projected ? 1 : 0) {
+      // Both biases get the column sums of dG.
+      var sums = [Scalar](repeating: 0, count: width)
+      for row in 0..<rows {
+        let r = dG + row * width
+        for j in 0..<width { sums[j] += r[j] }
+      }
+      let bias = Tensor(shape: [width], scalars: sums)
+      result += [bias, bias.copied()]
+    }
+    if g.projected {
+      // dW_hr = dhᵀ · h_full over all steps.
+      var dWhr = Tensor<Scalar>.zeros(shape: [hOut, hidden])
+      dWhr.withMutableBase { out in
+        BLAS.gemm(
+          StridedMatrix(
+            base: UnsafePointer(regions.projectedGradients), rows: hOut, columns: rows,
+            rowStride: 1, columnStride: hOut),
+          StridedMatrix(
+            base: UnsafePointer(regions.fullHidden), rows: rows, columns: hidden,
+            rowStride: hidden, columnStride: 1),
+          into: out, rowStride: hidden)
+      }
+      result.append(dWhr)
+    }
+    return result
+  }
+}
+
+/// The backward's scratch memory: one allocation, named regions.
+private struct BackwardRegions<Scalar: BLASScalar> {
+  /// dG of every step, `[T, B, 4H]` (pre-activation gradients i, f, g, o).
+  let gateGradients: UnsafeMutablePointer<Scalar>
+  /// h(t−1) as each step read it, `[T, B, Hout]`.
+  let previousHidden: UnsafeMutablePointer<Scalar>
+  /// dh of every step, `[T, B, Hout]` (with a projection, for dW_hr).
+  let projectedGradients: UnsafeMutablePointer<Scalar>
+  /// h_full = o ⊙ tanh(c) of every step, `[T, B, H]` (with a projection).
+  let fullHidden: UnsafeMutablePointer<Scalar>
+  /// One step's dh `[B, Hout]`, dh_full `[B, H]`, and the next carry `[B, Hout]`.
+  let stepHidden: UnsafeMutablePointer<Scalar>
+  let stepFullHidden: UnsafeMutablePointer<Scalar>
+  let nextCarry: UnsafeMutablePointer<Scalar>
+  private let base: UnsafeMutablePointer<Scalar>
+
+  init(steps: Int, batch: Int, hidden: Int, hOut: Int, projected: Bool) {
+    let rows = steps * batch
+    let sizes = [
+      rows * 4 * hidden, rows * hOut, projected ? rows * hOut : 0, projected ? rows * hidden : 0,
+      batch * hOut, batch * hidden, batch * hOut,
+    ]
+    base = .allocate(capacity: Swift.max(1, sizes.reduce(0, +)))
+    base.initialize(repeating: 0, count: Swift.max(1, sizes.reduce(0, +)))
+    var cursor = base
+    func take(_ n: Int) -> UnsafeMutablePointer<Scalar> {
+      defer { cursor += n }
+      return cursor
+    }
+    gateGradients = take(sizes[0])
+    previousHidden = take(sizes[1])
+    projectedGradients = take(sizes[2])
+    fullHidden = take(sizes[3])
+    stepHidden = take(sizes[4])
+    stepFullHidden = take(sizes[5])
+    nextCarry = take(sizes[6])
+  }
+
+  func deallocate() { base.deallocate() }
+}
+
+/// The LSTM cell's backward for one row, fused: from dh (of h_full) and the carried dc, the
+/// pre-activation gradients of i, f, g, o into `dG`, the new carried dc, and h_full when asked.
+enum LSTMGateGradient {
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func apply<Scalar: BLASScalar>(
+    gates: UnsafePointer<Scalar>, cell: UnsafePointer<Scalar>, cellPrevious: UnsafePointer<Scalar>,
+    dh: UnsafePointer<Scalar>, carryC: UnsafeMutablePointer<Scalar>,
+    dG: UnsafeMutablePointer<Scalar>, fullHidden: UnsafeMutablePointer<Scalar>?, count: Int
+  ) {
+    for j in 0..<count {
+      let (i, f) = (gates[j], gates[count + j])
+      let (g, o) = (gates[2 * count + j], gates[3 * count + j])
+      let tanhC = Activations.tanh(cell[j])
+      let dc = carryC[j] + dh[j] * o * (1 - tanhC * tanhC)
+      dG[j] = dc * g * i * (1 - i)
+      dG[count + j] = dc * cellPrevious[j] * f * (1 - f)
+      dG[2 * count + j] = dc * i * (1 - g * g)
+      dG[3 * count + j] = dh[j] * tanhC * o * (1 - o)
+      carryC[j] = dc * f
+      fullHidden?[j] = o * tanhC
+    }
+  }
+}

@@ -1,0 +1,272 @@
+/// What ``LSTM/forwardWithTrace(_:initialState:lengths:)`` keeps for
+/// ``LSTM/backward(_:outputGradient:hiddenGradient:cellGradient:)``: the result, and per layer
+/// and direction the activated gates and cell states of every step.
+///
+///     let trace = try lstm.forwardWithTrace(x)
+///     trace.output.output                 // the LSTMOutput a plain call returns
+///     trace.byteCount                     // what the trace holds, in bytes
+///
+/// Size, with L layers, D directions, T steps, B sequences: gates `L·D·T·B·4H` and cells
+/// `L·D·T·B·H` scalars, every layer's input sequence `T·B·(I + (L−1)·D·Hout)` and the top
+/// output `T·B·D·Hout` (time-major), plus `h0`, `c0`. A trace belongs to the weights it was made
+/// with: a backward after the model's weights changed throws.
+public struct LSTMTrace<Scalar: BLASScalar>: Sendable {
+  /// The forward's result, as a plain call returns it.
+  public let output: LSTMOutput<Scalar>
+  /// The weights the forward ran with (compared by storage identity in the backward).
+  let weights: [DirectionWeights<Scalar>]
+  let geometry: RecurrentGeometry
+  let batchFirst: Bool
+  let shape: ForwardShape
+  let lengths: [Int]?
+  /// Whether the call had an initial state (the backward returns its gradient then).
+  let hadInitialState: Bool
+  /// `[D·L, B, Hout]` and `[D·L, B, H]`, zeros without an initial state.
+  let h0: Tensor<Scalar>
+  let c0: Tensor<Scalar>
+  /// Time-major contiguous `[T, B, ·]`: the input, then each layer's output.
+  let sequences: [Tensor<Scalar>]
+  /// Per layer-direction, `[T, B, 4H]`: σ(i), σ(f), tanh(g), σ(o) of every valid step.
+  let gates: [Tensor<Scalar>]
+  /// Per layer-direction, `[T, B, H]`: c after every valid step.
+  let cells: [Tensor<Scalar>]
+
+  /// Bytes the trace holds (its tensors, the result excluded).
+  public var byteCount: Int {
+    (([h0, c0] + sequences + gates + cells).map(\.count).reduce(0, +))
+      * MemoryLayout<Scalar>.stride
+  }
+
+  /// Steps of sequence `b`.
+  func length(_ b: Int) -> Int { lengths?[b] ?? shape.steps }
+
+  /// Whether step `t` of sequence `b` ran.
+  func isValid(_ t: Int, _ b: Int) -> Bool { t < length(b) }
+
+  /// Whether step `t` of sequence `b` is the first its direction processes (reading h0, c0).
+  func isFirst(_ t: Int, _ b: Int, reverse: Bool) -> Bool {
+    reverse ? t == length(b) - 1 : t == 0
+  }
+}
+
+extension LSTM {
+  /// Runs the forward and keeps what the backward needs (``LSTMTrace``); the result equals a
+  /// plain call's within rounding.
+  ///
+  ///     let trace = try lstm.forwardWithTrace(x, initialState: state, lengths: lengths)
+  ///     let g = try lstm.backward(trace, outputGradient: dY)
+  ///
+  /// Same arguments, shapes and errors as ``callAsFunction(_:initialState:lengths:)``. Runs on
+  /// the BLAS path step by step (one input GEMM per layer-direction over all steps, one
+  /// recurrent GEMM per step, the Swift gate pass that stores the activated gates); allocates
+  /// the trace once, nothing per step.
+  public func forwardWithTrace(
+    _ input: Tensor<Scalar>, initialState: LSTMState<Scalar>? = nil, lengths: [Int]? = nil
+  ) throws -> LSTMTrace<Scalar> {
+    let s = try ForwardShape(self, input: input, initialState: initialState, lengths: lengths)
+    return TraceForward(lstm: self, shape: s, lengths: lengths).run(
+      input, initialState: initialState)
+  }
+}
+
+/// The forward that records a trace.
+private struct TraceForward<Scalar: BLASScalar> {
+  let lstm: LSTM<Scalar>
+  let shape: ForwardShape
+  let lengths: [Int]?
+
+  var g: RecurrentGeometry { lstm.geometry }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func run(_ input: Tensor<Scalar>, initialState: LSTMState<Scalar>?) -> LSTMTrace<Scalar> {
+    let (steps, batch, hidden, hOut) = (shape.steps, shape.batch, g.hiddenSize, g.outputHiddenSize)
+    let (layers, directions) = (g.layers, g.directions)
+    let rows = layers * directions
+    let timeMajor =
+      shape.unbatched
+      ? input.unsqueezed(axis: 1) : (lstm.batchFirst ? input.permuted([1, 0, 2]) : input)
+    let h0 =
+      initialState.map { $0.hidden.reshaped([rows, batch, hOut]).copied() }
+      ?? .zeros(shape: [rows, batch, hOut])
+    let c0 =
+      initialState.map { $0.cell.reshaped([rows, batch, hidden]).copied() }
+      ?? .zeros(shape: [rows, batch, hidden])
+    var sequences = [timeMajor.isContiguous ? timeMajor : timeMajor.copied()]
+    var gates: [Tensor<Scalar>] = []
+    var cells: [Tensor<Scalar>] = []
+    let hPrevious = UnsafeMutablePointer<Scalar>.allocate(capacity: batch * hOut)
+    let hFull = UnsafeMutablePointer<Scalar>.allocate(capacity: batch * hidden)
+    defer {
+      hPrevious.deallocate()
+      hFull.deallocate()
+    }
+    for layer in 0..<layers {
+      let x = sequences[layer]
+      let output = Tensor<Scalar>.zeros(shape: [steps, batch, directions * hOut])
+      for direction in 0..<directions {
+        let index = layer * directions + direction
+        let gateTrace = Tensor<Scalar>.zeros(shape: [steps, batch, 4 * hidden])
+        let cellTrace = Tensor<Scalar>.zeros(shape: [steps, batch, hidden])
+        withExtendedLifetime((x, output, gateTrace, cellTrace, h0, c0)) {
+          runDirection(
+            lstm.core.weights[index], reverse: g.isReverse(direction),
+            x: x.storage.base + x.layout.offset,
+            features: x.shape[2], output: output.storage.base + direction * hOut,
+            outputStride: directions * hOut, gates: gateTrace.storage.base,
+            cells: cellTrace.storage.base, h0: h0.storage.base + index * batch * hOut,
+            c0: c0.storage.base + index * batch * hidden, hPrevious: hPrevious, hFull: hFull)
+        }
+        gates.append(gateTrace)
+        cells.append(cellTrace)
+      }
+      sequences.append(output)
+    }
+    let result = makeOutput(sequences: sequences, cells: cells)
+    return LSTMTrace(
+      output: result, weights: lstm.core.weights, geometry: g, batchFirst: lstm.batchFirst,
+      shape: shape, lengths: lengths, hadInitialState: initialState != nil, h0: h0, c0: c0,
+      sequences: sequences, gates: gates, cells: cells)
+  }
+
+  func length(_ b: Int) -> Int { lengths?[b] ?? shape.steps }
+
+  /// One layer-direction: the input GEMM over all steps, then per step the recurrent GEMM and
+  /// the gate pass that keeps the activated gates and c.
+  private func runDirection(
+    _ w: DirectionWeights<Scalar>, reverse: Bool, x: UnsafePointer<Scalar>, features: Int,
+    output: UnsafeMutablePointer<Scalar>, outputStride: Int, gates: UnsafeMutablePointer<Scalar>,
+    cells: UnsafeMutablePointer<Scalar>, h0: UnsafePointer<Scalar>, c0: UnsafePointer<Scalar>,
+    hPrevious: UnsafeMutablePointer<Scalar>, hFull: UnsafeMutablePointer<Scalar>
+  ) {
+    let (steps, batch, hidden, hOut) = (shape.steps, shape.batch, g.hiddenSize, g.outputHiddenSize)
+    let width = 4 * hidden
+    w.weightIH.withBase { wIH in
+      w.weightHH.withBase { wHH in
+        w.rowBias.withBase { bias in
+          for row in 0..<(steps * batch) { (gates + row * width).update(from: bias, count: width) }
+          BLAS.gemm(
+            StridedMatrix(
+              base: x, rows: steps * batch, columns: features, rowStride: features,
+              columnStride: 1),
+            StridedMatrix(
+              base: wIH, rows: features, columns: width, rowStride: 1, columnStride: features),
+            into: gates, rowStride: width, beta: 1)
+          for k in 0..<steps {
+            let t = reverse ? steps - 1 - k : k
+            let neighbour = reverse ? t + 1 : t - 1
+            for b in 0..<batch {
+              let first = reverse ? t == length(b) - 1 : t == 0
+              (hPrevious + b * hOut).update(
+                from: first || neighbour < 0 || neighbour >= steps
+                  ? h0 + b * hOut : UnsafePointer(output + (neighbour * batch + b) * outputStride),
+                count: hOut)
+            }
+            let rowGates = gates + t * batch * width
+            BLAS.gemm(
+              StridedMatrix(
+                base: UnsafePointer(hPrevious), rows: batch, columns: hOut, rowStride: hOut,
+                columnStride: 1),
+              StridedMatrix(
+                base: wHH, rows: hOut, columns: width, rowStride: 1, columnStride: hOut),
+              into: rowGates, rowStride: width, beta: 1)
+            for b in 0..<batch {
+              let h = g.projected ? hFull + b * hidden : output + (t * batch + b) * outputStride
+              guard t < length(b) else {
+                (h).update(repeating: 0, count: g.projected ? hidden : hOut)
+                continue
+              }
+              let first = reverse ? t == length(b) - 1 : t == 0
+              let cPrevious =
+                first ? c0 + b * hidden : UnsafePointer(cells + (neighbour * batch + b) * hidden)
+              TraceGatePass.apply(
+                rowGates + b * width, cellPrevious: cPrevious,
+                cell: cells + (t * batch + b) * hidden, hidden: h, count: hidden)
+            }
+            if let weightHR = w.weightHR {
+              weightHR.withBase { wHR in
+                BLAS.gemm(
+                  StridedMatrix(
+                    base: UnsafePointer(hFull), rows: batch, columns: hidden, rowStride: hidden,
+                    columnStride: 1),
+                  StridedMatrix(
+                    base: wHR, rows: hidden, columns: hOut, rowStride: 1, columnStride: hidden),
+                  into: output + t * batch * outputStride, rowStride: outputStride)
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// The user-facing result from the trace: output in the call's layout, h_n, c_n, lastStep.
+  private func makeOutput(sequences: [Tensor<Scalar>], cells: [Tensor<Scalar>]) -> LSTMOutput<
+    Scalar
+  > {
+    let (steps, batch, hidden, hOut) = (shape.steps, shape.batch, g.hiddenSize, g.outputHiddenSize)
+    let (layers, directions) = (g.layers, g.directions)
+    let top = sequences[layers]
+    let width = directions * hOut
+    var hN = [Scalar](repeating: 0, count: layers * directions * batch * hOut)
+    var cN = [Scalar](repeating: 0, count: layers * directions * batch * hidden)
+    for layer in 0..<layers {
+      let output = sequences[layer + 1].scalars
+      for direction in 0..<directions {
+        let index = layer * directions + direction
+        let cellValues = cells[index].scalars
+        for b in 0..<batch {
+          let t = g.isReverse(direction) ? 0 : length(b) - 1
+          for j in 0..<hOut {
+            hN[(index * batch + b) * hOut + j] =
+              output[(t * batch + b) * width + direction * hOut + j]
+          }
+          for j in 0..<hidden {
+            cN[(index * batch + b) * hidden + j] = cellValues[(t * batch + b) * hidden + j]
+          }
+        }
+      }
+    }
+    var last = [Scalar]()
+    for b in 0..<batch {
+      for direction in 0..<directions {
+        let start = (((layers - 1) * directions + direction) * batch + b) * hOut
+        last += hN[start..<(start + hOut)]
+      }
+    }
+    let rows = layers * directions
+    if shape.unbatched {
+      return LSTMOutput(
+        output: top.reshaped([steps, width]), hidden: Tensor(shape: [rows, hOut], scalars: hN),
+        cell: Tensor(shape: [rows, hidden], scalars: cN),
+        lastStep: Tensor(shape: [width], scalars: last))
+    }
+    return LSTMOutput(
+      output: lstm.batchFirst ? top.permuted([1, 0, 2]).copied() : top,
+      hidden: Tensor(shape: [rows, batch, hOut], scalars: hN),
+      cell: Tensor(shape: [rows, batch, hidden], scalars: cN),
+      lastStep: Tensor(shape: [batch, width], scalars: last))
+  }
+}
+
+/// The LSTM cell update that keeps its activations: the row's pre-activations become σ(i),
+/// σ(f), tanh(g), σ(o) in place, c and h are written.
+enum TraceGatePass {
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func apply<Scalar: BLASScalar>(
+    _ gates: UnsafeMutablePointer<Scalar>, cellPrevious: UnsafePointer<Scalar>,
+    cell: UnsafeMutablePointer<Scalar>, hidden h: UnsafeMutablePointer<Scalar>, count: Int
+  ) {
+    for j in 0..<count {
+      let i = Activations.sigmoid(gates[j])
+      let f = Activations.sigmoid(gates[count + j])
+      let g = Activations.tanh(gates[2 * count + j])
+      let o = Activations.sigmoid(gates[3 * count + j])
+      let c = f * cellPrevious[j] + i * g
+      (gates[j], gates[count + j], gates[2 * count + j], gates[3 * count + j]) = (i, f, g, o)
+      cell[j] = c
+      h[j] = o * Activations.tanh(c)
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/// Why a backward pass or an optimizer step refused its arguments. Thrown before anything is
+/// written: weights, optimizer state and gradients are left as they were.
+public enum TrainingError: Error, Equatable, CustomStringConvertible {
+  /// The trace was made with other weights than the model now holds.
+  case staleTrace(String)
+  /// A gradient or parameter has the wrong shape.
+  case shapeMismatch(name: String, expected: [Int], actual: [Int])
+  /// `step` got a gradient for a parameter it was not given.
+  case unknownParameter(String)
+  /// `step` got no gradient for a parameter.
+  case missingGradient(String)
+  /// A loss or gradient holds NaN or an infinity; `name` says which.
+  case nonFinite(String)
+  /// Targets that do not fit the logits (count, or a class outside `0..<C`).
+  case invalidTargets(String)
+
+  public var description: String {
+    switch self {
+    case .staleTrace(let reason): return "trace: \(reason)"
+    case .shapeMismatch(let name, let expected, let actual):
+      return "\(name): expected shape \(expected), got \(actual)"
+    case .unknownParameter(let name):
+      return "step: gradient '\(name)' names no parameter"
+    case .missingGradient(let name): return "step: no gradient for parameter '\(name)'"
+    case .nonFinite(let name): return "\(name) is not finite (NaN or infinity)"
+    case .invalidTargets(let reason): return "targets: \(reason)"
+    }
+  }
+}
+
+extension TrainingError {
+  /// Throws ``shapeMismatch(name:expected:actual:)`` unless `tensor` has `shape`.
+  static func check(_ name: String, _ tensor: Tensor<some BLASScalar>, is shape: [Int]) throws {
+    if tensor.shape != shape {
+      throw TrainingError.shapeMismatch(name: name, expected: shape, actual: tensor.shape)
+    }
+  }
+}
