@@ -14,6 +14,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
   /// Targets that do not fit the logits (count, or a class outside `0..<C`).
   case invalidTargets(String)
 
+  /// A sentence naming what was expected and what arrived.
   public var description: String {
     switch self {
     case .staleTrace(let reason): return "trace: \(reason)"
