@@ -129,13 +129,27 @@ public struct Conv1d<Scalar: BLASScalar>: Sendable, StateDictLayer {
   /// - Throws: ``LayerError`` for a wrong rank, channel count, or an input too short for the
   ///   kernel.
   public func callAsFunction(_ x: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    let outLength = try outputLength(checking: x)
+    let input = x.rank == 2 ? x.unsqueezed(axis: 0) : x
+    let batch = input.shape[0]
+    var y: Tensor<Scalar>
+    if let bias {
+      y = bias.unsqueezed(axis: -1).expanded(to: [batch, outChannels, outLength]).contiguous()
+    } else {
+      y = .zeros(shape: [batch, outChannels, outLength])
+    }
+    convolve(input, into: &y)
+    return x.rank == 2 ? y.reshaped([outChannels, outLength]) : y
+  }
+
+  /// The output length for `x`, after the checks of the forward.
+  func outputLength(checking x: Tensor<Scalar>) throws -> Int {
     guard x.rank == 3 || x.rank == 2 else {
       throw LayerError.rankMismatch(
         name: "input", expected: "[B, \(inChannels), L] or unbatched [\(inChannels), L]",
         actual: x.shape)
     }
-    let input = x.rank == 2 ? x.unsqueezed(axis: 0) : x
-    let (batch, channels, length) = (input.shape[0], input.shape[1], input.shape[2])
+    let (channels, length) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
     guard channels == inChannels else {
       var expected = x.shape
       expected[x.rank - 2] = inChannels
@@ -147,14 +161,7 @@ public struct Conv1d<Scalar: BLASScalar>: Sendable, StateDictLayer {
         "Conv1d: input length \(length) is too short for kernel \(kernelSize) with dilation \(dilation) and padding (\(paddingLeft), \(paddingRight))"
       )
     }
-    var y: Tensor<Scalar>
-    if let bias {
-      y = bias.unsqueezed(axis: -1).expanded(to: [batch, outChannels, outLength]).contiguous()
-    } else {
-      y = .zeros(shape: [batch, outChannels, outLength])
-    }
-    convolve(input, into: &y)
-    return x.rank == 2 ? y.reshaped([outChannels, outLength]) : y
+    return outLength
   }
 
   @_specialize(where Scalar == Float)
