@@ -10,6 +10,8 @@ shapes and thread counts, and prints one side-by-side table (medians, ms).
                                            # torch and onnxruntime are installed)
     python3 tools/peers.py --grid --cell gru --threads 1   # the GRU: ONNX GRU node
                                            # (linear_before_reset 1, PyTorch's form), nn.GRU
+    python3 tools/peers.py --train         # LSTM forward + backward vs PyTorch's
+                                           # loss.backward() (issue 12's shapes)
 """
 import argparse
 import json
@@ -83,6 +85,66 @@ def torch_forward(batch, steps, inp, hidden, threads, cell="lstm"):
         with torch.inference_mode():
             lstm(x)
     return run
+
+
+TRAIN_SHAPES = {  # name: (batch, steps, input, hidden, layers, bidirectional)
+    "article": (32, 10, 128, 64, 1, False),
+    "stacked-bi": (16, 50, 128, 128, 2, True),
+    "large": (64, 100, 512, 512, 1, False),
+    "long-B1": (1, 1000, 64, 256, 1, False),
+}
+
+
+def torch_train(batch, steps, inp, hidden, layers, bidirectional, threads):
+    """A callable that runs one PyTorch forward and loss.backward() (input gradient included,
+    as TensorLSTM's backward computes it), L = sum(output * R)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    lstm = torch.nn.LSTM(inp, hidden, num_layers=layers, bidirectional=bidirectional,
+                         batch_first=True)
+    x = torch.randn(batch, steps, inp, requires_grad=True)
+    r = torch.randn(batch, steps, (2 if bidirectional else 1) * hidden)
+
+    def run():
+        lstm.zero_grad(set_to_none=True)
+        x.grad = None
+        out, _ = lstm(x)
+        (out * r).sum().backward()
+    return run
+
+
+def train(args):
+    """Each training shape: TensorLSTM's forwardWithTrace + backward (tensorlstm-bench --train)
+    and PyTorch's forward + loss.backward(), back to back per round."""
+    import torch
+    bench = bench_path()
+    print(f"LSTM forward + backward; torch {torch.__version__}; medians in ms, {args.rounds} rounds")
+    print(f"{'case':11} {'thr':>3} {'fwd':>9} {'fwd+bwd':>9} {'bwd/fwd':>8} {'PyTorch':>9} "
+          f"{'vs torch':>9}")
+    for threads in args.threads:
+        for name, (batch, steps, inp, hidden, layers, bi) in TRAIN_SHAPES.items():
+            repeats = max(3, args.repeats // 3) if name == "large" else args.repeats
+            torch_run = torch_train(batch, steps, inp, hidden, layers, bi, threads)
+            rows = []
+            for _ in range(args.rounds):
+                time.sleep(0.05)
+                command = [bench, "--train", "--json", "--threads", str(threads), "--repeats",
+                           str(repeats), "--batch", str(batch), "--steps", str(steps), "--input",
+                           str(inp), "--hidden", str(hidden), "--layers", str(layers)]
+                if bi:
+                    command.append("--bidirectional")
+                out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                                     check=True).stdout
+                ours = [json.loads(line) for line in out.splitlines() if line.startswith("{")][0]
+                time.sleep(0.05)
+                torch.set_num_threads(threads)
+                rows.append((ours["forward_ms"], ours["trace_ms"], ours["train_ms"],
+                             median_ms(torch_run, repeats)))
+            fwd, trace_ms, mine, torch_ms = (statistics.median(c) for c in zip(*rows))
+            vs = statistics.median(r[2] / r[3] for r in rows)
+            print(f"{name:11} {threads:>3} {fwd:>9.3f} {mine:>9.3f} {(mine - trace_ms) / fwd:>8.2f} "
+                  f"{torch_ms:>9.3f} {vs:>8.2f}x", flush=True)
 
 
 def bench_path():
@@ -212,11 +274,16 @@ def main():
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES))
     parser.add_argument("--grid", action="store_true", help="issue 9's grid of 40 shapes")
     parser.add_argument("--quick", action="store_true", help="with --grid: four shapes")
+    parser.add_argument("--train", action="store_true",
+                        help="forward + backward against PyTorch's loss.backward()")
     parser.add_argument("--cell", choices=list(GATES), default="lstm",
                         help="the layer to time (GRU: PyTorch's form, ONNX linear_before_reset 1)")
     parser.add_argument("--out", default=None,
                         help="with --grid: JSONL path (default docs/grid-peers.jsonl)")
     args = parser.parse_args()
+    if args.train:
+        train(args)
+        return
     if args.grid:
         if args.out is None and not args.quick:
             suffix = "" if args.cell == "lstm" else "-" + args.cell

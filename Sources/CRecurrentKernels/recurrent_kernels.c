@@ -40,6 +40,11 @@ int tlstm_cpu_isa(void) { return 0; }
   void tlstm_gates_##isa(int cell, const float *gates, float *cell_state, const float *h_old,  \
                          float *h, ptrdiff_t units) {                                           \
     __builtin_trap();                                                                            \
+  }                                                                                              \
+  void tlstm_lstm_gate_gradient_##isa(const float *gates, const float *cell,                    \
+                                      const float *cell_prev, const float *dh, float *carry_c,  \
+                                      float *dg, float *full_hidden, ptrdiff_t units) {         \
+    __builtin_trap();                                                                            \
   }
 STUB(avx2)
 STUB(avx512)

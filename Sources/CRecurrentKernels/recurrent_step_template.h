@@ -50,7 +50,10 @@ INLINE_ISA void ISA(store)(float *p, vec v, int full, mask_t mask) {
 }
 
 // Recurrent gates per cell: LSTM i, f, g, o; GRU r, z, n (n's recurrent part alone); RNN one.
-#define CELL_GATES(cell) ((cell) == TLSTM_CELL_LSTM ? 4 : (cell) == TLSTM_CELL_GRU ? 3 : 1)
+#define CELL_GATES(cell)                                                                         \
+  ((cell) == TLSTM_CELL_LSTM || (cell) == TLSTM_CELL_LSTM_TRACE ? 4                             \
+   : (cell) == TLSTM_CELL_GRU                                   ? 3                             \
+                                                                : 1)
 
 // The cell update for W units (or the masked tail) of one row, from the pre-activations `a`
 // (input projection, biases and recurrent product summed, but for the GRU's n, see below):
@@ -58,17 +61,26 @@ INLINE_ISA void ISA(store)(float *p, vec v, int full, mask_t mask) {
 //   GRU:  r = σ(a0), z = σ(a1), n = tanh(x_n + r·a2), h = n + z·(h_old − n), where a2 is
 //         W_hn·h + b_hn and x_n = W_in·x + b_in waits in the row's fourth slot (`x_n`)
 //   RNN:  h = tanh(a0) or max(0, a0)
+// The LSTM's trace variant also stores σ(i), σ(f), tanh(g), σ(o) into the row's four slots
+// (`row`, `block` apart) for the backward.
 INLINE_ISA void ISA(update)(const int cell, vec *a, float *cell_state, const float *h_old,
-                            const float *x_n, float *h, int full, mask_t mask) {
-  if (cell == TLSTM_CELL_LSTM) {
-    vec c = ISA(load)(cell_state, full, mask);
-    c = vfmadd(ISA(sigmoid_v)(a[1]), c, vmul(ISA(sigmoid_v)(a[0]), ISA(tanh_v)(a[2])));
+                            float *row, ptrdiff_t block, float *h, int full, mask_t mask) {
+  if (cell == TLSTM_CELL_LSTM || cell == TLSTM_CELL_LSTM_TRACE) {
+    vec i = ISA(sigmoid_v)(a[0]), f = ISA(sigmoid_v)(a[1]);
+    vec g = ISA(tanh_v)(a[2]), o = ISA(sigmoid_v)(a[3]);
+    vec c = vfmadd(f, ISA(load)(cell_state, full, mask), vmul(i, g));
     ISA(store)(cell_state, c, full, mask);
-    ISA(store)(h, vmul(ISA(sigmoid_v)(a[3]), ISA(tanh_v)(c)), full, mask);
+    ISA(store)(h, vmul(o, ISA(tanh_v)(c)), full, mask);
+    if (cell == TLSTM_CELL_LSTM_TRACE) {
+      ISA(store)(row, i, full, mask);
+      ISA(store)(row + block, f, full, mask);
+      ISA(store)(row + 2 * block, g, full, mask);
+      ISA(store)(row + 3 * block, o, full, mask);
+    }
   } else if (cell == TLSTM_CELL_GRU) {
     vec r = ISA(sigmoid_v)(a[0]);
     vec z = ISA(sigmoid_v)(a[1]);
-    vec n = ISA(tanh_v)(vfmadd(r, a[2], ISA(load)(x_n, full, mask)));
+    vec n = ISA(tanh_v)(vfmadd(r, a[2], ISA(load)(row + 3 * block, full, mask)));
     // PyTorch's order: (h_old − n)·z + n.
     ISA(store)(h, vfmadd(vsub(ISA(load)(h_old, full, mask), n), z, n), full, mask);
   } else if (cell == TLSTM_CELL_RNN_TANH) {
@@ -123,7 +135,7 @@ INLINE_ISA void ISA(step_rows)(const int cell, const int rows, const float *pane
   for (int r = 0; r < rows; r++) {
     if (last) {
       ISA(update)(cell, acc[r], cell_state + r * cell_stride, h_old + r * h_prev_stride,
-                  gates + r * gate_stride + 3 * gate_block, h + r * h_stride, full, mask);
+                  gates + r * gate_stride, gate_block, h + r * h_stride, full, mask);
     } else {
       for (int s = 0; s < G; s++) {
         ISA(store)(gates + r * gate_stride + s * gate_block, acc[r][s], full, mask);
@@ -222,6 +234,10 @@ TARGET void ISA(tlstm_recurrent_step)(int cell, const float *packed, ptrdiff_t u
     ISA(step_cell)(TLSTM_CELL_RNN_TANH, packed, units, k, h_prev, h_prev_stride, h_old, gates,
                    gate_stride, gate_block, cell_state, cell_stride, h, h_stride, batch);
     break;
+  case TLSTM_CELL_LSTM_TRACE:
+    ISA(step_cell)(TLSTM_CELL_LSTM_TRACE, packed, units, k, h_prev, h_prev_stride, h_old, gates,
+                   gate_stride, gate_block, cell_state, cell_stride, h, h_stride, batch);
+    break;
   default:
     ISA(step_cell)(TLSTM_CELL_RNN_RELU, packed, units, k, h_prev, h_prev_stride, h_old, gates,
                    gate_stride, gate_block, cell_state, cell_stride, h, h_stride, batch);
@@ -238,7 +254,8 @@ INLINE_ISA void ISA(gates_cell)(const int cell, const float *gates, float *cell_
     mask_t mask = vmask_below(full ? W : units - u0);
     vec a[4];
     for (int s = 0; s < G; s++) a[s] = ISA(load)(gates + s * units + u0, full, mask);
-    ISA(update)(cell, a, cell_state + u0, h_old + u0, gates + 3 * units + u0, h + u0, full, mask);
+    ISA(update)(cell, a, cell_state + u0, h_old + u0, (float *)gates + u0, units, h + u0, full,
+                mask);
   }
 }
 
@@ -252,6 +269,33 @@ TARGET void ISA(tlstm_gates)(int cell, const float *gates, float *cell_state, co
     ISA(gates_cell)(TLSTM_CELL_RNN_TANH, gates, cell_state, h_old, h, units);
     break;
   default: ISA(gates_cell)(TLSTM_CELL_RNN_RELU, gates, cell_state, h_old, h, units); break;
+  }
+}
+
+// The LSTM cell's backward for one row (see tlstm_lstm_gate_gradient_* in the header).
+TARGET void ISA(tlstm_lstm_gate_gradient)(const float *gates, const float *cell,
+                                          const float *cell_prev, const float *dh,
+                                          float *carry_c, float *dg, float *full_hidden,
+                                          ptrdiff_t units) {
+  const vec one = vset1(1.0f);
+  for (ptrdiff_t u0 = 0; u0 < units; u0 += W) {
+    int full = units - u0 >= W;
+    mask_t mask = vmask_below(full ? W : units - u0);
+    vec i = ISA(load)(gates + u0, full, mask), f = ISA(load)(gates + units + u0, full, mask);
+    vec g = ISA(load)(gates + 2 * units + u0, full, mask);
+    vec o = ISA(load)(gates + 3 * units + u0, full, mask);
+    vec tc = ISA(tanh_v)(ISA(load)(cell + u0, full, mask));
+    vec d = ISA(load)(dh + u0, full, mask);
+    // dc = carry + dh·o·(1 − tanh²c)
+    vec dc = vfmadd(vmul(d, o), vsub(one, vmul(tc, tc)), ISA(load)(carry_c + u0, full, mask));
+    ISA(store)(dg + u0, vmul(vmul(dc, g), vmul(i, vsub(one, i))), full, mask);
+    ISA(store)(dg + units + u0,
+               vmul(vmul(dc, ISA(load)(cell_prev + u0, full, mask)), vmul(f, vsub(one, f))), full,
+               mask);
+    ISA(store)(dg + 2 * units + u0, vmul(vmul(dc, i), vsub(one, vmul(g, g))), full, mask);
+    ISA(store)(dg + 3 * units + u0, vmul(vmul(d, tc), vmul(o, vsub(one, o))), full, mask);
+    ISA(store)(carry_c + u0, vmul(dc, f), full, mask);
+    if (full_hidden) ISA(store)(full_hidden + u0, vmul(o, tc), full, mask);
   }
 }
 

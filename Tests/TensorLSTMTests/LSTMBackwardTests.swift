@@ -6,11 +6,14 @@ import Testing
 @Suite("LSTM backward: BLAS path vs naive oracle and finite differences")
 struct LSTMBackwardTests {
   /// A random case's forward trace, loss gradients and both backwards.
-  static func run<S: BLASScalar>(_ c: LSTMCase, _: S.Type) throws -> (
+  static func run<S: BLASScalar>(
+    _ c: LSTMCase, _: S.Type, kernels: RecurrentKernels = .automatic
+  ) throws -> (
     fast: LSTMGradients<S>, slow: LSTMGradients<S>, context: String
   ) {
     var random = TestRandom(seed: c.seed &+ 99)
-    let model = c.model(S.self)
+    var model = c.model(S.self)
+    model.kernels = kernels
     let x = c.input(S.self, &random)
     let rows = c.numLayers * (c.bidirectional ? 2 : 1)
     let hOut = c.projSize > 0 ? c.projSize : c.hiddenSize
@@ -32,7 +35,10 @@ struct LSTMBackwardTests {
     let slow = try Naive.lstmBackward(
       model, x, initialState: state, lengths: lengths, outputGradient: dY, hiddenGradient: dHn,
       cellGradient: dCn)
-    return (fast, slow, "\(c) lengths \(lengths ?? []) dHn \(dHn != nil) dCn \(dCn != nil)")
+    return (
+      fast, slow,
+      "\(c) kernels \(kernels) lengths \(lengths ?? []) dHn \(dHn != nil) dCn \(dCn != nil)"
+    )
   }
 
   static func compare<S: BLASScalar>(

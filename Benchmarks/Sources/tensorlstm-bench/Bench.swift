@@ -53,6 +53,11 @@ struct Bench: ParsableCommand {
       "Time LSTM, GRU and RNN interleaved on the default shapes and the grid (1 thread); print GRU/LSTM and RNN/LSTM."
   )
   var compareCells = false
+  @Flag(
+    help:
+      "Time the LSTM training step (forwardWithTrace + backward) against the forward on issue 12's shapes (or the custom one)."
+  )
+  var train = false
 
   mutating func run() throws {
     BLAS.threadCount = threads
@@ -68,6 +73,11 @@ struct Bench: ParsableCommand {
       shapes[i].layers = layers
       shapes[i].bidirectional = bidirectional
       shapes[i].gates = cell.gates
+    }
+    if train {
+      TrainBench.run(
+        custom ? shapes : TrainBench.shapes, threads: threads, repeats: repeats, json: json)
+      return
     }
     if compareCells {
       GridBench.compareCells(custom ? shapes : shapes + GridBench.shapes, repeats: repeats)

@@ -22,6 +22,9 @@ enum {
   TLSTM_CELL_GRU = 1,
   TLSTM_CELL_RNN_TANH = 2,
   TLSTM_CELL_RNN_RELU = 3,
+  /// The LSTM step that also stores σ(i), σ(f), tanh(g), σ(o) into the four gate slots (for
+  /// the backward's trace).
+  TLSTM_CELL_LSTM_TRACE = 4,
 };
 
 /// Floats that tlstm_pack_recurrent writes for `gates` recurrent gates, `units` hidden units,
@@ -63,5 +66,16 @@ void tlstm_gates_avx2(int cell, const float *gates, float *cell_state, const flo
                       float *h, ptrdiff_t units);
 void tlstm_gates_avx512(int cell, const float *gates, float *cell_state, const float *h_old,
                         float *h, ptrdiff_t units);
+
+/// The LSTM cell's backward for one row of `units`: from the activated gates [i | f | g | o],
+/// c_t (`cell`), c_{t−1}, dh (of the unprojected h) and the carried dc, writes the
+/// pre-activation gradients to dg [di | df | dg | do], the new carried dc (dc·f) to carry_c, and
+/// h_full = o·tanh(c) to full_hidden when it is not NULL.
+void tlstm_lstm_gate_gradient_avx2(const float *gates, const float *cell, const float *cell_prev,
+                                   const float *dh, float *carry_c, float *dg,
+                                   float *full_hidden, ptrdiff_t units);
+void tlstm_lstm_gate_gradient_avx512(const float *gates, const float *cell,
+                                     const float *cell_prev, const float *dh, float *carry_c,
+                                     float *dg, float *full_hidden, ptrdiff_t units);
 
 #endif

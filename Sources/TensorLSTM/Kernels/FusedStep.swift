@@ -117,11 +117,13 @@ enum FusedStep {
     hPrevious: UnsafePointer<Scalar>, hPreviousStride: Int, hOld: UnsafePointer<Scalar>,
     gates: UnsafeMutablePointer<Scalar>, gateStride: Int, gateBlock: Int,
     cell cellState: UnsafeMutablePointer<Scalar>, cellStride: Int,
-    hidden h: UnsafeMutablePointer<Scalar>, hiddenStride: Int, batch: Int
+    hidden h: UnsafeMutablePointer<Scalar>, hiddenStride: Int, batch: Int, trace: Bool = false
   ) {
     let kernel = isa == .avx512 ? tlstm_recurrent_step_avx512 : tlstm_recurrent_step_avx2
+    require(!trace || cell == .lstm, "FusedStep.step: only the LSTM step keeps a trace")
     kernel(
-      code(cell), float(packed), units, k, float(hPrevious), hPreviousStride, float(hOld),
+      trace ? Int32(TLSTM_CELL_LSTM_TRACE) : code(cell), float(packed), units, k, float(hPrevious),
+      hPreviousStride, float(hOld),
       float(gates), gateStride, gateBlock, float(cellState), cellStride, float(h), hiddenStride,
       batch)
   }
@@ -135,6 +137,21 @@ enum FusedStep {
   ) {
     let kernel = isa == .avx512 ? tlstm_gates_avx512 : tlstm_gates_avx2
     kernel(code(cell), float(gates), float(cellState), float(hOld), float(h), count)
+  }
+
+  /// The LSTM cell's backward for one row; see `tlstm_lstm_gate_gradient_*` and
+  /// `LSTMGateGradient` (the Swift one).
+  static func lstmGateGradient<Scalar: BLASScalar>(
+    isa: VectorISA, gates: UnsafePointer<Scalar>, cell: UnsafePointer<Scalar>,
+    cellPrevious: UnsafePointer<Scalar>, dh: UnsafePointer<Scalar>,
+    carryC: UnsafeMutablePointer<Scalar>, dG: UnsafeMutablePointer<Scalar>,
+    fullHidden: UnsafeMutablePointer<Scalar>?, count: Int
+  ) {
+    let kernel =
+      isa == .avx512 ? tlstm_lstm_gate_gradient_avx512 : tlstm_lstm_gate_gradient_avx2
+    kernel(
+      float(gates), float(cell), float(cellPrevious), float(dh), float(carryC), float(dG),
+      fullHidden.map { float($0) }, count)
   }
 
   /// The C kernels' cell number.

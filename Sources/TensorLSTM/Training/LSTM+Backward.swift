@@ -210,7 +210,8 @@ private struct LSTMBackward<Scalar: BLASScalar> {
           var cellPrevious = UnsafePointer(cells) + neighbour * batch * hidden + b * hidden
           if trace.isFirst(t, b, reverse: reverse) { cellPrevious = UnsafePointer(c0) + b * hidden }
           LSTMGateGradient.apply(
-            gates: gates + row * width, cell: cells + row * hidden, cellPrevious: cellPrevious,
+            isa: w.packedISA, gates: gates + row * width, cell: cells + row * hidden,
+            cellPrevious: cellPrevious,
             dh: dhFull + b * hidden, carryC: carryC + b * hidden, dG: dG + row * width,
             fullHidden: g.projected ? regions.fullHidden + row * hidden : nil, count: hidden)
         }
@@ -327,14 +328,22 @@ private struct BackwardRegions<Scalar: BLASScalar> {
 
 /// The LSTM cell's backward for one row, fused: from dh (of h_full) and the carried dc, the
 /// pre-activation gradients of i, f, g, o into `dG`, the new carried dc, and h_full when asked.
+/// The vector kernel of `isa` (Float) when given, else the Swift loop.
 enum LSTMGateGradient {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   static func apply<Scalar: BLASScalar>(
-    gates: UnsafePointer<Scalar>, cell: UnsafePointer<Scalar>, cellPrevious: UnsafePointer<Scalar>,
+    isa: VectorISA?, gates: UnsafePointer<Scalar>, cell: UnsafePointer<Scalar>,
+    cellPrevious: UnsafePointer<Scalar>,
     dh: UnsafePointer<Scalar>, carryC: UnsafeMutablePointer<Scalar>,
     dG: UnsafeMutablePointer<Scalar>, fullHidden: UnsafeMutablePointer<Scalar>?, count: Int
   ) {
+    if let isa {
+      FusedStep.lstmGateGradient(
+        isa: isa, gates: gates, cell: cell, cellPrevious: cellPrevious, dh: dh, carryC: carryC,
+        dG: dG, fullHidden: fullHidden, count: count)
+      return
+    }
     for j in 0..<count {
       let (i, f) = (gates[j], gates[count + j])
       let (g, o) = (gates[2 * count + j], gates[3 * count + j])

@@ -152,36 +152,38 @@ private struct TraceForward<Scalar: BLASScalar> {
             StridedMatrix(
               base: wIH, rows: features, columns: width, rowStride: 1, columnStride: features),
             into: gates, rowStride: width, beta: 1)
+          // The fused step (Float, no lengths, within its row limit) keeps the trace itself.
+          let fused: (isa: VectorISA, packed: Tensor<Scalar>)? =
+            lengths == nil && batch <= FusedStep.maximumBatch(w.packedISA)
+            ? w.packedISA.flatMap { isa in w.packedRecurrent.map { (isa, $0) } } : nil
           for k in 0..<steps {
             let t = reverse ? steps - 1 - k : k
             let neighbour = reverse ? t + 1 : t - 1
-            for b in 0..<batch {
-              let first = reverse ? t == length(b) - 1 : t == 0
-              (hPrevious + b * hOut).update(
-                from: first || neighbour < 0 || neighbour >= steps
-                  ? h0 + b * hOut : UnsafePointer(output + (neighbour * batch + b) * outputStride),
-                count: hOut)
-            }
             let rowGates = gates + t * batch * width
-            BLAS.gemm(
-              StridedMatrix(
-                base: UnsafePointer(hPrevious), rows: batch, columns: hOut, rowStride: hOut,
-                columnStride: 1),
-              StridedMatrix(
-                base: wHH, rows: hOut, columns: width, rowStride: 1, columnStride: hOut),
-              into: rowGates, rowStride: width, beta: 1)
-            for b in 0..<batch {
-              let h = g.projected ? hFull + b * hidden : output + (t * batch + b) * outputStride
-              guard t < length(b) else {
-                (h).update(repeating: 0, count: g.projected ? hidden : hOut)
-                continue
+            if let fused {
+              let first = reverse ? t == steps - 1 : t == 0
+              let cell = cells + t * batch * hidden
+              cell.update(
+                from: first ? c0 : UnsafePointer(cells + neighbour * batch * hidden),
+                count: batch * hidden)
+              let (hPrev, hPrevStride) =
+                first
+                ? (h0, hOut)
+                : (UnsafePointer(output + neighbour * batch * outputStride), outputStride)
+              let (h, hStride) =
+                g.projected ? (hFull, hidden) : (output + t * batch * outputStride, outputStride)
+              fused.packed.withBase { packed in
+                FusedStep.step(
+                  cell: .lstm, isa: fused.isa, packed: packed, units: hidden, k: hOut,
+                  hPrevious: hPrev, hPreviousStride: hPrevStride, hOld: hPrev, gates: rowGates,
+                  gateStride: width, gateBlock: hidden, cell: cell, cellStride: hidden, hidden: h,
+                  hiddenStride: hStride, batch: batch, trace: true)
               }
-              let first = reverse ? t == length(b) - 1 : t == 0
-              let cPrevious =
-                first ? c0 + b * hidden : UnsafePointer(cells + (neighbour * batch + b) * hidden)
-              TraceGatePass.apply(
-                rowGates + b * width, cellPrevious: cPrevious,
-                cell: cells + (t * batch + b) * hidden, hidden: h, count: hidden)
+            } else {
+              stepByGEMM(
+                t, neighbour: neighbour, reverse: reverse, wHH: wHH, rowGates: rowGates,
+                output: output, outputStride: outputStride, cells: cells, h0: h0, c0: c0,
+                hPrevious: hPrevious, hFull: hFull)
             }
             if let weightHR = w.weightHR {
               weightHR.withBase { wHR in
@@ -200,6 +202,46 @@ private struct TraceForward<Scalar: BLASScalar> {
     }
   }
 
+  /// One step on the GEMM path: h(t−1) gathered per sequence (h0 where its direction starts),
+  /// one GEMM into the step's gate rows, the Swift pass that keeps the activations.
+  private func stepByGEMM(
+    _ t: Int, neighbour: Int, reverse: Bool, wHH: UnsafePointer<Scalar>,
+    rowGates: UnsafeMutablePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
+    outputStride: Int, cells: UnsafeMutablePointer<Scalar>, h0: UnsafePointer<Scalar>,
+    c0: UnsafePointer<Scalar>, hPrevious: UnsafeMutablePointer<Scalar>,
+    hFull: UnsafeMutablePointer<Scalar>
+  ) {
+    let (steps, batch, hidden, hOut) = (shape.steps, shape.batch, g.hiddenSize, g.outputHiddenSize)
+    let width = 4 * hidden
+    for b in 0..<batch {
+      let first = reverse ? t == length(b) - 1 : t == 0
+      (hPrevious + b * hOut).update(
+        from: first || neighbour < 0 || neighbour >= steps
+          ? h0 + b * hOut : UnsafePointer(output + (neighbour * batch + b) * outputStride),
+        count: hOut)
+    }
+    BLAS.gemm(
+      StridedMatrix(
+        base: UnsafePointer(hPrevious), rows: batch, columns: hOut, rowStride: hOut,
+        columnStride: 1),
+      StridedMatrix(
+        base: wHH, rows: hOut, columns: width, rowStride: 1, columnStride: hOut),
+      into: rowGates, rowStride: width, beta: 1)
+    for b in 0..<batch {
+      let h = g.projected ? hFull + b * hidden : output + (t * batch + b) * outputStride
+      guard t < length(b) else {
+        (h).update(repeating: 0, count: g.projected ? hidden : hOut)
+        continue
+      }
+      let first = reverse ? t == length(b) - 1 : t == 0
+      let cPrevious =
+        first ? c0 + b * hidden : UnsafePointer(cells + (neighbour * batch + b) * hidden)
+      TraceGatePass.apply(
+        rowGates + b * width, cellPrevious: cPrevious,
+        cell: cells + (t * batch + b) * hidden, hidden: h, count: hidden)
+    }
+  }
+
   /// The user-facing result from the trace: output in the call's layout, h_n, c_n, lastStep.
   private func makeOutput(sequences: [Tensor<Scalar>], cells: [Tensor<Scalar>]) -> LSTMOutput<
     Scalar
@@ -211,19 +253,16 @@ private struct TraceForward<Scalar: BLASScalar> {
     var hN = [Scalar](repeating: 0, count: layers * directions * batch * hOut)
     var cN = [Scalar](repeating: 0, count: layers * directions * batch * hidden)
     for layer in 0..<layers {
-      let output = sequences[layer + 1].scalars
+      let output = UnsafePointer(sequences[layer + 1].storage.base)
       for direction in 0..<directions {
         let index = layer * directions + direction
-        let cellValues = cells[index].scalars
+        let cellValues = UnsafePointer(cells[index].storage.base)
         for b in 0..<batch {
           let t = g.isReverse(direction) ? 0 : length(b) - 1
-          for j in 0..<hOut {
-            hN[(index * batch + b) * hOut + j] =
-              output[(t * batch + b) * width + direction * hOut + j]
-          }
-          for j in 0..<hidden {
-            cN[(index * batch + b) * hidden + j] = cellValues[(t * batch + b) * hidden + j]
-          }
+          let h = output + (t * batch + b) * width + direction * hOut
+          let c = cellValues + (t * batch + b) * hidden
+          for j in 0..<hOut { hN[(index * batch + b) * hOut + j] = h[j] }
+          for j in 0..<hidden { cN[(index * batch + b) * hidden + j] = c[j] }
         }
       }
     }
