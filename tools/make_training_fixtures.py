@@ -164,6 +164,16 @@ FIXTURES = {
     "grad_lstm_f64_lengths_proj": lambda: recurrent_fixture(
         "grad_lstm_f64_lengths_proj", "lstm", 4, layers=2, bidirectional=True, proj=4,
         lengths=[3, 6, 1], h0=True, dtype=torch.float64),
+    "grad_gru_stacked_bi_lengths": lambda: recurrent_fixture(
+        "grad_gru_stacked_bi_lengths", "gru", 5, layers=2, bidirectional=True, batch_first=True,
+        lengths=[6, 2, 4], h0=True),
+    "grad_gru_unbatched_nobias": lambda: recurrent_fixture(
+        "grad_gru_unbatched_nobias", "gru", 6, bias=False, unbatched=True, h0=True),
+    "grad_rnn_relu_bi_lengths": lambda: recurrent_fixture(
+        "grad_rnn_relu_bi_lengths", "rnn", 7, bidirectional=True, lengths=[5, 6, 2],
+        nonlinearity="relu", h0=True),
+    "grad_rnn_tanh_stacked": lambda: recurrent_fixture(
+        "grad_rnn_tanh_stacked", "rnn", 8, layers=2, batch_first=True),
     "grad_layers": layers_fixture,
     "optim_trajectories": optimizer_fixture,
 }

@@ -1,0 +1,218 @@
+/// What ``GRU/forwardWithTrace(_:initialState:lengths:)`` and
+/// ``RNN/forwardWithTrace(_:initialState:lengths:)`` keep for their backward.
+///
+/// Size, with L layers, D directions, T steps, B sequences: activated gates `L·D·T·B·G·H`
+/// (GRU r, z, n; the RNN none: its derivative comes from h), the GRU's extra `L·D·T·B·H`
+/// (reset after: `W_hn·h + b_hn`; reset before: `r ⊙ h`), and every layer's input sequence and
+/// the top output, time-major. A trace belongs to the weights it was made with.
+public struct RecurrentTrace<Scalar: BLASScalar>: Sendable {
+  /// The forward's result, as a plain call returns it.
+  public let output: RecurrentOutput<Scalar>
+  let weights: [DirectionWeights<Scalar>]
+  let geometry: RecurrentGeometry
+  let batchFirst: Bool
+  let shape: ForwardShape
+  let lengths: [Int]?
+  let hadInitialState: Bool
+  /// `[D·L, B, H]`, zeros without an initial state.
+  let h0: Tensor<Scalar>
+  /// Time-major contiguous `[T, B, ·]`: the input, then each layer's output.
+  let sequences: [Tensor<Scalar>]
+  /// Per layer-direction `[T, B, G·H]`: the GRU's σ(r), σ(z), tanh(n) (empty for the RNN).
+  let gates: [Tensor<Scalar>]
+  /// Per layer-direction `[T, B, H]`: the GRU's `W_hn·h + b_hn` (reset after) or `r ⊙ h`
+  /// (reset before); empty for the RNN.
+  let extras: [Tensor<Scalar>]
+
+  /// Bytes the trace holds (its tensors, the result excluded).
+  public var byteCount: Int {
+    (([h0] + sequences + gates + extras).map(\.count).reduce(0, +)) * MemoryLayout<Scalar>.stride
+  }
+
+  func length(_ b: Int) -> Int { lengths?[b] ?? shape.steps }
+}
+
+/// The gradients of a ``GRU`` or ``RNN`` backward.
+public struct RecurrentGradients<Scalar: BLASScalar>: Sendable {
+  /// dL/dx, the shape of the forward's input.
+  public var input: Tensor<Scalar>
+  /// dL/dh0, shaped like the initial state; nil when the forward had none.
+  public var initialState: Tensor<Scalar>?
+  /// dL/dθ for every parameter, keyed and shaped as `stateDict()`.
+  public var parameters: [String: Tensor<Scalar>]
+}
+
+extension RecurrentCore {
+  /// The GRU/RNN forward on the GEMM path, keeping the trace: one input GEMM per
+  /// layer-direction over all steps, per step the recurrent GEMM(s) and the Swift cell pass.
+  func forwardWithTrace(_ input: Tensor<Scalar>, h0 initial: Tensor<Scalar>?, lengths: [Int]?)
+    throws -> RecurrentTrace<Scalar>
+  {
+    let s = try shape(input: input, h0: initial, lengths: lengths)
+    let g = geometry
+    let (steps, batch, hidden) = (s.steps, s.batch, g.hiddenSize)
+    let (layers, directions) = (g.layers, g.directions)
+    let rows = layers * directions
+    let width = g.gateWidth
+    let length = { (b: Int) in lengths?[b] ?? steps }
+    let timeMajor =
+      s.unbatched ? input.unsqueezed(axis: 1) : (batchFirst ? input.permuted([1, 0, 2]) : input)
+    let h0 =
+      initial?.reshaped([rows, batch, hidden]).copied() ?? .zeros(shape: [rows, batch, hidden])
+    var sequences = [timeMajor.isContiguous ? timeMajor : timeMajor.copied()]
+    var gates: [Tensor<Scalar>] = []
+    var extras: [Tensor<Scalar>] = []
+    let isGRU = g.gateCount == 3
+    let resetAfter = g.cell == .gru(resetAfter: true)
+    let relu = g.cell == .rnn(.relu)
+    // Scratch: h(t−1) per sequence, the recurrent products of one step.
+    let hPrevious = UnsafeMutablePointer<Scalar>.allocate(capacity: batch * hidden)
+    let recurrent = UnsafeMutablePointer<Scalar>.allocate(capacity: batch * width)
+    defer {
+      hPrevious.deallocate()
+      recurrent.deallocate()
+    }
+    for layer in 0..<layers {
+      let x = sequences[layer]
+      let features = x.shape[2]
+      let output = Tensor<Scalar>.zeros(shape: [steps, batch, directions * hidden])
+      let outputStride = directions * hidden
+      for direction in 0..<directions {
+        let index = layer * directions + direction
+        let reverse = g.isReverse(direction)
+        let w = weights[index]
+        // Input projections of all steps (+ b_ih) into the gate trace, [T, B, G·H].
+        let gateTrace = Tensor<Scalar>.zeros(shape: [steps, batch, width])
+        let extra = Tensor<Scalar>.zeros(shape: isGRU ? [steps, batch, hidden] : [0])
+        let biasIH = bias ? w.parameters[2] : Tensor.zeros(shape: [width])
+        let biasHH = bias ? w.parameters[3] : Tensor.zeros(shape: [width])
+        withExtendedLifetime((x, output, gateTrace, extra, h0, biasIH, biasHH)) {
+          let (G, out, ex) = (gateTrace.storage.base, output.storage.base, extra.storage.base)
+          let (bIH, bHH) = (UnsafePointer(biasIH.storage.base), UnsafePointer(biasHH.storage.base))
+          for row in 0..<(steps * batch) { (G + row * width).update(from: bIH, count: width) }
+          w.weightIH.withBase { wIH in
+            BLAS.gemm(
+              StridedMatrix(
+                base: x.storage.base + x.layout.offset, rows: steps * batch, columns: features,
+                rowStride: features, columnStride: 1),
+              StridedMatrix(
+                base: wIH, rows: features, columns: width, rowStride: 1, columnStride: features),
+              into: G, rowStride: width, beta: 1)
+          }
+          w.weightHH.withBase { wHH in
+            let wT = StridedMatrix(
+              base: wHH, rows: hidden, columns: width, rowStride: 1, columnStride: hidden)
+            for k in 0..<steps {
+              let t = reverse ? steps - 1 - k : k
+              let neighbour = reverse ? t + 1 : t - 1
+              for b in 0..<batch {
+                let first = reverse ? t == length(b) - 1 : t == 0
+                var source = UnsafePointer(h0.storage.base) + (index * batch + b) * hidden
+                if !first && neighbour >= 0 && neighbour < steps {
+                  source =
+                    UnsafePointer(out) + (neighbour * batch + b) * outputStride
+                    + direction * hidden
+                }
+                (hPrevious + b * hidden).update(from: source, count: hidden)
+              }
+              // h(t−1)·W_hhᵀ + b_hh of the gates the step multiplies with h directly.
+              let direct = isGRU && !resetAfter ? 2 * hidden : width
+              for b in 0..<batch { (recurrent + b * width).update(from: bHH, count: width) }
+              BLAS.gemm(
+                StridedMatrix(
+                  base: UnsafePointer(hPrevious), rows: batch, columns: hidden, rowStride: hidden,
+                  columnStride: 1),
+                wT.columns(0..<direct), into: recurrent, rowStride: width, beta: 1)
+              let rowGates = G + t * batch * width
+              if isGRU {
+                for b in 0..<batch where t < length(b) {
+                  let (a, hRec, old) = (
+                    rowGates + b * width, recurrent + b * width, hPrevious + b * hidden
+                  )
+                  let e = ex + (t * batch + b) * hidden
+                  for j in 0..<hidden {
+                    a[j] = Activations.sigmoid(a[j] + hRec[j])
+                    a[hidden + j] = Activations.sigmoid(a[hidden + j] + hRec[hidden + j])
+                    // Reset after: keep W_hn·h + b_hn; reset before: keep r ⊙ h.
+                    e[j] = resetAfter ? hRec[2 * hidden + j] : a[j] * old[j]
+                  }
+                }
+                if !resetAfter {
+                  // n's recurrent part: (r ⊙ h)·W_hnᵀ + b_hn, one GEMM for the batch.
+                  BLAS.gemm(
+                    StridedMatrix(
+                      base: UnsafePointer(ex + t * batch * hidden), rows: batch, columns: hidden,
+                      rowStride: hidden, columnStride: 1),
+                    wT.columns((2 * hidden)..<width), into: recurrent + 2 * hidden,
+                    rowStride: width, beta: 1)
+                }
+                for b in 0..<batch {
+                  let h = out + (t * batch + b) * outputStride + direction * hidden
+                  guard t < length(b) else { continue }
+                  let (a, hRec, old) = (
+                    rowGates + b * width, recurrent + b * width, hPrevious + b * hidden
+                  )
+                  for j in 0..<hidden {
+                    let n = Activations.tanh(
+                      a[2 * hidden + j]
+                        + (resetAfter ? a[j] * hRec[2 * hidden + j] : hRec[2 * hidden + j]))
+                    a[2 * hidden + j] = n
+                    h[j] = (old[j] - n) * a[hidden + j] + n
+                  }
+                }
+              } else {
+                for b in 0..<batch where t < length(b) {
+                  let (a, hRec) = (rowGates + b * width, recurrent + b * width)
+                  let h = out + (t * batch + b) * outputStride + direction * hidden
+                  for j in 0..<hidden {
+                    let v = a[j] + hRec[j]
+                    h[j] = relu ? (v < 0 ? 0 : v) : Activations.tanh(v)
+                  }
+                }
+              }
+            }
+          }
+        }
+        gates.append(isGRU ? gateTrace : Tensor.zeros(shape: [0]))
+        extras.append(extra)
+      }
+      sequences.append(output)
+    }
+    // h_n, last step and the output in the call's layout.
+    let top = sequences[layers]
+    let outputWidth = directions * hidden
+    var hN = [Scalar](repeating: 0, count: rows * batch * hidden)
+    for layer in 0..<layers {
+      let out = UnsafePointer(sequences[layer + 1].storage.base)
+      for direction in 0..<directions {
+        let index = layer * directions + direction
+        for b in 0..<batch {
+          let t = g.isReverse(direction) ? 0 : length(b) - 1
+          let h = out + (t * batch + b) * outputWidth + direction * hidden
+          for j in 0..<hidden { hN[(index * batch + b) * hidden + j] = h[j] }
+        }
+      }
+    }
+    var last = [Scalar]()
+    for b in 0..<batch {
+      for direction in 0..<directions {
+        let start = (((layers - 1) * directions + direction) * batch + b) * hidden
+        last += hN[start..<(start + hidden)]
+      }
+    }
+    let result =
+      s.unbatched
+      ? RecurrentOutput(
+        output: top.reshaped([steps, outputWidth]),
+        hidden: Tensor(shape: [rows, hidden], scalars: hN),
+        lastStep: Tensor(shape: [outputWidth], scalars: last))
+      : RecurrentOutput(
+        output: batchFirst ? top.permuted([1, 0, 2]).copied() : top,
+        hidden: Tensor(shape: [rows, batch, hidden], scalars: hN),
+        lastStep: Tensor(shape: [batch, outputWidth], scalars: last))
+    return RecurrentTrace(
+      output: result, weights: weights, geometry: g, batchFirst: batchFirst, shape: s,
+      lengths: lengths, hadInitialState: initial != nil, h0: h0, sequences: sequences,
+      gates: gates, extras: extras)
+  }
+}

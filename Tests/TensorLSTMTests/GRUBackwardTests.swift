@@ -1,0 +1,153 @@
+import TensorLSTM
+import Testing
+
+/// GRU (both reset placements) and RNN backward: central finite differences of the BLAS
+/// forward in Double over every flag, PyTorch autograd fixtures, and the refusals.
+@Suite("GRU and RNN backward")
+struct GRUBackwardTests {
+  /// L = Σ output ⊙ R + Σ h_n ⊙ S, its gradient from backward, and L itself for perturbations.
+  static func check(_ c: CellCase) throws {
+    var random = TestRandom(seed: c.seed &+ 7)
+    let shape =
+      c.unbatched
+      ? [c.steps, c.inputSize]
+      : (c.batchFirst ? [c.batch, c.steps, c.inputSize] : [c.steps, c.batch, c.inputSize])
+    let x: Tensor<Double> = random.tensor(shape)
+    let rows = c.numLayers * (c.bidirectional ? 2 : 1)
+    let h0: Tensor<Double> = random.tensor([rows] + (c.unbatched ? [] : [c.batch]) + [c.hiddenSize])
+    let lengths = c.useLengths ? (0..<c.batch).map { _ in random.int(1...c.steps) } : nil
+    var gru = GRU<Double>(
+      inputSize: c.inputSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, bias: c.bias,
+      batchFirst: c.batchFirst, bidirectional: c.bidirectional, resetAfter: c.kind == .gru,
+      seed: c.seed)
+    var rnn = RNN<Double>(
+      inputSize: c.inputSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers,
+      nonlinearity: c.kind == .rnnRelu ? .relu : .tanh, bias: c.bias, batchFirst: c.batchFirst,
+      bidirectional: c.bidirectional, seed: c.seed)
+    let isGRU = c.kind == .gru || c.kind == .gruResetBefore
+    let forward = { (x: Tensor<Double>, h: Tensor<Double>) throws -> RecurrentOutput<Double> in
+      isGRU
+        ? try gru(x, initialState: h, lengths: lengths)
+        : try rnn(x, initialState: h, lengths: lengths)
+    }
+    let out = try forward(x, h0)
+    let (r, s): (Tensor<Double>, Tensor<Double>) = (
+      random.tensor(out.output.shape), random.tensor(out.hidden.shape)
+    )
+    let trace =
+      isGRU
+      ? try gru.forwardWithTrace(x, initialState: h0, lengths: lengths)
+      : try rnn.forwardWithTrace(x, initialState: h0, lengths: lengths)
+    expectClose(trace.output.output, out.output, absolute: 1e-12, "trace output \(c)")
+    expectClose(trace.output.hidden, out.hidden, absolute: 1e-12, "trace h_n \(c)")
+    let g =
+      isGRU
+      ? try gru.backward(trace, outputGradient: r, hiddenGradient: s)
+      : try rnn.backward(trace, outputGradient: r, hiddenGradient: s)
+    func loss(_ x: Tensor<Double>, _ h: Tensor<Double>) throws -> Double {
+      let o = try forward(x, h)
+      return zip(o.output.scalars, r.scalars).map(*).reduce(0, +)
+        + zip(o.hidden.scalars, s.scalars).map(*).reduce(0, +)
+    }
+    let e = 1e-6
+    func expectDerivative(_ analytic: Double, _ plus: Double, _ minus: Double, _ what: String) {
+      let estimate = (plus - minus) / (2 * e)
+      #expect(
+        abs(estimate - analytic) <= 1e-6 + 1e-5 * abs(analytic),
+        "\(what) \(c) lengths \(lengths ?? []): numeric \(estimate), backward \(analytic)")
+    }
+    let dict = isGRU ? gru.stateDict() : rnn.stateDict()
+    for (name, tensor) in dict {
+      for k in Set([0, tensor.count / 2, tensor.count - 1]) {
+        var values = [Double]()
+        for sign in [1.0, -1.0] {
+          var d = dict
+          var scalars = tensor.scalars
+          scalars[k] += sign * e
+          d[name] = Tensor(shape: tensor.shape, scalars: scalars)
+          if isGRU { try gru.loadStateDict(d) } else { try rnn.loadStateDict(d) }
+          values.append(try loss(x, h0))
+        }
+        expectDerivative(g.parameters[name]!.scalars[k], values[0], values[1], "\(name)[\(k)]")
+      }
+    }
+    if isGRU { try gru.loadStateDict(dict) } else { try rnn.loadStateDict(dict) }
+    for (tensor, analytic, what) in [(x, g.input, "x"), (h0, g.initialState!, "h0")] {
+      for k in Set([0, tensor.count / 2, tensor.count - 1]) {
+        var values = [Double]()
+        for sign in [1.0, -1.0] {
+          var scalars = tensor.scalars
+          scalars[k] += sign * e
+          let moved = Tensor(shape: tensor.shape, scalars: scalars)
+          values.append(try what == "x" ? loss(moved, h0) : loss(x, moved))
+        }
+        expectDerivative(analytic.scalars[k], values[0], values[1], "\(what)[\(k)]")
+      }
+    }
+  }
+
+  @Test(
+    "gradients equal central finite differences (GRU both placements, RNN tanh and relu; every flag)",
+    arguments: (0..<48).map(CellCase.init(seed:)))
+  func finiteDifferences(c: CellCase) throws {
+    try Self.check(c)
+  }
+
+  @Test(
+    "PyTorch nn.GRU and nn.RNN autograd within 1e-4",
+    arguments: [
+      "grad_gru_stacked_bi_lengths", "grad_gru_unbatched_nobias", "grad_rnn_relu_bi_lengths",
+      "grad_rnn_tanh_stacked",
+    ])
+  func torch(name: String) throws {
+    let (t, meta) = try Fixtures.load(name)
+    let int = { (key: String) in Int(meta[key]!)! }
+    let flag = { (key: String) in meta[key] == "true" }
+    let lengths = t["lengths"].map { $0.scalars.map { Int($0) } }
+    let g: RecurrentGradients<Float>
+    let names: [String]
+    if meta["cell"] == "gru" {
+      var gru = GRU<Float>(
+        inputSize: int("input_size"), hiddenSize: int("hidden_size"),
+        numLayers: int("num_layers"), bias: flag("bias"), batchFirst: flag("batch_first"),
+        bidirectional: flag("bidirectional"))
+      names = gru.parameterShapes.map(\.name)
+      try gru.loadStateDict(Dictionary(uniqueKeysWithValues: names.map { ($0, t[$0]!) }))
+      let trace = try gru.forwardWithTrace(t["input"]!, initialState: t["h0"], lengths: lengths)
+      g = try gru.backward(trace, outputGradient: t["R"]!, hiddenGradient: t["S"]!)
+    } else {
+      var rnn = RNN<Float>(
+        inputSize: int("input_size"), hiddenSize: int("hidden_size"),
+        numLayers: int("num_layers"),
+        nonlinearity: RNNNonlinearity(rawValue: meta["nonlinearity"]!)!, bias: flag("bias"),
+        batchFirst: flag("batch_first"), bidirectional: flag("bidirectional"))
+      names = rnn.parameterShapes.map(\.name)
+      try rnn.loadStateDict(Dictionary(uniqueKeysWithValues: names.map { ($0, t[$0]!) }))
+      let trace = try rnn.forwardWithTrace(t["input"]!, initialState: t["h0"], lengths: lengths)
+      g = try rnn.backward(trace, outputGradient: t["R"]!, hiddenGradient: t["S"]!)
+    }
+    expectClose(g.input, t["grad.input"]!, absolute: 1e-5, relative: 1e-4, "dx")
+    for name in names {
+      expectClose(g.parameters[name]!, t["grad." + name]!, absolute: 1e-5, relative: 1e-4, name)
+    }
+    if let h0 = t["grad.h0"] {
+      expectClose(g.initialState!, h0, absolute: 1e-5, relative: 1e-4, "dh0")
+    }
+  }
+
+  @Test("a stale trace or a misshapen gradient throws")
+  func refusals() throws {
+    var gru = GRU<Float>(inputSize: 3, hiddenSize: 4, batchFirst: true)
+    let x = Tensor<Float>.randomNormal(shape: [2, 5, 3], seed: 1)
+    let trace = try gru.forwardWithTrace(x)
+    #expect(
+      throws: TrainingError.shapeMismatch(
+        name: "outputGradient", expected: [2, 5, 4], actual: [2, 5, 3])
+    ) { try gru.backward(trace, outputGradient: .zeros(shape: [2, 5, 3])) }
+    try gru.loadStateDict(
+      gru.stateDict().mapValues { Tensor(shape: $0.shape, scalars: $0.scalars) })
+    #expect(throws: TrainingError.self) {
+      try gru.backward(trace, outputGradient: .zeros(shape: [2, 5, 4]))
+    }
+  }
+}
