@@ -6,6 +6,8 @@ let package = Package(
   products: [
     .library(name: "TensorLSTM", targets: ["TensorLSTM"]),
     .executable(name: "tensorlstm-demo", targets: ["tensorlstm-demo"]),
+    .executable(name: "tensorlstm-charlm", targets: ["tensorlstm-charlm"]),
+    .executable(name: "tensorlstm-classify", targets: ["tensorlstm-classify"]),
   ],
   targets: [
     .systemLibrary(
@@ -21,6 +23,9 @@ let package = Package(
       dependencies: ["CBLASShim", "CRecurrentKernels"]
     ),
     .executableTarget(name: "tensorlstm-demo", dependencies: ["TensorLSTM"]),
+    // Training examples: a character-level language model and the article's classifier.
+    .executableTarget(name: "tensorlstm-charlm", dependencies: ["TensorLSTM"]),
+    .executableTarget(name: "tensorlstm-classify", dependencies: ["TensorLSTM"]),
     // The fixtures are read from the source tree (#filePath), not bundled as resources.
     .testTarget(name: "TensorLSTMTests", dependencies: ["TensorLSTM"], exclude: ["Fixtures"]),
   ]

@@ -41,6 +41,14 @@ public struct Tensor<Scalar: BLASScalar>: Sendable {
     self.init(storage: storage, layout: layout)
   }
 
+  /// A contiguous tensor whose elements are not set: only for buffers that are written in full
+  /// before they are read (the training trace's gates and cells). Allocates, no fill.
+  static func unfilled(shape: [Int]) -> Tensor {
+    Tensor(
+      storage: TensorStorage(unfilledCount: TensorLayout(contiguous: shape).count),
+      layout: TensorLayout(contiguous: shape))
+  }
+
   /// A contiguous tensor of zeros; allocates.
   ///
   ///     Tensor<Double>.zeros(shape: [2, 3])

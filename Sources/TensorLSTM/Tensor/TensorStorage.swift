@@ -7,11 +7,18 @@ final class TensorStorage<Scalar: BLASScalar>: @unchecked Sendable {
   let count: Int
 
   /// Uninitialised-looking storage: the memory is zero-filled so every element is a valid scalar.
-  init(zeroedCount count: Int) {
+  convenience init(zeroedCount count: Int) {
+    self.init(unfilledCount: count)
+    UnsafeMutableRawPointer(base).initializeMemory(
+      as: UInt8.self, repeating: 0, count: Swift.max(count, 1) * MemoryLayout<Scalar>.stride)
+  }
+
+  /// Storage whose contents are whatever the allocator returned: for buffers the caller
+  /// overwrites before anyone reads them (Float and Double have no invalid bit patterns).
+  init(unfilledCount count: Int) {
     self.count = count
     let bytes = Swift.max(count, 1) * MemoryLayout<Scalar>.stride
     let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-    raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
     base = raw.bindMemory(to: Scalar.self, capacity: Swift.max(count, 1))
   }
 

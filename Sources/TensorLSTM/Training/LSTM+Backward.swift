@@ -5,7 +5,8 @@
 ///     g.initialState   // dL/dh0, dL/dc0 when the forward had an initial state
 ///     g.parameters     // keyed like stateDict()
 public struct LSTMGradients<Scalar: BLASScalar>: Sendable {
-  /// dL/dx, the shape of the forward's input.
+  /// dL/dx, the shape of the forward's input; an empty `[0]` tensor when the backward was
+  /// asked not to compute it (`inputGradient: false`).
   public var input: Tensor<Scalar>
   /// dL/dh0 and dL/dc0, shaped like the initial state; nil when the forward had none.
   public var initialState: LSTMState<Scalar>?
@@ -31,13 +32,16 @@ extension LSTM {
   /// Per layer and direction: the gate derivatives of all steps in one fused pass per step, one
   /// GEMM per step for `dh(t−1) = dG(t)·W_hh` (the only per-step product), then `dW_ih = dGᵀ·X`,
   /// `dW_hh = dGᵀ·H(t−1)` and `dX = dG·W_ih` each one GEMM over all steps and sequences.
-  /// Allocates its buffers once; nothing per step.
+  /// Allocates its buffers once; nothing per step. With `inputGradient: false` the first
+  /// layer's `dX = dG·W_ih` is skipped (PyTorch skips it when the input does not require a
+  /// gradient, e.g. one-hot characters) and `input` is empty.
   /// - Throws: ``TrainingError/staleTrace(_:)`` when the model's weights changed since the
   ///   trace was made; ``TrainingError/shapeMismatch(name:expected:actual:)`` for a gradient of
   ///   the wrong shape. Nothing is computed then.
   public func backward(
     _ trace: LSTMTrace<Scalar>, outputGradient: Tensor<Scalar>,
-    hiddenGradient: Tensor<Scalar>? = nil, cellGradient: Tensor<Scalar>? = nil
+    hiddenGradient: Tensor<Scalar>? = nil, cellGradient: Tensor<Scalar>? = nil,
+    inputGradient: Bool = true
   ) throws -> LSTMGradients<Scalar> {
     let current = core.weights.flatMap(\.parameters)
     let traced = trace.weights.flatMap(\.parameters)
@@ -55,7 +59,9 @@ extension LSTM {
     if let cellGradient {
       try TrainingError.check("cellGradient", cellGradient, is: trace.output.cell.shape)
     }
-    return LSTMBackward(trace: trace, names: parameterShapes.map(\.name)).run(
+    return LSTMBackward(
+      trace: trace, names: parameterShapes.map(\.name), inputGradient: inputGradient
+    ).run(
       outputGradient: outputGradient, hiddenGradient: hiddenGradient, cellGradient: cellGradient)
   }
 }
@@ -65,6 +71,8 @@ private struct LSTMBackward<Scalar: BLASScalar> {
   let trace: LSTMTrace<Scalar>
   /// Parameter names in `stateDict` order.
   let names: [String]
+  /// Whether dL/dx of the first layer's input is computed.
+  let inputGradient: Bool
 
   var g: RecurrentGeometry { trace.geometry }
 
@@ -79,11 +87,14 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     let (layers, directions) = (g.layers, g.directions)
     let rows = layers * directions
     let width = directions * hOut
-    // dL/d(layer output), time-major [T, B, D·Hout]; zero where the output is padding.
+    // dL/d(layer output), time-major [T, B, D·Hout].
+    // Read through its strides, time-major (a batch-first gradient is not copied); copied only
+    // when its features are not adjacent. Padded positions are never read.
     var dOutput: Tensor<Scalar> =
-      (s.unbatched
+      s.unbatched
       ? outputGradient.unsqueezed(axis: 1)
-      : (trace.batchFirst ? outputGradient.permuted([1, 0, 2]) : outputGradient)).copied()
+      : (trace.batchFirst ? outputGradient.permuted([1, 0, 2]) : outputGradient)
+    if dOutput.strides[2] != 1 && width > 1 { dOutput = dOutput.copied() }
     let dHn = hiddenGradient?.reshaped([rows, batch, hOut]).copied()
     let dCn = cellGradient?.reshaped([rows, batch, hidden]).copied()
     let dH0 = Tensor<Scalar>.zeros(shape: [rows, batch, hOut])
@@ -97,8 +108,8 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     for layer in (0..<layers).reversed() {
       let x = trace.sequences[layer]
       let features = x.shape[2]
-      zeroPadding(&dOutput, width: width)
-      let dX = Tensor<Scalar>.zeros(shape: [steps, batch, features])
+      let needsDX = layer > 0 || inputGradient
+      let dX = Tensor<Scalar>.zeros(shape: needsDX ? [steps, batch, features] : [0])
       for direction in 0..<directions {
         let index = layer * directions + direction
         let w = trace.weights[index]
@@ -113,9 +124,13 @@ private struct LSTMBackward<Scalar: BLASScalar> {
           }
           perDirection[index] = runDirection(
             w, index: index, reverse: g.isReverse(direction), regions: regions,
-            dOutput: dOutput.storage.base + direction * hOut, outputStride: width,
+            dOutput: Rows(
+              base: dOutput.storage.base + dOutput.layout.offset + direction * hOut,
+              timeStride: dOutput.strides[0], batchStride: dOutput.strides[1], features: hOut),
+            outputStride: width,
             output: trace.sequences[layer + 1].storage.base + direction * hOut,
-            x: x.storage.base + x.layout.offset, features: features, dX: dX.storage.base,
+            x: x.storage.base + x.layout.offset, features: features,
+            dX: needsDX ? dX.storage.base : nil,
             carryH: carryH, carryC: carryC)
         }
       }
@@ -126,7 +141,9 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     for (name, tensor) in zip(names, gradients) { parameters[name] = tensor }
     // dOutput now holds dL/dx, time-major: back to the input's layout.
     let input: Tensor<Scalar>
-    if s.unbatched {
+    if !inputGradient {
+      input = dOutput
+    } else if s.unbatched {
       input = dOutput.reshaped([steps, g.inputSize])
     } else {
       input = trace.batchFirst ? dOutput.permuted([1, 0, 2]).copied() : dOutput
@@ -140,25 +157,12 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     return LSTMGradients(input: input, initialState: state, parameters: parameters)
   }
 
-  /// Zeroes the gradient at padded positions (t ≥ length): that output is a constant.
-  func zeroPadding(_ d: inout Tensor<Scalar>, width: Int) {
-    guard let lengths = trace.lengths else { return }
-    let batch = trace.shape.batch
-    d.withMutableBase { base in
-      for b in 0..<batch {
-        for t in lengths[b]..<trace.shape.steps {
-          (base + (t * batch + b) * width).update(repeating: 0, count: width)
-        }
-      }
-    }
-  }
-
   /// One layer-direction backwards through time; returns its parameter gradients in
   /// `stateDict` order and adds its part of dL/dx into `dX`.
   private func runDirection(
     _ w: DirectionWeights<Scalar>, index: Int, reverse: Bool, regions: BackwardRegions<Scalar>,
-    dOutput: UnsafePointer<Scalar>, outputStride: Int, output: UnsafePointer<Scalar>,
-    x: UnsafePointer<Scalar>, features: Int, dX: UnsafeMutablePointer<Scalar>,
+    dOutput: Rows<Scalar>, outputStride: Int, output: UnsafePointer<Scalar>,
+    x: UnsafePointer<Scalar>, features: Int, dX: UnsafeMutablePointer<Scalar>?,
     carryH: UnsafeMutablePointer<Scalar>, carryC: UnsafeMutablePointer<Scalar>
   ) -> [Tensor<Scalar>] {
     let s = trace.shape
@@ -169,8 +173,11 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     let cells = trace.cells[index].storage.base
     let h0 = UnsafePointer(trace.h0.storage.base) + index * batch * hOut
     let c0 = UnsafePointer(trace.c0.storage.base) + index * batch * hidden
-    dG.update(repeating: 0, count: steps * batch * width)
-    if g.projected { regions.fullHidden.update(repeating: 0, count: steps * batch * hidden) }
+    if trace.lengths != nil {
+      // Padded rows get no gate gradient (and no h_full): zero for the GEMMs over all rows.
+      dG.update(repeating: 0, count: steps * batch * width)
+      if g.projected { regions.fullHidden.update(repeating: 0, count: steps * batch * hidden) }
+    }
     w.weightHH.withBase { wHH in
       for k in 0..<steps {
         // Backwards in time for the forward direction, forwards for the reverse one.
@@ -180,7 +187,7 @@ private struct LSTMBackward<Scalar: BLASScalar> {
         for b in 0..<batch {
           let row = t * batch + b
           if trace.isValid(t, b) {
-            let (incoming, carried) = (dOutput + row * outputStride, carryH + b * hOut)
+            let (incoming, carried) = (dOutput.row(time: t, batch: b), carryH + b * hOut)
             for j in 0..<hOut { dh[b * hOut + j] = incoming[j] + carried[j] }
             var source = output + neighbour * batch * outputStride + b * outputStride
             if trace.isFirst(t, b, reverse: reverse) { source = UnsafePointer(h0) + b * hOut }
@@ -231,8 +238,9 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     let rows = steps * batch
     let gradientsT = StridedMatrix(
       base: UnsafePointer(dG), rows: width, columns: rows, rowStride: 1, columnStride: width)
-    var dWih = Tensor<Scalar>.zeros(shape: [width, features])
-    var dWhh = Tensor<Scalar>.zeros(shape: [width, hOut])
+    // Written in full by GEMMs with beta 0.
+    var dWih = Tensor<Scalar>.unfilled(shape: [width, features])
+    var dWhh = Tensor<Scalar>.unfilled(shape: [width, hOut])
     dWih.withMutableBase { out in
       BLAS.gemm(
         gradientsT,
@@ -247,13 +255,15 @@ private struct LSTMBackward<Scalar: BLASScalar> {
           columnStride: 1),
         into: out, rowStride: hOut)
     }
-    w.weightIH.withBase { wIH in
-      BLAS.gemm(
-        StridedMatrix(
-          base: UnsafePointer(dG), rows: rows, columns: width, rowStride: width, columnStride: 1),
-        StridedMatrix(
-          base: wIH, rows: width, columns: features, rowStride: features, columnStride: 1),
-        into: dX, rowStride: features, beta: 1)
+    if let dX {
+      w.weightIH.withBase { wIH in
+        BLAS.gemm(
+          StridedMatrix(
+            base: UnsafePointer(dG), rows: rows, columns: width, rowStride: width, columnStride: 1),
+          StridedMatrix(
+            base: wIH, rows: width, columns: features, rowStride: features, columnStride: 1),
+          into: dX, rowStride: features, beta: 1)
+      }
     }
     var result = [dWih, dWhh]
     if w.parameters.count > 2 + (g.projected ? 1 : 0) {
@@ -268,7 +278,7 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     }
     if g.projected {
       // dW_hr = dhᵀ · h_full over all steps.
-      var dWhr = Tensor<Scalar>.zeros(shape: [hOut, hidden])
+      var dWhr = Tensor<Scalar>.unfilled(shape: [hOut, hidden])
       dWhr.withMutableBase { out in
         BLAS.gemm(
           StridedMatrix(
@@ -307,8 +317,8 @@ private struct BackwardRegions<Scalar: BLASScalar> {
       rows * 4 * hidden, rows * hOut, projected ? rows * hOut : 0, projected ? rows * hidden : 0,
       batch * hOut, batch * hidden, batch * hOut,
     ]
+    // Every region is written before it is read (padded rows are zeroed per direction).
     base = .allocate(capacity: Swift.max(1, sizes.reduce(0, +)))
-    base.initialize(repeating: 0, count: Swift.max(1, sizes.reduce(0, +)))
     var cursor = base
     func take(_ n: Int) -> UnsafeMutablePointer<Scalar> {
       defer { cursor += n }

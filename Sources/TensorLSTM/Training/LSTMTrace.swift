@@ -106,8 +106,10 @@ private struct TraceForward<Scalar: BLASScalar> {
       let output = Tensor<Scalar>.zeros(shape: [steps, batch, directions * hOut])
       for direction in 0..<directions {
         let index = layer * directions + direction
-        let gateTrace = Tensor<Scalar>.zeros(shape: [steps, batch, 4 * hidden])
-        let cellTrace = Tensor<Scalar>.zeros(shape: [steps, batch, hidden])
+        // Written in full (gates: bias and GEMM for every row) or read only where written
+        // (cells: valid steps), so not zero-filled.
+        let gateTrace = Tensor<Scalar>.unfilled(shape: [steps, batch, 4 * hidden])
+        let cellTrace = Tensor<Scalar>.unfilled(shape: [steps, batch, hidden])
         withExtendedLifetime((x, output, gateTrace, cellTrace, h0, c0)) {
           runDirection(
             lstm.core.weights[index], reverse: g.isReverse(direction),

@@ -22,6 +22,8 @@ public enum Loss {
   ///   `[N, C]`, ``TrainingError/invalidTargets(_:)`` for a wrong count or a class outside
   ///   `0..<C`, ``TrainingError/nonFinite(_:)`` when the loss is not finite (NaN logits, or
   ///   every row ignored).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func crossEntropy<Scalar: BLASScalar>(
     logits: Tensor<Scalar>, targets: [Int], ignoredIndex: Int = -100
   ) throws -> LossValue<Scalar> {
@@ -65,6 +67,8 @@ public enum Loss {
   ///
   /// - Throws: ``TrainingError/shapeMismatch(name:expected:actual:)`` when the shapes differ,
   ///   ``TrainingError/nonFinite(_:)`` when the loss is not finite.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func mse<Scalar: BLASScalar>(prediction: Tensor<Scalar>, target: Tensor<Scalar>)
     throws -> LossValue<Scalar>
   {

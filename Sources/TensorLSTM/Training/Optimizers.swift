@@ -19,6 +19,8 @@ public protocol Optimizer<Scalar> {
 }
 
 /// Checks a step's arguments: names match both ways, shapes match, gradients are finite.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func validateStep<Scalar: BLASScalar>(
   _ parameters: [String: Tensor<Scalar>], _ gradients: [String: Tensor<Scalar>]
 ) throws {
@@ -63,6 +65,8 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
   }
 
   /// One update of every parameter; see ``Optimizer``.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func step(
     _ parameters: inout [String: Tensor<Scalar>], gradients: [String: Tensor<Scalar>]
   ) throws {
@@ -97,6 +101,8 @@ struct AdamCore<Scalar: BLASScalar> {
   var steps = 0
   var moments: [String: (m: [Scalar], v: [Scalar])] = [:]
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   mutating func step(
     _ parameters: inout [String: Tensor<Scalar>], gradients: [String: Tensor<Scalar>]
   ) throws {
@@ -107,33 +113,80 @@ struct AdamCore<Scalar: BLASScalar> {
     let correction2Root = (1 - Scalar(Foundation.pow(Double(beta2), Double(steps)))).squareRoot()
     let stepSize = learningRate / correction1
     for (name, parameter) in parameters {
-      var p = parameter.scalars
-      var g = gradients[name]!.scalars
-      if weightDecay != 0 {
-        if decoupled {
-          for i in p.indices { p[i] *= 1 - learningRate * weightDecay }
-        } else {
-          for i in g.indices { g[i] += weightDecay * p[i] }
+      let count = parameter.count
+      // Moments updated in place: taken out of the dictionary so they stay uniquely owned.
+      var (m, v) =
+        moments.removeValue(forKey: name)
+        ?? ([Scalar](repeating: 0, count: count), [Scalar](repeating: 0, count: count))
+      var updated = parameter.copied()
+      let decay = weightDecay
+      let (rate, decoupled) = (learningRate, self.decoupled)
+      gradients[name]!.contiguous().withBase { g in
+        updated.withMutableBase { p in
+          m.withUnsafeMutableBufferPointer { m in
+            v.withUnsafeMutableBufferPointer { v in
+              for i in 0..<count {
+                var gi = g[i]
+                if decay != 0 {
+                  if decoupled { p[i] *= 1 - rate * decay } else { gi += decay * p[i] }
+                }
+                m[i] += (1 - beta1) * (gi - m[i])
+                v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
+                p[i] -= stepSize * m[i] / (v[i].squareRoot() / correction2Root + epsilon)
+              }
+            }
+          }
         }
       }
-      var (m, v) =
-        moments[name] ?? (
-          [Scalar](repeating: 0, count: p.count), [Scalar](repeating: 0, count: p.count)
-        )
-      for i in p.indices {
-        m[i] += (1 - beta1) * (g[i] - m[i])
-        v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-        p[i] -= stepSize * m[i] / (v[i].squareRoot() / correction2Root + epsilon)
-      }
       moments[name] = (m, v)
-      parameters[name] = Tensor(shape: parameter.shape, scalars: p)
+      parameters[name] = updated
     }
+  }
+}
+
+extension AdamCore {
+  /// PyTorch's state names: `step`, `exp_avg.<name>`, `exp_avg_sq.<name>`.
+  func stateDict(shapes: [String: [Int]]) -> [String: Tensor<Scalar>] {
+    var result: [String: Tensor<Scalar>] = ["step": Tensor(shape: [1], scalars: [Scalar(steps)])]
+    for (name, moment) in moments {
+      let shape = shapes[name] ?? [moment.m.count]
+      result["exp_avg." + name] = Tensor(shape: shape, scalars: moment.m)
+      result["exp_avg_sq." + name] = Tensor(shape: shape, scalars: moment.v)
+    }
+    return result
+  }
+
+  mutating func loadStateDict(_ dict: [String: Tensor<Scalar>]) throws {
+    guard let step = dict["step"], step.count == 1 else {
+      throw TrainingError.missingGradient("step (optimizer state)")
+    }
+    var loaded: [String: (m: [Scalar], v: [Scalar])] = [:]
+    for (key, tensor) in dict where key.hasPrefix("exp_avg.") {
+      let name = String(key.dropFirst("exp_avg.".count))
+      guard let v = dict["exp_avg_sq." + name] else {
+        throw TrainingError.missingGradient("exp_avg_sq.\(name) (optimizer state)")
+      }
+      try TrainingError.check("exp_avg_sq.\(name)", v, is: tensor.shape)
+      loaded[name] = (tensor.scalars, v.scalars)
+    }
+    (steps, moments) = (Int(step.scalars[0]), loaded)
   }
 }
 
 /// `torch.optim.Adam`, L2 weight decay added to the gradient.
 public struct Adam<Scalar: BLASScalar>: Optimizer {
   private var core: AdamCore<Scalar>
+
+  /// The moments and step count, for checkpoints: `step`, `exp_avg.<name>`,
+  /// `exp_avg_sq.<name>`, shaped like the parameters in `shapes`.
+  public func stateDict(shapes: [String: [Int]] = [:]) -> [String: Tensor<Scalar>] {
+    core.stateDict(shapes: shapes)
+  }
+
+  /// Restores ``stateDict(shapes:)``'s output; checks it first, changes nothing on error.
+  public mutating func loadStateDict(_ dict: [String: Tensor<Scalar>]) throws {
+    try core.loadStateDict(dict)
+  }
 
   /// PyTorch's arguments and defaults (`amsgrad` is not offered).
   public init(
@@ -149,6 +202,8 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
   public var steps: Int { core.steps }
 
   /// One update of every parameter; see ``Optimizer``.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func step(
     _ parameters: inout [String: Tensor<Scalar>], gradients: [String: Tensor<Scalar>]
   ) throws {
@@ -159,6 +214,17 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
 /// `torch.optim.AdamW`: weight decay decoupled from the gradient (`p *= 1 − lr·λ`).
 public struct AdamW<Scalar: BLASScalar>: Optimizer {
   private var core: AdamCore<Scalar>
+
+  /// The moments and step count, for checkpoints: `step`, `exp_avg.<name>`,
+  /// `exp_avg_sq.<name>`, shaped like the parameters in `shapes`.
+  public func stateDict(shapes: [String: [Int]] = [:]) -> [String: Tensor<Scalar>] {
+    core.stateDict(shapes: shapes)
+  }
+
+  /// Restores ``stateDict(shapes:)``'s output; checks it first, changes nothing on error.
+  public mutating func loadStateDict(_ dict: [String: Tensor<Scalar>]) throws {
+    try core.loadStateDict(dict)
+  }
 
   /// PyTorch's arguments and defaults (weight decay 0.01).
   public init(
@@ -174,6 +240,8 @@ public struct AdamW<Scalar: BLASScalar>: Optimizer {
   public var steps: Int { core.steps }
 
   /// One update of every parameter; see ``Optimizer``.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func step(
     _ parameters: inout [String: Tensor<Scalar>], gradients: [String: Tensor<Scalar>]
   ) throws {
@@ -190,6 +258,8 @@ public struct AdamW<Scalar: BLASScalar>: Optimizer {
 /// - Throws: ``TrainingError/nonFinite(_:)`` naming the first parameter (by name) whose
 ///   gradient is not finite; nothing is scaled then.
 @discardableResult
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func clipGradientNorm<Scalar: BLASScalar>(
   _ gradients: inout [String: Tensor<Scalar>], maxNorm: Double
 ) throws -> Double {

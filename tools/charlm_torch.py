@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""PyTorch's side of the tensorlstm-charlm example (Sources/tensorlstm-charlm).
+
+    pip install torch safetensors
+    # Does PyTorch load a TensorLSTM checkpoint and compute the same validation loss?
+    python3 tools/charlm_torch.py check charlm.safetensors
+    # The same model, data, initial weights, optimizer and steps, trained by PyTorch:
+    swift run -c release tensorlstm-charlm --steps 600 --save-initial init.safetensors ...
+    python3 tools/charlm_torch.py train init.safetensors --steps 600
+
+Both rebuild the corpus exactly as the Swift example does (the first max_bytes bytes of the
+.py files of the corpus folder in name order; tab → space; bytes outside printable ASCII and
+newline → '?'; 90 % / 10 % split) and draw the same batches (SplitMix64 of the seed).
+"""
+import argparse
+import math
+import os
+import time
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+MASK = (1 << 64) - 1
+
+
+class CharLM(torch.nn.Module):
+    def __init__(self, vocabulary, hidden, layers):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(vocabulary, hidden, num_layers=layers, batch_first=True)
+        self.head = torch.nn.Linear(hidden, vocabulary)
+
+    def forward(self, x):
+        return self.head(self.lstm(x)[0])
+
+
+def corpus(directory, max_bytes):
+    data = bytearray()
+    for name in sorted(f for f in os.listdir(directory) if f.endswith(".py")):
+        if len(data) >= max_bytes:
+            break
+        with open(os.path.join(directory, name), "rb") as f:
+            data += f.read()[: max_bytes - len(data)]
+    text = bytes(32 if b == 9 else (b if b == 10 or 32 <= b <= 126 else 63) for b in data)
+    vocabulary = sorted(set(text))
+    index = {c: i for i, c in enumerate(vocabulary)}
+    codes = [index[c] for c in text]
+    split = len(codes) * 9 // 10
+    return bytes(vocabulary).decode(), codes[:split], codes[split:]
+
+
+class SplitMix64:
+    def __init__(self, seed):
+        self.state = seed & MASK
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        return z ^ (z >> 31)
+
+
+def batch(codes, starts, length, vocabulary):
+    index = torch.tensor([[codes[s + t] for t in range(length + 1)] for s in starts])
+    x = torch.nn.functional.one_hot(index[:, :length], vocabulary).float()
+    return x, index[:, 1:].reshape(-1)
+
+
+def validation_loss(model, validation, meta, vocabulary):
+    length, batch_size = int(meta["seq_length"]), int(meta["batch"])
+    windows = min(int(meta["val_windows"]), (len(validation) - 1) // length)
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, windows, batch_size):
+            n = min(batch_size, windows - start)
+            x, y = batch(validation, [(start + i) * length for i in range(n)], length, vocabulary)
+            logits = model(x).reshape(-1, vocabulary)
+            total += torch.nn.functional.cross_entropy(logits, y).item() * n
+    return total / windows
+
+
+def load(path):
+    with safe_open(path, "pt") as f:
+        meta = f.metadata()
+    vocab, train, validation = corpus(meta["corpus"], int(meta["max_bytes"]))
+    assert vocab == meta["vocabulary"], "the corpus differs from the one the checkpoint was trained on"
+    model = CharLM(len(vocab), int(meta["hidden"]), int(meta["layers"]))
+    model.load_state_dict(load_file(path))  # strict: every key PyTorch's, no extra
+    return model, meta, train, validation, len(vocab)
+
+
+def check(args):
+    model, meta, _, validation, v = load(args.checkpoint)
+    ours = float(meta["validation_loss"])
+    theirs = validation_loss(model, validation, meta, v)
+    print(f"step {meta['step']}: TensorLSTM validation loss {ours:.5f}, PyTorch on the same "
+          f"checkpoint {theirs:.5f} (difference {abs(ours - theirs):.2e})")
+    if not math.isnan(ours) and abs(ours - theirs) > 1e-3:
+        raise SystemExit("validation losses differ by more than 1e-3")
+
+
+def train(args):
+    torch.set_num_threads(args.threads)
+    model, meta, train_codes, validation, v = load(args.initial)
+    length, batch_size = int(meta["seq_length"]), int(meta["batch"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    random = SplitMix64(int(meta["seed"]))
+    start = time.perf_counter()
+    for step in range(1, args.steps + 1):
+        starts = [random.next() % (len(train_codes) - length - 1) for _ in range(batch_size)]
+        x, y = batch(train_codes, starts, length, v)
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, v), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        optimizer.step()
+        if step % 100 == 0 or step == args.steps:
+            print(f"step {step}: loss {loss.item():.4f}, {time.perf_counter() - start:.1f} s",
+                  flush=True)
+    elapsed = time.perf_counter() - start
+    print(f"PyTorch {torch.__version__}, {args.threads} thread(s): {args.steps} steps in "
+          f"{elapsed:.1f} s, validation loss {validation_loss(model, validation, meta, v):.4f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check", help="recompute a checkpoint's validation loss in PyTorch")
+    c.add_argument("checkpoint")
+    t = sub.add_parser("train", help="train the same model from a --save-initial checkpoint")
+    t.add_argument("initial")
+    t.add_argument("--steps", type=int, default=600)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--clip", type=float, default=1.0)
+    t.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    check(args) if args.command == "check" else train(args)
+
+
+if __name__ == "__main__":
+    main()
