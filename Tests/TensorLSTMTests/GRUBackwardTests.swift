@@ -93,6 +93,70 @@ struct GRUBackwardTests {
     try Self.check(c)
   }
 
+  /// The BLAS backward against Naive.gruBackward / Naive.rnnBackward.
+  static func compareWithOracle<S: BLASScalar>(
+    _ c: CellCase, _: S.Type, absolute: Double, relative: Double
+  ) throws {
+    var random = TestRandom(seed: c.seed &+ 11)
+    let shape =
+      c.unbatched
+      ? [c.steps, c.inputSize]
+      : (c.batchFirst ? [c.batch, c.steps, c.inputSize] : [c.steps, c.batch, c.inputSize])
+    let x: Tensor<S> = random.tensor(shape)
+    let rows = c.numLayers * (c.bidirectional ? 2 : 1)
+    let h0: Tensor<S>? =
+      c.useInitialState
+      ? random.tensor([rows] + (c.unbatched ? [] : [c.batch]) + [c.hiddenSize]) : nil
+    let lengths = c.useLengths ? (0..<c.batch).map { _ in random.int(1...c.steps) } : nil
+    let (fast, slow): (RecurrentGradients<S>, RecurrentGradients<S>)
+    if c.kind == .gru || c.kind == .gruResetBefore {
+      let gru = GRU<S>(
+        inputSize: c.inputSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, bias: c.bias,
+        batchFirst: c.batchFirst, bidirectional: c.bidirectional, resetAfter: c.kind == .gru,
+        seed: c.seed)
+      let trace = try gru.forwardWithTrace(x, initialState: h0, lengths: lengths)
+      let dY: Tensor<S> = random.tensor(trace.output.output.shape)
+      let dHn: Tensor<S> = random.tensor(trace.output.hidden.shape)
+      fast = try gru.backward(trace, outputGradient: dY, hiddenGradient: dHn)
+      slow = try Naive.gruBackward(
+        gru, x, initialState: h0, lengths: lengths, outputGradient: dY, hiddenGradient: dHn)
+    } else {
+      let rnn = RNN<S>(
+        inputSize: c.inputSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers,
+        nonlinearity: c.kind == .rnnRelu ? .relu : .tanh, bias: c.bias, batchFirst: c.batchFirst,
+        bidirectional: c.bidirectional, seed: c.seed)
+      let trace = try rnn.forwardWithTrace(x, initialState: h0, lengths: lengths)
+      let dY: Tensor<S> = random.tensor(trace.output.output.shape)
+      fast = try rnn.backward(trace, outputGradient: dY)
+      slow = try Naive.rnnBackward(rnn, x, initialState: h0, lengths: lengths, outputGradient: dY)
+    }
+    let context = "\(c) lengths \(lengths ?? [])"
+    expectClose(fast.input, slow.input, absolute: absolute, relative: relative, "dx \(context)")
+    #expect((fast.initialState == nil) == (slow.initialState == nil))
+    if let a = fast.initialState, let b = slow.initialState {
+      expectClose(a, b, absolute: absolute, relative: relative, "dh0 \(context)")
+    }
+    for (name, expected) in slow.parameters {
+      expectClose(
+        fast.parameters[name]!, expected, absolute: absolute, relative: relative,
+        "\(name) \(context)")
+    }
+  }
+
+  @Test(
+    "Float gradients match the naive oracle within 1e-4",
+    arguments: (0..<128).map(CellCase.init(seed:)))
+  func float(c: CellCase) throws {
+    try Self.compareWithOracle(c, Float.self, absolute: 2e-5, relative: 1e-4)
+  }
+
+  @Test(
+    "Double gradients match the naive oracle within 1e-11",
+    arguments: (0..<64).map(CellCase.init(seed:)))
+  func double(c: CellCase) throws {
+    try Self.compareWithOracle(c, Double.self, absolute: 1e-12, relative: 1e-11)
+  }
+
   @Test(
     "PyTorch nn.GRU and nn.RNN autograd within 1e-4",
     arguments: [

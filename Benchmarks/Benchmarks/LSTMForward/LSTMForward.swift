@@ -38,6 +38,19 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("mallocs_rnn_article_T\(steps)", configuration: mallocs) { benchmark in
       for _ in benchmark.scaledIterations { blackHole(try rnn(x)) }
     }
+    // Training: forwardWithTrace + backward (LSTM, and the GRU), the same count at T 10 and
+    // T 1000: nothing is allocated per step in the backward either.
+    let dY = Tensor<Float>.randomNormal(shape: [32, steps, 64], seed: 3)
+    Benchmark("mallocs_train_article_T\(steps)", configuration: mallocs) { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try model.backward(try model.forwardWithTrace(x), outputGradient: dY))
+      }
+    }
+    Benchmark("mallocs_train_gru_article_T\(steps)", configuration: mallocs) { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try gru.backward(try gru.forwardWithTrace(x), outputGradient: dY))
+      }
+    }
   }
 
   let shapes: [(name: String, batch: Int, steps: Int, input: Int, hidden: Int, runs: Int)] = [
