@@ -74,6 +74,10 @@ struct Bench: ParsableCommand {
       shapes[i].bidirectional = bidirectional
       shapes[i].gates = cell.gates
     }
+    if train && peakMemory {
+      try PeakMemory.reportTraining(custom ? shapes[0] : .large)
+      return
+    }
     if train {
       TrainBench.run(
         custom ? shapes : TrainBench.shapes, threads: threads, repeats: repeats, json: json)

@@ -22,6 +22,41 @@ enum PeakMemory {
     return 0
   }
 
+  /// Peak memory of one training step (forwardWithTrace + backward) against the trace's
+  /// documented size plus the gradients and the backward's scratch.
+  static func reportTraining(_ shape: LSTMShape) throws {
+    let model = LSTM<Float>(
+      inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
+      batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
+    let x = Tensor<Float>.randomNormal(shape: [shape.batch, shape.steps, shape.input], seed: 2)
+    let dY = Tensor<Float>.randomNormal(
+      shape: [shape.batch, shape.steps, shape.directions * shape.hidden], seed: 3)
+    let before = peakResidentBytes()
+    let trace = try model.forwardWithTrace(x)
+    let g = try model.backward(trace, outputGradient: dY)
+    let added = peakResidentBytes() - before
+    let size = MemoryLayout<Float>.stride
+    let output = trace.output.output.count * size
+    let gradients = (g.parameters.values.reduce(0) { $0 + $1.count } + g.input.count) * size
+    // The backward's scratch: dG [T, B, 4H] and H(t−1) [T, B, H] of one layer-direction.
+    let rows = shape.steps * shape.batch
+    let scratch = rows * 5 * shape.hidden * size
+    let mib = { (bytes: Int) in fixed(Double(bytes) / 1_048_576, 8, digits: 1) + " MiB" }
+    print(
+      "peak memory of one training step, \(shape.name) (B \(shape.batch), T \(shape.steps), I \(shape.input), H \(shape.hidden))"
+    )
+    print("  trace (trace.byteCount)   " + mib(trace.byteCount))
+    print("  output                    " + mib(output))
+    print("  gradients (θ and x)       " + mib(gradients))
+    print("  backward scratch          " + mib(scratch))
+    // dX is made time-major, then copied into the batch-first layout of x.
+    let relayout = g.input.count * size
+    print("  dX's batch-first copy     " + mib(relayout))
+    let budget = trace.byteCount + output + gradients + scratch + relayout
+    print("  budget (all five, +10%)   " + mib(budget * 11 / 10))
+    print("  peak-RSS growth           " + mib(added))
+  }
+
   static func report(_ shape: LSTMShape) throws {
     let start = peakResidentBytes()
     let model = LSTM<Float>(
