@@ -1,23 +1,7 @@
-/// One Keras `GRU` layer's weights, as `layer.get_weights()` returns them.
-///
-/// Keras stores `kernel` `[I, 3u]`, `recurrent_kernel` `[u, 3u]` and `bias`: `[2, 3u]` (input
-/// and recurrent biases) with `reset_after=True`, the Keras default, or `[3u]` with
-/// `reset_after=False`; gates in the order z, r, h.
-public struct KerasGRUWeights<Scalar: BLASScalar>: Sendable {
-  /// `[I, 3u]`.
-  public var kernel: Tensor<Scalar>
-  /// `[u, 3u]`.
-  public var recurrentKernel: Tensor<Scalar>
-  /// `[2, 3u]` or `[3u]`, or nil for `use_bias=False`.
-  public var bias: Tensor<Scalar>?
-
-  /// The arrays of `layer.get_weights()`; O(1), shares storage.
-  public init(kernel: Tensor<Scalar>, recurrentKernel: Tensor<Scalar>, bias: Tensor<Scalar>?) {
-    self.kernel = kernel
-    self.recurrentKernel = recurrentKernel
-    self.bias = bias
-  }
-}
+/// A Keras `GRU` layer's weights (``KerasRecurrentWeights`` with 3 gates, z, r, h): `bias`
+/// `[2, 3u]` (input and recurrent biases) with `reset_after=True`, the Keras default, or `[3u]`
+/// with `reset_after=False`.
+public typealias KerasGRUWeights<Scalar: BLASScalar> = KerasRecurrentWeights<Scalar>
 
 extension GRU {
   /// A GRU with the weights of a Keras `GRU`, or of a Keras `Bidirectional(GRU)` in concat
@@ -40,18 +24,8 @@ extension GRU {
     keras forward: KerasGRUWeights<Scalar>, backward: KerasGRUWeights<Scalar>? = nil,
     resetAfter: Bool = true, batchFirst: Bool = true
   ) throws {
-    guard forward.kernel.rank == 2, forward.kernel.shape[1] % 3 == 0,
-      forward.kernel.shape[1] > 0, forward.kernel.shape[0] > 0
-    else {
-      throw LayerError.rankMismatch(
-        name: "kernel", expected: "[input ≥ 1, 3·units ≥ 3]", actual: forward.kernel.shape)
-    }
-    let (inputSize, units) = (forward.kernel.shape[0], forward.kernel.shape[1] / 3)
+    let (inputSize, units) = try KerasGRUWeights.validate(forward, backward: backward, gates: 3)
     let hasBias = forward.bias != nil
-    if !hasBias, let extra = backward?.bias {
-      throw LayerError.unexpectedKey(
-        "backward bias (the forward layer has use_bias=False)", actual: extra.shape)
-    }
     self.init(
       inputSize: inputSize, hiddenSize: units, bias: hasBias, batchFirst: batchFirst,
       bidirectional: backward != nil, resetAfter: resetAfter)
@@ -61,9 +35,6 @@ extension GRU {
     for (suffix, weights) in [("_l0", forward), ("_l0_reverse", backward)] {
       guard let weights else { continue }
       let side = suffix == "_l0" ? "" : "backward "
-      try LayerError.check(side + "kernel", weights.kernel, is: [inputSize, 3 * units])
-      try LayerError.check(
-        side + "recurrent_kernel", weights.recurrentKernel, is: [units, 3 * units])
       dict["weight_ih" + suffix] = GateOrder.reordered(
         weights.kernel.transposed(0, 1), gates: 3, order: order)
       dict["weight_hh" + suffix] = GateOrder.reordered(

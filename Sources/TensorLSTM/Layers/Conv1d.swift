@@ -178,28 +178,18 @@ public struct Conv1d<Scalar: BLASScalar>: Sendable, StateDictLayer {
       input.withBase { xBase in
         tapWeights.withBase { wBase in
           for k in 0..<kernelSize {
-            // Output positions l whose input position l·stride + k·dilation − padLeft is inside.
-            let shift = k * dilation - paddingLeft
-            let first = Swift.max(0, (-shift + stride - 1) / stride)
-            let last = Swift.min(outLength - 1, (length - 1 - shift) / stride)
-            let columns = last - first + 1
-            if columns <= 0 || (length - 1 - shift) < 0 { continue }
+            guard let span = tapSpan(k, length: length, outLength: outLength) else { continue }
             for b in 0..<batch {
               for g in 0..<groups {
-                var tap = StridedMatrix(
-                  base: xBase + b * sb + g * groupIn * sc + (first * stride + shift) * sl,
-                  rows: groupIn, columns: columns, rowStride: sc, columnStride: sl * stride)
-                if tap.blasForm == nil {
-                  Self.gather(tap, into: scratch)
-                  tap = StridedMatrix(
-                    base: scratch, rows: groupIn, columns: columns, rowStride: columns,
-                    columnStride: 1)
-                }
+                let tap = tapInput(
+                  xBase + b * sb + g * groupIn * sc, strides: (sc, sl), span: span,
+                  scratch: scratch)
                 let weights = StridedMatrix(
                   base: wBase + (k * outChannels + g * groupOut) * groupIn, rows: groupOut,
                   columns: groupIn, rowStride: groupIn, columnStride: 1)
                 BLAS.gemm(
-                  weights, tap, into: yBase + (b * outChannels + g * groupOut) * outLength + first,
+                  weights, tap,
+                  into: yBase + (b * outChannels + g * groupOut) * outLength + span.first,
                   rowStride: outLength, beta: 1)
               }
             }
@@ -207,6 +197,35 @@ public struct Conv1d<Scalar: BLASScalar>: Sendable, StateDictLayer {
         }
       }
     }
+  }
+
+  /// The output positions tap `k` contributes to: those `l` whose input position
+  /// `l·stride + k·dilation − paddingLeft` is inside `0..<length`, as the first and the count,
+  /// and the input shift `k·dilation − paddingLeft`; nil when there are none.
+  func tapSpan(_ k: Int, length: Int, outLength: Int) -> (first: Int, columns: Int, shift: Int)? {
+    let shift = k * dilation - paddingLeft
+    let first = Swift.max(0, (-shift + stride - 1) / stride)
+    let last = Swift.min(outLength - 1, (length - 1 - shift) / stride)
+    if last < first || (length - 1 - shift) < 0 { return nil }
+    return (first, last - first + 1, shift)
+  }
+
+  /// A group's input rows for one tap, `[groupIn, columns]`, as a BLAS operand: read in place
+  /// through the strides (`channel`, `length`) from `base` (the group's first channel), or
+  /// gathered into `scratch` when no unit stride exists (e.g. stride > 1 over contiguous input).
+  func tapInput(
+    _ base: UnsafePointer<Scalar>, strides: (channel: Int, length: Int),
+    span: (first: Int, columns: Int, shift: Int), scratch: UnsafeMutablePointer<Scalar>
+  ) -> StridedMatrix<Scalar> {
+    let groupIn = inChannels / groups
+    let tap = StridedMatrix(
+      base: base + (span.first * stride + span.shift) * strides.length, rows: groupIn,
+      columns: span.columns, rowStride: strides.channel, columnStride: strides.length * stride)
+    guard tap.blasForm == nil else { return tap }
+    Self.gather(tap, into: scratch)
+    return StridedMatrix(
+      base: scratch, rows: groupIn, columns: span.columns, rowStride: span.columns,
+      columnStride: 1)
   }
 
   /// Copies the matrix's elements, row-major, to `destination` (the fallback for taps with no

@@ -198,12 +198,8 @@ extension Naive {
     func tensor(_ shape: [Int], _ values: [Double]) -> Tensor<Scalar> {
       Tensor(shape: shape, scalars: values.map { Scalar($0) })
     }
-    var dInput = tensor([steps, batch, g.inputSize], dOut)
-    if s.unbatched {
-      dInput = dInput.reshaped([steps, g.inputSize])
-    } else if core.batchFirst {
-      dInput = dInput.permuted([1, 0, 2]).contiguous()
-    }
+    let dInput: Tensor<Scalar> = naiveInputGradient(
+      dOut, shape: s, inputSize: g.inputSize, batchFirst: core.batchFirst)
     var parameters: [String: Tensor<Scalar>] = [:]
     for (name, shape) in core.parameterShapes { parameters[name] = tensor(shape, grads[name]!) }
     return RecurrentGradients(

@@ -178,12 +178,8 @@ extension Naive {
     func tensor(_ shape: [Int], _ values: [Double]) -> Tensor<Scalar> {
       Tensor(shape: shape, scalars: values.map { Scalar($0) })
     }
-    var dInput = tensor([steps, batch, model.inputSize], dOut)
-    if s.unbatched {
-      dInput = dInput.reshaped([steps, model.inputSize])
-    } else if model.batchFirst {
-      dInput = dInput.permuted([1, 0, 2]).contiguous()
-    }
+    let dInput: Tensor<Scalar> = naiveInputGradient(
+      dOut, shape: s, inputSize: model.inputSize, batchFirst: model.batchFirst)
     let batchAxis = s.unbatched ? [] : [batch]
     let rows = layers * directions
     var parameters: [String: Tensor<Scalar>] = [:]
@@ -205,4 +201,16 @@ struct NaiveLSTMStep {
   var cPrev: [Double]
   var hPrev: [Double]
   var hFull: [Double]
+}
+
+extension Naive {
+  /// A time-major `[T, B, I]` input gradient in the layout of the forward's input.
+  static func naiveInputGradient<Scalar: BLASScalar>(
+    _ values: [Double], shape s: ForwardShape, inputSize: Int, batchFirst: Bool
+  ) -> Tensor<Scalar> {
+    let timeMajor = Tensor<Scalar>(
+      shape: [s.steps, s.batch, inputSize], scalars: values.map { Scalar($0) })
+    if s.unbatched { return timeMajor.reshaped([s.steps, inputSize]) }
+    return batchFirst ? timeMajor.permuted([1, 0, 2]).contiguous() : timeMajor
+  }
 }

@@ -32,25 +32,18 @@ extension Conv1d {
           gradient.withBase { dyBase in
             tapWeights.withBase { wBase in
               for k in 0..<kernelSize {
-                let shift = k * dilation - paddingLeft
-                let first = Swift.max(0, (-shift + stride - 1) / stride)
-                let last = Swift.min(outLength - 1, (length - 1 - shift) / stride)
-                let columns = last - first + 1
-                if columns <= 0 || (length - 1 - shift) < 0 { continue }
+                guard let span = tapSpan(k, length: length, outLength: outLength) else {
+                  continue
+                }
+                let (first, columns, shift) = span
                 for b in 0..<batch {
                   for g in 0..<groups {
                     let dySlice = StridedMatrix(
                       base: dyBase + (b * outChannels + g * groupOut) * outLength + first,
                       rows: groupOut, columns: columns, rowStride: outLength, columnStride: 1)
-                    var tap = StridedMatrix(
-                      base: xBase + b * sb + g * groupIn * sc + (first * stride + shift) * sl,
-                      rows: groupIn, columns: columns, rowStride: sc, columnStride: sl * stride)
-                    if tap.blasForm == nil {
-                      Self.gather(tap, into: scratch)
-                      tap = StridedMatrix(
-                        base: scratch, rows: groupIn, columns: columns, rowStride: columns,
-                        columnStride: 1)
-                    }
+                    let tap = tapInput(
+                      xBase + b * sb + g * groupIn * sc, strides: (sc, sl), span: span,
+                      scratch: scratch)
                     // dW_k[g] += dY_slice · tapᵀ: [groupOut, columns] · [columns, groupIn].
                     BLAS.gemm(
                       dySlice,

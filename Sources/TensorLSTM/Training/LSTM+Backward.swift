@@ -43,15 +43,8 @@ extension LSTM {
     hiddenGradient: Tensor<Scalar>? = nil, cellGradient: Tensor<Scalar>? = nil,
     inputGradient: Bool = true
   ) throws -> LSTMGradients<Scalar> {
-    let current = core.weights.flatMap(\.parameters)
-    let traced = trace.weights.flatMap(\.parameters)
-    guard trace.geometry == geometry, current.count == traced.count,
-      zip(current, traced).allSatisfy({ $0.sharesStorage(with: $1) })
-    else {
-      throw TrainingError.staleTrace(
-        "the LSTM's weights changed since forwardWithTrace (or the trace is another model's); run forwardWithTrace again"
-      )
-    }
+    try TrainingError.checkTrace(
+      model: (geometry, core.weights), trace: (trace.geometry, trace.weights), name: "LSTM")
     try TrainingError.check("outputGradient", outputGradient, is: trace.output.output.shape)
     if let hiddenGradient {
       try TrainingError.check("hiddenGradient", hiddenGradient, is: trace.output.hidden.shape)

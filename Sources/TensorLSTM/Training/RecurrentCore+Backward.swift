@@ -5,15 +5,8 @@ extension RecurrentCore {
     _ trace: RecurrentTrace<Scalar>, outputGradient: Tensor<Scalar>,
     hiddenGradient: Tensor<Scalar>?
   ) throws -> RecurrentGradients<Scalar> {
-    let current = weights.flatMap(\.parameters)
-    let traced = trace.weights.flatMap(\.parameters)
-    guard trace.geometry == geometry, current.count == traced.count,
-      zip(current, traced).allSatisfy({ $0.sharesStorage(with: $1) })
-    else {
-      throw TrainingError.staleTrace(
-        "the \(name)'s weights changed since forwardWithTrace (or the trace is another model's); run forwardWithTrace again"
-      )
-    }
+    try TrainingError.checkTrace(
+      model: (geometry, weights), trace: (trace.geometry, trace.weights), name: name)
     try TrainingError.check("outputGradient", outputGradient, is: trace.output.output.shape)
     if let hiddenGradient {
       try TrainingError.check("hiddenGradient", hiddenGradient, is: trace.output.hidden.shape)

@@ -37,3 +37,24 @@ extension TrainingError {
     }
   }
 }
+
+extension TrainingError {
+  /// Throws ``staleTrace(_:)`` unless the trace was made by a model of this geometry holding
+  /// these very weights (compared by storage: `loadStateDict` and optimizer steps make new
+  /// storage, so any change of weights is seen).
+  static func checkTrace<Scalar>(
+    model: (geometry: RecurrentGeometry, weights: [DirectionWeights<Scalar>]),
+    trace: (geometry: RecurrentGeometry, weights: [DirectionWeights<Scalar>]), name: String
+  ) throws {
+    let (current, traced) = (
+      model.weights.flatMap(\.parameters), trace.weights.flatMap(\.parameters)
+    )
+    guard model.geometry == trace.geometry, current.count == traced.count,
+      zip(current, traced).allSatisfy({ $0.sharesStorage(with: $1) })
+    else {
+      throw TrainingError.staleTrace(
+        "the \(name)'s weights changed since forwardWithTrace (or the trace is another model's); run forwardWithTrace again"
+      )
+    }
+  }
+}
