@@ -95,11 +95,18 @@ struct DirectionPass<Scalar: BLASScalar> {
     gathering scratch: UnsafeMutablePointer<Scalar>?
   ) {
     let (n, features) = (units.count, input.features)
-    for slot in 0..<cell.rowGates {
-      let source = bias + slot * hidden + units.lowerBound
+    if n == hidden {
+      // All units: the row bias is one run per row.
       for row in 0..<(count * batch) {
-        (gateRows.base + row * gateRows.stride + slot * gateRows.slot).update(
-          from: source, count: n)
+        (gateRows.base + row * gateRows.stride).update(from: bias, count: cell.rowGates * n)
+      }
+    } else {
+      for slot in 0..<cell.rowGates {
+        let source = bias + slot * hidden + units.lowerBound
+        for row in 0..<(count * batch) {
+          (gateRows.base + row * gateRows.stride + slot * gateRows.slot).update(
+            from: source, count: n)
+        }
       }
     }
     let x = inputRows(input, first: first, count: count, gathering: scratch)
