@@ -61,9 +61,7 @@ extension Naive {
     let (steps, batch, hidden, directions, layers) =
       (s.steps, s.batch, g.hiddenSize, g.directions, g.layers)
     let parameters = core.stateDict().mapValues { $0.scalars.map(Double.init) }
-    let timeMajor =
-      s.unbatched
-      ? input.unsqueezed(axis: 1) : (core.batchFirst ? input.permuted([1, 0, 2]) : input)
+    let timeMajor = s.timeMajor(input, batchFirst: core.batchFirst)
     let flat = timeMajor.scalars.map(Double.init)
     var layerInput = (0..<steps).map { t in
       (0..<batch).map { b in

@@ -37,8 +37,7 @@ extension Naive {
     )
     let p = core.stateDict().mapValues { $0.scalars.map(Double.init) }
     func timeMajor(_ t: Tensor<Scalar>) -> [Double] {
-      (s.unbatched ? t.unsqueezed(axis: 1) : (core.batchFirst ? t.permuted([1, 0, 2]) : t))
-        .scalars.map(Double.init)
+      s.timeMajor(t, batchFirst: core.batchFirst).scalars.map(Double.init)
     }
     let length = { (b: Int) in lengths?[b] ?? steps }
     let h0 = initial?.scalars.map(Double.init)

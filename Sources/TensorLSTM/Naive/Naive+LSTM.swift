@@ -17,9 +17,7 @@ extension Naive {
     let (steps, batch, hidden) = (s.steps, s.batch, model.hiddenSize)
     let (hOut, directions, layers) = (model.outputHiddenSize, model.directions, model.numLayers)
     let parameters = model.stateDict().mapValues { $0.scalars.map(Double.init) }
-    let timeMajor =
-      s.unbatched
-      ? input.unsqueezed(axis: 1) : (model.batchFirst ? input.permuted([1, 0, 2]) : input)
+    let timeMajor = s.timeMajor(input, batchFirst: model.batchFirst)
     // x[t][b] is one input row.
     let flat = timeMajor.scalars.map(Double.init)
     var layerInput = (0..<steps).map { t in

@@ -18,8 +18,7 @@ extension Naive {
     let width = directions * hOut
     let p = model.stateDict().mapValues { $0.scalars.map(Double.init) }
     func timeMajor(_ t: Tensor<Scalar>) -> [Double] {
-      (s.unbatched ? t.unsqueezed(axis: 1) : (model.batchFirst ? t.permuted([1, 0, 2]) : t))
-        .scalars.map(Double.init)
+      s.timeMajor(t, batchFirst: model.batchFirst).scalars.map(Double.init)
     }
     var x = timeMajor(input)  // [T, B, F] of the current layer
     var features = model.inputSize
@@ -208,9 +207,8 @@ extension Naive {
   static func naiveInputGradient<Scalar: BLASScalar>(
     _ values: [Double], shape s: ForwardShape, inputSize: Int, batchFirst: Bool
   ) -> Tensor<Scalar> {
-    let timeMajor = Tensor<Scalar>(
-      shape: [s.steps, s.batch, inputSize], scalars: values.map { Scalar($0) })
-    if s.unbatched { return timeMajor.reshaped([s.steps, inputSize]) }
-    return batchFirst ? timeMajor.permuted([1, 0, 2]).contiguous() : timeMajor
+    s.callLayout(
+      Tensor<Scalar>(shape: [s.steps, s.batch, inputSize], scalars: values.map { Scalar($0) }),
+      batchFirst: batchFirst)
   }
 }

@@ -8,6 +8,8 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   var weightHR: Tensor<Scalar>?
   /// The recurrence the weights are for.
   var cell: RecurrentCell
+  /// Whether `parameters` holds `bias_ih` and `bias_hh`.
+  var hasBias: Bool
   /// The bias preloaded into every gate row, `[rowGates · H]` (``RecurrentCell/rowBias``), or
   /// zeros without biases.
   var rowBias: Tensor<Scalar>
@@ -21,7 +23,7 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
     cell: RecurrentCell, parameters: [Tensor<Scalar>], bias: Bool, projected: Bool,
     isa: VectorISA?
   ) {
-    self.cell = cell
+    (self.cell, hasBias) = (cell, bias)
     self.parameters = parameters.map { $0.contiguous() }
     weightHR = projected ? self.parameters.last : nil
     let hidden = parameters[0].shape[0] / cell.gateCount

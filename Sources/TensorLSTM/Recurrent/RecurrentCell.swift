@@ -67,6 +67,15 @@ enum RecurrentCell: Sendable, Hashable, CustomStringConvertible {
   /// Whether the cell carries a state besides `h` (the LSTM's `c`).
   var hasCellState: Bool { self == .lstm }
 
+  /// The layer type that runs this cell, for messages: "LSTM", "GRU" or "RNN".
+  var layerName: String {
+    switch self {
+    case .lstm: return "LSTM"
+    case .gru: return "GRU"
+    case .rnn: return "RNN"
+    }
+  }
+
   var description: String {
     switch self {
     case .lstm: return "LSTM"

@@ -8,7 +8,7 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
   let bias: Bool
   let batchFirst: Bool
   /// The LSTM's `proj_size` (0: none, and always 0 for the other cells).
-  let projSize: Int
+  var projSize: Int { geometry.projected ? geometry.outputHiddenSize : 0 }
   var threadSplit: ForwardPlan.Split? = nil
   var threads: Int? = nil {
     didSet {
@@ -29,7 +29,7 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
   private(set) var weights: [DirectionWeights<Scalar>]
 
   /// The layer type's name for messages ("LSTM", "GRU", "RNN").
-  var name: String { RecurrentGeometry.name(of: geometry.cell) }
+  var name: String { geometry.cell.layerName }
 
   /// Checks the hyper-parameters as PyTorch does and draws every parameter from
   /// U(−1/√H, 1/√H) (PyTorch's distribution; not its random stream).
@@ -37,7 +37,7 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
     cell: RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool,
     batchFirst: Bool, bidirectional: Bool, projSize: Int = 0, seed: UInt64
   ) {
-    let name = RecurrentGeometry.name(of: cell)
+    let name = cell.layerName
     require(
       inputSize > 0 && hiddenSize > 0 && numLayers > 0,
       "\(name): inputSize (\(inputSize)), hiddenSize (\(hiddenSize)) and numLayers (\(numLayers)) must be positive"
@@ -56,7 +56,7 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
       cell: cell, inputSize: inputSize, hiddenSize: hiddenSize,
       outputHiddenSize: projSize > 0 ? projSize : hiddenSize, layers: numLayers,
       directions: bidirectional ? 2 : 1, projected: projSize > 0)
-    (self.bias, self.batchFirst, self.projSize) = (bias, batchFirst, projSize)
+    (self.bias, self.batchFirst) = (bias, batchFirst)
     var generator = SeededGenerator(seed: seed)
     let bound = 1 / Scalar(hiddenSize).squareRoot()
     var weights: [DirectionWeights<Scalar>] = []
@@ -124,7 +124,8 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
       let parameters = expected[index..<(index + count)].map { dict[$0.name]!.contiguous() }
       loaded.append(
         DirectionWeights(
-          cell: geometry.cell, parameters: parameters, bias: bias, projected: projSize > 0,
+          cell: geometry.cell, parameters: parameters, bias: bias,
+          projected: geometry.projected,
           isa: kernels.vectorISA))
       index += count
     }
@@ -171,16 +172,6 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
       throw LayerError.unsupported(
         "\(name).streaming: a \(geometry.reverseOnly ? "reverse" : "bidirectional") \(name) cannot stream, because its reverse direction starts at the end of the whole sequence; call the model once on the full sequence instead"
       )
-    }
-  }
-}
-
-extension RecurrentGeometry {
-  static func name(of cell: RecurrentCell) -> String {
-    switch cell {
-    case .lstm: return "LSTM"
-    case .gru: return "GRU"
-    case .rnn: return "RNN"
     }
   }
 }

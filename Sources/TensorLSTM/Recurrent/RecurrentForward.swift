@@ -58,9 +58,7 @@ struct RecurrentForward<Scalar: BLASScalar> {
     let carriesCell = geometry.cell.hasCellState
     let plan = plan(s, input: input, hasLengths: lengths != nil)
     // Time-major view [T, B, I] of the input, reading through its strides.
-    var source =
-      s.unbatched
-      ? input.unsqueezed(axis: 1) : (batchFirst ? input.permuted([1, 0, 2]) : input)
+    var source = s.timeMajor(input, batchFirst: batchFirst)
     if plan.copiesInput { source = source.contiguous() }
 
     let outputWidth = directions * hOut
@@ -244,6 +242,20 @@ struct ForwardShape {
         )
       }
     }
+  }
+
+  /// `tensor` — the call's input, its output, or a gradient of either — as a time-major
+  /// `[T, B, ·]` view: permuted when batch-first, with a batch axis of 1 when unbatched. O(1),
+  /// shares storage.
+  func timeMajor<Scalar>(_ tensor: Tensor<Scalar>, batchFirst: Bool) -> Tensor<Scalar> {
+    unbatched ? tensor.unsqueezed(axis: 1) : (batchFirst ? tensor.permuted([1, 0, 2]) : tensor)
+  }
+
+  /// A time-major `[T, B, F]` tensor in the call's layout: `[B, T, F]` with batchFirst (copies),
+  /// `[T, F]` unbatched, else itself. The inverse of ``timeMajor(_:batchFirst:)``.
+  func callLayout<Scalar>(_ timeMajor: Tensor<Scalar>, batchFirst: Bool) -> Tensor<Scalar> {
+    if unbatched { return timeMajor.reshaped([steps, timeMajor.shape[2]]) }
+    return batchFirst ? timeMajor.permuted([1, 0, 2]).copied() : timeMajor
   }
 
   /// Throws unless `state` is `[D·L, B, width]` (`[D·L, width]` unbatched).

@@ -83,10 +83,7 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     // dL/d(layer output), time-major [T, B, D·Hout].
     // Read through its strides, time-major (a batch-first gradient is not copied); copied only
     // when its features are not adjacent. Padded positions are never read.
-    var dOutput: Tensor<Scalar> =
-      s.unbatched
-      ? outputGradient.unsqueezed(axis: 1)
-      : (trace.batchFirst ? outputGradient.permuted([1, 0, 2]) : outputGradient)
+    var dOutput = s.timeMajor(outputGradient, batchFirst: trace.batchFirst)
     if dOutput.strides[2] != 1 && width > 1 { dOutput = dOutput.copied() }
     let dHn = hiddenGradient?.reshaped([rows, batch, hOut]).copied()
     let dCn = cellGradient?.reshaped([rows, batch, hidden]).copied()
@@ -133,14 +130,7 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     var parameters: [String: Tensor<Scalar>] = [:]
     for (name, tensor) in zip(names, gradients) { parameters[name] = tensor }
     // dOutput now holds dL/dx, time-major: back to the input's layout.
-    let input: Tensor<Scalar>
-    if !inputGradient {
-      input = dOutput
-    } else if s.unbatched {
-      input = dOutput.reshaped([steps, g.inputSize])
-    } else {
-      input = trace.batchFirst ? dOutput.permuted([1, 0, 2]).copied() : dOutput
-    }
+    let input = inputGradient ? s.callLayout(dOutput, batchFirst: trace.batchFirst) : dOutput
     let state =
       trace.hadInitialState
       ? LSTMState(
@@ -259,7 +249,7 @@ private struct LSTMBackward<Scalar: BLASScalar> {
       }
     }
     var result = [dWih, dWhh]
-    if w.parameters.count > 2 + (g.projected ? 1 : 0) {
+    if w.hasBias {
       // Both biases get the column sums of dG.
       var sums = [Scalar](repeating: 0, count: width)
       for row in 0..<rows {

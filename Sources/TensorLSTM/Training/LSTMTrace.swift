@@ -83,9 +83,7 @@ private struct TraceForward<Scalar: BLASScalar> {
     let (steps, batch, hidden, hOut) = (shape.steps, shape.batch, g.hiddenSize, g.outputHiddenSize)
     let (layers, directions) = (g.layers, g.directions)
     let rows = layers * directions
-    let timeMajor =
-      shape.unbatched
-      ? input.unsqueezed(axis: 1) : (lstm.batchFirst ? input.permuted([1, 0, 2]) : input)
+    let timeMajor = shape.timeMajor(input, batchFirst: lstm.batchFirst)
     let h0 =
       initialState.map { $0.hidden.reshaped([rows, batch, hOut]).copied() }
       ?? .zeros(shape: [rows, batch, hOut])
@@ -244,50 +242,30 @@ private struct TraceForward<Scalar: BLASScalar> {
     }
   }
 
-  /// The user-facing result from the trace: output in the call's layout, h_n, c_n, lastStep.
+  /// The user-facing result from the trace: output in the call's layout, h_n and lastStep
+  /// (``traceResult(sequences:geometry:shape:lengths:batchFirst:)``), and c_n.
   private func makeOutput(sequences: [Tensor<Scalar>], cells: [Tensor<Scalar>]) -> LSTMOutput<
     Scalar
   > {
-    let (steps, batch, hidden, hOut) = (shape.steps, shape.batch, g.hiddenSize, g.outputHiddenSize)
-    let (layers, directions) = (g.layers, g.directions)
-    let top = sequences[layers]
-    let width = directions * hOut
-    var hN = [Scalar](repeating: 0, count: layers * directions * batch * hOut)
-    var cN = [Scalar](repeating: 0, count: layers * directions * batch * hidden)
-    for layer in 0..<layers {
-      let output = UnsafePointer(sequences[layer + 1].storage.base)
-      for direction in 0..<directions {
-        let index = layer * directions + direction
-        let cellValues = UnsafePointer(cells[index].storage.base)
-        for b in 0..<batch {
-          let t = g.isReverse(direction) ? 0 : length(b) - 1
-          let h = output + (t * batch + b) * width + direction * hOut
-          let c = cellValues + (t * batch + b) * hidden
-          for j in 0..<hOut { hN[(index * batch + b) * hOut + j] = h[j] }
-          for j in 0..<hidden { cN[(index * batch + b) * hidden + j] = c[j] }
-        }
+    let (batch, hidden, rows) = (shape.batch, g.hiddenSize, g.layers * g.directions)
+    let final = traceResult(
+      sequences: sequences, geometry: g, shape: shape, lengths: lengths,
+      batchFirst: lstm.batchFirst)
+    var cN = [Scalar](repeating: 0, count: rows * batch * hidden)
+    for index in 0..<rows {
+      let cellValues = UnsafePointer(cells[index].storage.base)
+      for b in 0..<batch {
+        let t = g.isReverse(index % g.directions) ? 0 : length(b) - 1
+        let c = cellValues + (t * batch + b) * hidden
+        for j in 0..<hidden { cN[(index * batch + b) * hidden + j] = c[j] }
       }
-    }
-    var last = [Scalar]()
-    for b in 0..<batch {
-      for direction in 0..<directions {
-        let start = (((layers - 1) * directions + direction) * batch + b) * hOut
-        last += hN[start..<(start + hOut)]
-      }
-    }
-    let rows = layers * directions
-    if shape.unbatched {
-      return LSTMOutput(
-        output: top.reshaped([steps, width]), hidden: Tensor(shape: [rows, hOut], scalars: hN),
-        cell: Tensor(shape: [rows, hidden], scalars: cN),
-        lastStep: Tensor(shape: [width], scalars: last))
     }
     return LSTMOutput(
-      output: lstm.batchFirst ? top.permuted([1, 0, 2]).copied() : top,
-      hidden: Tensor(shape: [rows, batch, hOut], scalars: hN),
-      cell: Tensor(shape: [rows, batch, hidden], scalars: cN),
-      lastStep: Tensor(shape: [batch, width], scalars: last))
+      output: final.output, hidden: final.hidden,
+      cell: Tensor(shape: [rows] + (shape.unbatched ? [] : [batch]) + [hidden], scalars: cN),
+      lastStep: final.lastStep)
   }
+
 }
 
 /// The LSTM cell update that keeps its activations: the row's pre-activations become σ(i),

@@ -31,10 +31,10 @@ extension RecurrentCore {
     let resetAfter = g.cell == .gru(resetAfter: true)
     let relu = g.cell == .rnn(.relu)
     let length = { (b: Int) in trace.length(b) }
-    var dOutput: Tensor<Scalar> =
-      (s.unbatched
-      ? outputGradient.unsqueezed(axis: 1)
-      : (trace.batchFirst ? outputGradient.permuted([1, 0, 2]) : outputGradient)).copied()
+    // Read through its strides, time-major, as the LSTM's backward does; padded positions are
+    // never read (and padded rows of dG stay zero, so the dX below them is zero too).
+    var dOutput = s.timeMajor(outputGradient, batchFirst: trace.batchFirst)
+    if dOutput.strides[2] != 1 && outputWidth > 1 { dOutput = dOutput.copied() }
     let dHn = hiddenGradient?.reshaped([rows, batch, hidden]).copied()
     let dH0 = Tensor<Scalar>.zeros(shape: [rows, batch, hidden])
     // Scratch for one layer-direction: dG of the input side and of the recurrent side
@@ -52,15 +52,6 @@ extension RecurrentCore {
     for layer in (0..<layers).reversed() {
       let x = trace.sequences[layer]
       let features = x.shape[2]
-      if let lengths = trace.lengths {
-        dOutput.withMutableBase { d in
-          for b in 0..<batch {
-            for t in lengths[b]..<steps {
-              (d + (t * batch + b) * outputWidth).update(repeating: 0, count: outputWidth)
-            }
-          }
-        }
-      }
       let dX = Tensor<Scalar>.zeros(shape: [steps, batch, features])
       for direction in 0..<directions {
         let index = layer * directions + direction
@@ -76,12 +67,13 @@ extension RecurrentCore {
         dGin.update(repeating: 0, count: n * width)
         dGh.update(repeating: 0, count: n * width)
         withExtendedLifetime((dOutput, dX, dHn, dH0, trace)) {
+          let incoming = Rows(
+            base: dOutput.storage.base + dOutput.layout.offset + direction * hidden,
+            timeStride: dOutput.strides[0], batchStride: dOutput.strides[1], features: hidden)
           w.weightHH.withBase { wHH in
             for k in 0..<steps {
               let t = reverse ? k : steps - 1 - k
               let neighbour = reverse ? t + 1 : t - 1
-              let incoming =
-                UnsafePointer(dOutput.storage.base) + t * batch * outputWidth + direction * hidden
               for b in 0..<batch {
                 let row = t * batch + b
                 let previous = hPrevious + row * hidden
@@ -90,9 +82,8 @@ extension RecurrentCore {
                   previous.update(repeating: 0, count: hidden)
                   continue
                 }
-                for j in 0..<hidden {
-                  dh[b * hidden + j] = incoming[b * outputWidth + j] + carry[b * hidden + j]
-                }
+                let from = incoming.row(time: t, batch: b)
+                for j in 0..<hidden { dh[b * hidden + j] = from[j] + carry[b * hidden + j] }
                 let first = reverse ? t == length(b) - 1 : t == 0
                 var source = UnsafePointer(trace.h0.storage.base) + (index * batch + b) * hidden
                 if !first { source = output + (neighbour * batch + b) * outputWidth }
@@ -176,10 +167,7 @@ extension RecurrentCore {
     for (entry, tensor) in zip(parameterShapes, perDirection.flatMap { $0 }) {
       parameters[entry.name] = tensor
     }
-    let input: Tensor<Scalar> =
-      s.unbatched
-      ? dOutput.reshaped([steps, g.inputSize])
-      : (trace.batchFirst ? dOutput.permuted([1, 0, 2]).copied() : dOutput)
+    let input = s.callLayout(dOutput, batchFirst: trace.batchFirst)
     return RecurrentGradients(
       input: input,
       initialState: trace.hadInitialState ? dH0.reshaped(trace.output.hidden.shape) : nil,

@@ -55,8 +55,7 @@ extension RecurrentCore {
     let rows = layers * directions
     let width = g.gateWidth
     let length = { (b: Int) in lengths?[b] ?? steps }
-    let timeMajor =
-      s.unbatched ? input.unsqueezed(axis: 1) : (batchFirst ? input.permuted([1, 0, 2]) : input)
+    let timeMajor = s.timeMajor(input, batchFirst: batchFirst)
     let h0 =
       initial?.reshaped([rows, batch, hidden]).copied() ?? .zeros(shape: [rows, batch, hidden])
     var sequences = [timeMajor.isContiguous ? timeMajor : timeMajor.copied()]
@@ -178,41 +177,50 @@ extension RecurrentCore {
       }
       sequences.append(output)
     }
-    // h_n, last step and the output in the call's layout.
-    let top = sequences[layers]
-    let outputWidth = directions * hidden
-    var hN = [Scalar](repeating: 0, count: rows * batch * hidden)
-    for layer in 0..<layers {
-      let out = UnsafePointer(sequences[layer + 1].storage.base)
-      for direction in 0..<directions {
-        let index = layer * directions + direction
-        for b in 0..<batch {
-          let t = g.isReverse(direction) ? 0 : length(b) - 1
-          let h = out + (t * batch + b) * outputWidth + direction * hidden
-          for j in 0..<hidden { hN[(index * batch + b) * hidden + j] = h[j] }
-        }
-      }
-    }
-    var last = [Scalar]()
-    for b in 0..<batch {
-      for direction in 0..<directions {
-        let start = (((layers - 1) * directions + direction) * batch + b) * hidden
-        last += hN[start..<(start + hidden)]
-      }
-    }
-    let result =
-      s.unbatched
-      ? RecurrentOutput(
-        output: top.reshaped([steps, outputWidth]),
-        hidden: Tensor(shape: [rows, hidden], scalars: hN),
-        lastStep: Tensor(shape: [outputWidth], scalars: last))
-      : RecurrentOutput(
-        output: batchFirst ? top.permuted([1, 0, 2]).copied() : top,
-        hidden: Tensor(shape: [rows, batch, hidden], scalars: hN),
-        lastStep: Tensor(shape: [batch, outputWidth], scalars: last))
+    let final = traceResult(
+      sequences: sequences, geometry: g, shape: s, lengths: lengths, batchFirst: batchFirst)
+    let result = RecurrentOutput(
+      output: final.output, hidden: final.hidden, lastStep: final.lastStep)
     return RecurrentTrace(
       output: result, weights: weights, geometry: g, batchFirst: batchFirst, shape: s,
       lengths: lengths, hadInitialState: initial != nil, h0: h0, sequences: sequences,
       gates: gates, extras: extras)
   }
+}
+
+/// What a traced forward returns to its caller, from its time-major layer outputs (`sequences`,
+/// the input first): the top output in the call's layout, `h_n` `[D·L, B, Hout]` — each
+/// sequence's h at its last processed step — and `lastStep` `[B, D·Hout]` (no batch axis
+/// unbatched). The LSTM's trace adds `c_n`.
+func traceResult<Scalar: BLASScalar>(
+  sequences: [Tensor<Scalar>], geometry g: RecurrentGeometry, shape s: ForwardShape,
+  lengths: [Int]?, batchFirst: Bool
+) -> (output: Tensor<Scalar>, hidden: Tensor<Scalar>, lastStep: Tensor<Scalar>) {
+  let (batch, hOut, layers, directions) = (s.batch, g.outputHiddenSize, g.layers, g.directions)
+  let (rows, width) = (layers * directions, directions * hOut)
+  var hN = [Scalar](repeating: 0, count: rows * batch * hOut)
+  for layer in 0..<layers {
+    let output = UnsafePointer(sequences[layer + 1].storage.base)
+    for direction in 0..<directions {
+      let index = layer * directions + direction
+      for b in 0..<batch {
+        let t = g.isReverse(direction) ? 0 : (lengths?[b] ?? s.steps) - 1
+        let h = output + (t * batch + b) * width + direction * hOut
+        for j in 0..<hOut { hN[(index * batch + b) * hOut + j] = h[j] }
+      }
+    }
+  }
+  var last = [Scalar]()
+  for b in 0..<batch {
+    for direction in 0..<directions {
+      let start = (((layers - 1) * directions + direction) * batch + b) * hOut
+      last += hN[start..<(start + hOut)]
+    }
+  }
+  let batchAxis = s.unbatched ? [] : [batch]
+  return (
+    s.callLayout(sequences[layers], batchFirst: batchFirst),
+    Tensor(shape: [rows] + batchAxis + [hOut], scalars: hN),
+    Tensor(shape: batchAxis + [width], scalars: last)
+  )
 }
