@@ -2,8 +2,9 @@
 # Builds the libFuzzer targets from the nested package Tests/Fuzz (which depends on this one, so
 # a new module or a changed API breaks the build at once) under AddressSanitizer, then runs each
 # for a fixed time. Usage: tools/fuzz.sh [seconds per target, default 300] [target ...]
-# Targets: safetensors, npy (the file parsers) and interop (Keras/ONNX converters and
-# loadStateDict with random shapes and values). Seeds: Tests/Fuzz/corpus/<target>/ (committed);
+# Targets: safetensors, npy (the file parsers), interop (Keras/ONNX converters and
+# loadStateDict with random shapes and values) and optimizer (Adam/AdamW checkpoints and SGD
+# momentum with random names, shapes and step values). Seeds: Tests/Fuzz/corpus/<target>/ (committed);
 # new inputs go to .build-fuzz/corpus/<target>. .ci/run runs every target briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ source tools/ensure-openblas.sh
 seconds="${1:-300}"
 shift || true
 targets=("$@")
-if [ "${#targets[@]}" -eq 0 ]; then targets=(safetensors npy interop); fi
+if [ "${#targets[@]}" -eq 0 ]; then targets=(safetensors npy interop optimizer); fi
 mkdir -p .build-fuzz
 echo "== building the fuzz targets (Tests/Fuzz, -sanitize=fuzzer,address)" >&2
 swift build -c release --package-path Tests/Fuzz --sanitize=fuzzer --sanitize=address \

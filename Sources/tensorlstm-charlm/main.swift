@@ -215,8 +215,7 @@ func save(
       "batch": "\(o.batch)", "max_bytes": "\(o.maxBytes)", "val_windows": "\(o.valWindows)",
       "seed": "\(o.seed)", "corpus": o.corpus, "format": "pytorch state_dict of CharLM",
     ])
-  let shapes = model.parameters.mapValues(\.shape)
-  try SafeTensors.write(optimizer.stateDict(shapes: shapes), to: path + ".optimizer")
+  try SafeTensors.write(optimizer.stateDict(), to: path + ".optimizer")
 }
 
 func sample(_ model: CharLM, _ corpus: Corpus, count: Int, seed: UInt64) throws -> String {

@@ -10,6 +10,10 @@ let package = Package(
   name: "TensorLSTMFuzz",
   dependencies: [.package(name: "TensorLSTM", path: "../..")],
   targets: [
+    // The fuzzers' byte reader: sizes and values drawn from the input.
+    .target(
+      name: "FuzzSupport", dependencies: [.product(name: "TensorLSTM", package: "TensorLSTM")],
+      path: "Sources/FuzzSupport"),
     .executableTarget(
       name: "fuzz-safetensors", dependencies: [.product(name: "TensorLSTM", package: "TensorLSTM")],
       path: "Sources/safetensors"),
@@ -17,7 +21,12 @@ let package = Package(
       name: "fuzz-npy", dependencies: [.product(name: "TensorLSTM", package: "TensorLSTM")],
       path: "Sources/npy"),
     .executableTarget(
-      name: "fuzz-interop", dependencies: [.product(name: "TensorLSTM", package: "TensorLSTM")],
+      name: "fuzz-interop",
+      dependencies: ["FuzzSupport", .product(name: "TensorLSTM", package: "TensorLSTM")],
       path: "Sources/interop"),
+    .executableTarget(
+      name: "fuzz-optimizer",
+      dependencies: ["FuzzSupport", .product(name: "TensorLSTM", package: "TensorLSTM")],
+      path: "Sources/optimizer"),
   ]
 )

@@ -57,9 +57,10 @@ public enum Loss {
           Scalar((softmax - (c == targets[r] ? 1 : 0)) / Double(counted))
       }
     }
-    let value = total / Double(counted)
+    // Checked after the conversion: a sum finite in Double can overflow the Scalar.
+    let value = Scalar(total / Double(counted))
     guard value.isFinite else { throw TrainingError.nonFinite("cross-entropy loss") }
-    return LossValue(value: Scalar(value), gradient: Tensor(shape: logits.shape, scalars: gradient))
+    return LossValue(value: value, gradient: Tensor(shape: logits.shape, scalars: gradient))
   }
 
   /// `nn.MSELoss()`: the mean of `(prediction − target)²` over all elements; gradient
@@ -75,10 +76,12 @@ public enum Loss {
     try TrainingError.check("target", target, is: prediction.shape)
     let difference = zip(prediction.scalars, target.scalars).map { Double($0) - Double($1) }
     let count = Double(Swift.max(1, difference.count))
-    let value = difference.reduce(0) { $0 + $1 * $1 } / count
-    guard value.isFinite else { throw TrainingError.nonFinite("mean squared error") }
-    return LossValue(
-      value: Scalar(value),
-      gradient: Tensor(shape: prediction.shape, scalars: difference.map { Scalar(2 * $0 / count) }))
+    // Checked after the conversion: a value finite in Double can overflow the Scalar.
+    let value = Scalar(difference.reduce(0) { $0 + $1 * $1 } / count)
+    let gradient = difference.map { Scalar(2 * $0 / count) }
+    guard value.isFinite, gradient.allSatisfy(\.isFinite) else {
+      throw TrainingError.nonFinite("mean squared error")
+    }
+    return LossValue(value: value, gradient: Tensor(shape: prediction.shape, scalars: gradient))
   }
 }

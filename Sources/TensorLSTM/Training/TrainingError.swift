@@ -13,6 +13,9 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
   case nonFinite(String)
   /// Targets that do not fit the logits (count, or a class outside `0..<C`).
   case invalidTargets(String)
+  /// An optimizer checkpoint that cannot be this optimizer's state: a `step` that is not a
+  /// whole number ≥ 0, an unknown entry, a moment without its partner.
+  case invalidOptimizerState(String)
 
   /// A sentence naming what was expected and what arrived.
   public var description: String {
@@ -25,6 +28,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case .missingGradient(let name): return "step: no gradient for parameter '\(name)'"
     case .nonFinite(let name): return "\(name) is not finite (NaN or infinity)"
     case .invalidTargets(let reason): return "targets: \(reason)"
+    case .invalidOptimizerState(let reason): return "optimizer state: \(reason)"
     }
   }
 }

@@ -1,3 +1,4 @@
+import FuzzSupport
 import TensorLSTM
 
 /// libFuzzer entry point for the entry points that take weights from outside: Keras and ONNX
@@ -45,35 +46,7 @@ public func fuzzInterop(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   return 0
 }
 
-/// Reads the fuzzer's bytes as small sizes and float values; zeros once exhausted.
-struct ByteReader {
-  var bytes: [UInt8]
-  var position = 0
-  init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-  mutating func next() -> UInt8 {
-    defer { position += 1 }
-    return position < bytes.count ? bytes[position] : 0
-  }
-
-  /// A size in 0...6, with 0 and 1 frequent (the edges).
-  mutating func dimension() -> Int { Int(next() % 7) }
-
-  mutating func value() -> Float {
-    var pattern: UInt32 = 0
-    for _ in 0..<4 { pattern = pattern << 8 | UInt32(next()) }
-    return Float(bitPattern: pattern)
-  }
-
-  mutating func tensor(rank: Int) -> Tensor<Float> {
-    tensor(shape: (0..<rank).map { _ in dimension() })
-  }
-
-  mutating func tensor(shape: [Int]) -> Tensor<Float> {
-    let count = shape.reduce(1, *)
-    return Tensor(shape: shape, scalars: (0..<count).map { _ in value() })
-  }
-
+extension ByteReader {
   mutating func kerasWeights() -> KerasLSTMWeights<Float> {
     KerasLSTMWeights(
       kernel: tensor(rank: 2), recurrentKernel: tensor(rank: 2),
