@@ -7,7 +7,7 @@ struct SafeTensorsTests {
   func roundTrip() throws {
     let a = Tensor<Double>.randomNormal(shape: [3, 4], seed: 1)
     let b = Tensor<Double>.randomNormal(shape: [5, 2, 2], seed: 2).permuted([2, 0, 1])
-    let bytes = SafeTensors.encode(["a": a, "b/strided": b], metadata: ["k": "v \"q\""])
+    let bytes = try SafeTensors.encode(["a": a, "b/strided": b], metadata: ["k": "v \"q\""])
     let back: [String: Tensor<Double>] = try SafeTensors.decode(bytes)
     #expect(back["a"]!.scalars == a.scalars && back["a"]!.shape == a.shape)
     #expect(back["b/strided"]!.scalars == b.scalars && back["b/strided"]!.shape == b.shape)

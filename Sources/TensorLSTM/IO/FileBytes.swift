@@ -14,12 +14,19 @@ public struct FileError: Error, Equatable, CustomStringConvertible {
 /// Whole-file reads and atomic whole-file writes, through the C library.
 enum FileBytes {
   /// Reads a regular file whole, in chunks: memory grows with the bytes actually read, never
-  /// with the size the file claims.
+  /// with the size the file claims, and never past the size it claims (plus a chunk).
   ///
-  /// - Throws: ``FileError`` when the file cannot be opened or read, is not a regular file
-  ///   (`/dev/zero`, a pipe, a directory), or claims more bytes than this machine's memory.
+  /// The file is opened without blocking (`O_NONBLOCK`) and its type checked on the open
+  /// descriptor, so a FIFO with no writer is refused at once instead of hanging in `open`.
+  /// A "regular" file that claims 0 bytes (`/proc`, `/sys`) is read up to
+  /// ``unsizedLimit`` bytes at most.
+  ///
+  /// - Throws: ``FileError`` when the path holds a NUL character, the file cannot be opened or
+  ///   read, is not a regular file (`/dev/zero`, a pipe, a directory), claims more bytes than
+  ///   this machine's memory, or streams more bytes than it claims.
   static func read(_ path: String) throws(FileError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    try checkPath(path)
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     if fd < 0 { throw failure(path, "open") }
     defer { close(fd) }
     var info = stat()
@@ -35,6 +42,9 @@ enum FileBytes {
         path: path,
         reason: "the file has \(claimed) bytes, more than this machine's \(memory) bytes of memory")
     }
+    // A file may grow a little while it is read; one that streams far past its size is not a
+    // file of tensors (and could stream without end).
+    let limit = claimed == 0 ? unsizedLimit : claimed + chunkSize
     var result: [UInt8] = []
     result.reserveCapacity(Swift.min(claimed, chunkSize))
     var chunk = [UInt8](repeating: 0, count: chunkSize)
@@ -45,7 +55,25 @@ enum FileBytes {
         throw failure(path, "read")
       }
       if count == 0 { return result }
+      guard result.count + count <= limit else {
+        throw FileError(
+          path: path,
+          reason:
+            "the file claims \(claimed) bytes but streams more than \(limit); TensorLSTM reads tensors from regular files only"
+        )
+      }
       result.append(contentsOf: chunk[0..<count])
+    }
+  }
+
+  /// The most bytes read from a regular file that claims a size of 0 (a `/proc` file).
+  static let unsizedLimit = 16 << 20
+
+  /// Refuses a path with a NUL character: C would read it only up to the NUL, a different file.
+  static func checkPath(_ path: String) throws(FileError) {
+    if path.utf8.contains(0) {
+      throw FileError(
+        path: path.replacingNUL, reason: "the path contains a NUL character; no file has that name")
     }
   }
 
@@ -56,6 +84,7 @@ enum FileBytes {
   /// of one, and concurrent writers each leave a complete file (the last rename wins). Nothing
   /// is left behind on failure.
   static func write(_ bytes: [UInt8], to path: String) throws(FileError) {
+    try checkPath(path)
     var template = Array("\(path).tmp-XXXXXX".utf8CString)
     let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
     if fd < 0 { throw failure(path, "mkstemp") }
@@ -95,5 +124,12 @@ enum FileBytes {
 
   private static func failure(_ path: String, _ operation: String) -> FileError {
     FileError(path: path, reason: "\(operation): \(String(cString: strerror(errno)))")
+  }
+}
+
+extension String {
+  /// The string with each NUL shown as `\0`, for messages.
+  fileprivate var replacingNUL: String {
+    split(separator: "\u{0}", omittingEmptySubsequences: false).joined(separator: "\\0")
   }
 }

@@ -27,13 +27,23 @@ enum JSONValue: Equatable {
   }
 }
 
-/// A strict recursive-descent JSON parser over UTF-8 bytes with a nesting limit; every
-/// malformed input throws ``JSONError`` (never traps).
+/// A strict recursive-descent JSON parser over UTF-8 bytes for file headers; every malformed
+/// input throws ``JSONError`` (never traps).
+///
+/// Memory stays a small multiple of the input (about 10× at most, measured by a test): at most
+/// one value per ``bytesPerValue`` input bytes, arrays of at most ``maximumArrayLength``
+/// elements (headers hold shapes and offsets), nesting at most ``maximumDepth``. Duplicate
+/// keys in an object are refused, as the Rust safetensors reader does, rather than silently
+/// taking the first or the last.
 struct JSONParser {
   private let bytes: [UInt8]
   private var position = 0
   private var depth = 0
+  /// Values still allowed: every value costs at least this much input in a real header.
+  private var valueBudget: Int
   static let maximumDepth = 64
+  static let maximumArrayLength = 64
+  static let bytesPerValue = 4
 
   /// Parses one complete JSON document.
   static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
@@ -44,7 +54,10 @@ struct JSONParser {
     return value
   }
 
-  private init(bytes: [UInt8]) { self.bytes = bytes }
+  private init(bytes: [UInt8]) {
+    self.bytes = bytes
+    valueBudget = bytes.count / JSONParser.bytesPerValue + 64
+  }
 
   private func error(_ reason: String) -> JSONError { JSONError(offset: position, reason: reason) }
 
@@ -55,6 +68,10 @@ struct JSONParser {
   }
 
   private mutating func value() throws(JSONError) -> JSONValue {
+    valueBudget -= 1
+    if valueBudget < 0 {
+      throw error("more values than a header of \(bytes.count) bytes holds")
+    }
     skipWhitespace()
     guard position < bytes.count else { throw error("unexpected end") }
     switch bytes[position] {
@@ -89,6 +106,7 @@ struct JSONParser {
     try nest()
     position += 1
     var members: [(String, JSONValue)] = []
+    var keys = Set<String>()
     skipWhitespace()
     if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
       position += 1
@@ -100,7 +118,11 @@ struct JSONParser {
       guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
         throw error("expected a string key")
       }
+      let keyOffset = position
       let key = try string()
+      guard keys.insert(key).inserted else {
+        throw JSONError(offset: keyOffset, reason: "duplicate key \(JSONValue.quoted(key))")
+      }
       skipWhitespace()
       guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
         throw error("expected ':'")
@@ -132,6 +154,9 @@ struct JSONParser {
       return .array(elements)
     }
     while true {
+      guard elements.count < JSONParser.maximumArrayLength else {
+        throw error("an array of more than \(JSONParser.maximumArrayLength) elements")
+      }
       elements.append(try value())
       skipWhitespace()
       guard position < bytes.count else { throw error("unterminated array") }

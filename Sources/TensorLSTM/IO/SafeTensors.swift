@@ -240,9 +240,16 @@ public enum SafeTensors {
 
   /// Encodes tensors as safetensors bytes (F32 for `Float`, F64 for `Double`), names sorted,
   /// header padded to 8 bytes; copies.
+  ///
+  /// - Throws: ``SafeTensorsError/invalidHeader(_:)`` for a tensor named `__metadata__`, the
+  ///   header's reserved key (it would be lost on read).
   public static func encode<Scalar: BLASScalar>(
     _ tensors: [String: Tensor<Scalar>], metadata: [String: String] = [:]
-  ) -> [UInt8] {
+  ) throws(SafeTensorsError) -> [UInt8] {
+    if tensors["__metadata__"] != nil {
+      throw .invalidHeader(
+        "a tensor may not be named '__metadata__': the name is reserved for the header's metadata")
+    }
     let dtype = Scalar.precision == .single ? "F32" : "F64"
     let size = MemoryLayout<Scalar>.size
     var entries: [String] = []
@@ -285,7 +292,8 @@ public enum SafeTensors {
 
   /// Writes tensors to a safetensors file atomically (a temporary file renamed into place).
   ///
-  /// - Throws: ``FileError`` when the file cannot be written.
+  /// - Throws: ``FileError`` when the file cannot be written, ``SafeTensorsError`` for a tensor
+  ///   named `__metadata__`; nothing is written then.
   public static func write<Scalar: BLASScalar>(
     _ tensors: [String: Tensor<Scalar>], to path: String, metadata: [String: String] = [:]
   ) throws {
