@@ -2,61 +2,122 @@
 // file: sizes become Int32 here (checked), and CblasTrans / leading dimensions are chosen here
 // from element strides.
 internal import CBLASShim
+import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// OpenBLAS's process-wide settings.
 ///
 ///     BLAS.threadCount = 1   // single-threaded GEMMs from now on
+///
+/// OpenBLAS 0.3.21 has one thread count for the whole process, and its results depend on it
+/// (its GEMMs split work differently). So every BLAS call of the library runs inside a *thread
+/// scope* that sets OpenBLAS to the count that call wants for its whole duration: a recurrent
+/// forward its plan's count (1 while its own workers run), any other GEMM ``threadCount``.
+/// Concurrent scopes that want the same count run together; one that wants another count
+/// waits until they finish (first come, first served). A call's result therefore never depends
+/// on what other threads do, at the price of serialising callers that want different counts.
 public enum BLAS {
-  /// The number of threads OpenBLAS uses for one call, and the parallelism the LSTM forward
-  /// may use; setting it affects the whole process.
+  /// The number of threads OpenBLAS uses for one call outside a planned forward, and the
+  /// budget a recurrent layer whose `threads` is nil spends; setting it affects the whole
+  /// process (PyTorch's `torch.set_num_threads`).
   ///
-  /// While an LSTM forward runs its own workers, OpenBLAS is held at one thread per call and
-  /// this property reports (and stores) the setting that applies afterwards.
+  /// Clamped to the cores this process may run on: `BLAS.threadCount = 1000` on a 2-core
+  /// machine reads back 2 (more threads than cores only oversubscribe them, and OpenBLAS's
+  /// thread start can fail under a memory limit).
   /// - Precondition: the new value is at least 1.
   public static var threadCount: Int {
-    get {
-      singleThreaded.withLock { state in
-        state.active > 0 ? state.saved : Int(openblas_get_num_threads())
-      }
-    }
+    get { scopes.withLock { $0.configured } }
     set {
       require(newValue >= 1, "BLAS.threadCount must be ≥ 1, got \(newValue)")
-      singleThreaded.withLock { state in
-        if state.active > 0 {
-          state.saved = newValue
-        } else {
-          openblas_set_num_threads(int32(newValue, "threadCount"))
-        }
-      }
+      scopes.withLock { $0.configured = Swift.min(newValue, cores) }
     }
   }
 
-  /// How many callers currently need single-threaded BLAS calls, and the setting to restore.
-  struct SingleThreadedState {
+  /// The cores this process may use: the upper bound of every thread budget.
+  public static let cores = Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+  /// Who holds OpenBLAS's thread count: scopes are admitted in ticket order; those wanting the
+  /// count in force join while it is held, others wait until it is released.
+  struct ScopeState {
+    /// ``threadCount``: what OpenBLAS is set to at a scope's start unless it asks otherwise.
+    var configured = Swift.min(Swift.max(1, Int(openblas_get_num_threads())), cores)
+    /// OpenBLAS's setting now.
+    var current = Int(openblas_get_num_threads())
+    /// Scopes running.
     var active = 0
-    var saved = 1
+    /// The next ticket to hand out, and the ticket admitted next.
+    var nextTicket = 0
+    var serving = 0
   }
-  static let singleThreaded = Mutex(SingleThreadedState())
+  static let scopes = Mutex(ScopeState())
 
-  /// Runs `body` with OpenBLAS at one thread per call, for callers that parallelise across
-  /// their own workers (OpenBLAS 0.3.21 has only a process-wide setting). Nested and concurrent
-  /// uses are counted; the last one out restores the previous setting.
-  static func withSingleThreadedCalls<R>(_ body: () throws -> R) rethrows -> R {
-    singleThreaded.withLock { state in
-      if state.active == 0 {
-        state.saved = Int(openblas_get_num_threads())
-        openblas_set_num_threads(1)
-      }
-      state.active += 1
-    }
-    defer {
-      singleThreaded.withLock { state in
-        state.active -= 1
-        if state.active == 0 { openblas_set_num_threads(int32(state.saved, "threadCount")) }
-      }
-    }
+  /// The count of the scope this thread runs in (0: none), so that nested calls and the
+  /// engine's helper threads (which inherit their caller's scope) never wait on themselves.
+  static let scopeKey: pthread_key_t = {
+    var key = pthread_key_t()
+    require(pthread_key_create(&key, nil) == 0, "BLAS: pthread_key_create failed")
+    return key
+  }()
+
+  /// The OpenBLAS thread count of the scope this thread runs in, or nil outside any.
+  static var currentScope: Int? {
+    let value = Int(bitPattern: pthread_getspecific(scopeKey))
+    return value == 0 ? nil : value
+  }
+
+  /// Runs `body` with this thread (and the helpers it hands ``inheritingScope(_:_:)`` to)
+  /// inside the scope `count`, without admission: for helpers whose caller holds the scope.
+  static func inheritingScope<R>(_ count: Int?, _ body: () throws -> R) rethrows -> R {
+    let saved = pthread_getspecific(scopeKey)
+    pthread_setspecific(scopeKey, UnsafeRawPointer(bitPattern: count ?? 0))
+    defer { pthread_setspecific(scopeKey, saved) }
     return try body()
+  }
+
+  /// Runs `body` with OpenBLAS at `count` threads per call for its whole duration (`nil`:
+  /// ``threadCount``); see ``BLAS``. Inside a scope already (a nested call, a helper thread of
+  /// a forward), `body` runs in that scope.
+  static func withThreads<R>(_ count: Int? = nil, _ body: () throws -> R) rethrows -> R {
+    if currentScope != nil { return try body() }
+    let count = enter(count)
+    defer { leave() }
+    return try inheritingScope(count, body)
+  }
+
+  /// Waits for admission with `count` threads; returns the count in force.
+  private static func enter(_ requested: Int?) -> Int {
+    var (ticket, count) = (0, 0)
+    scopes.withLock { state in
+      ticket = state.nextTicket
+      state.nextTicket += 1
+      count = Swift.min(requested ?? state.configured, cores)
+    }
+    var spins = 0
+    while true {
+      let admitted = scopes.withLock { state -> Bool in
+        guard ticket == state.serving, state.active == 0 || state.current == count else {
+          return false
+        }
+        if state.current != count {
+          openblas_set_num_threads(int32(count, "threadCount"))
+          state.current = count
+        }
+        state.active += 1
+        state.serving += 1
+        return true
+      }
+      if admitted { return count }
+      spins += 1
+      if spins < 100 { sched_yield() } else { usleep(20) }
+    }
+  }
+
+  private static func leave() {
+    scopes.withLock { $0.active -= 1 }
   }
 
   /// OpenBLAS's build description (version, target core, threading), for logs and benchmarks.
@@ -171,15 +232,17 @@ extension BLAS {
     let (m32, n32, k32) = (int32(m, "M"), int32(n, "N"), int32(k, "K"))
     let (lda, ldb, ldc32) =
       (int32(aForm.leading, "lda"), int32(bForm.leading, "ldb"), int32(ldc, "ldc"))
-    switch Scalar.precision {
-    case .single:
-      cblas_sgemm(
-        CblasRowMajor, transA, transB, m32, n32, k32, Float(alpha), float(a.base), lda,
-        float(b.base), ldb, Float(beta), float(c), ldc32)
-    case .double:
-      cblas_dgemm(
-        CblasRowMajor, transA, transB, m32, n32, k32, Double(alpha), double(a.base), lda,
-        double(b.base), ldb, Double(beta), double(c), ldc32)
+    withThreads {
+      switch Scalar.precision {
+      case .single:
+        cblas_sgemm(
+          CblasRowMajor, transA, transB, m32, n32, k32, Float(alpha), float(a.base), lda,
+          float(b.base), ldb, Float(beta), float(c), ldc32)
+      case .double:
+        cblas_dgemm(
+          CblasRowMajor, transA, transB, m32, n32, k32, Double(alpha), double(a.base), lda,
+          double(b.base), ldb, Double(beta), double(c), ldc32)
+      }
     }
   }
 
@@ -195,15 +258,17 @@ extension BLAS {
     let (m, n) = (int32(rows, "rows"), int32(columns, "columns"))
     let (lda, incx, incy) =
       (int32(Swift.max(leading, columns, 1), "lda"), int32(xStride, "incx"), int32(yStride, "incy"))
-    switch Scalar.precision {
-    case .single:
-      cblas_sgemv(
-        CblasRowMajor, trans, m, n, Float(alpha), float(matrix), lda, float(x), incx, Float(beta),
-        float(y), incy)
-    case .double:
-      cblas_dgemv(
-        CblasRowMajor, trans, m, n, Double(alpha), double(matrix), lda, double(x), incx,
-        Double(beta), double(y), incy)
+    withThreads {
+      switch Scalar.precision {
+      case .single:
+        cblas_sgemv(
+          CblasRowMajor, trans, m, n, Float(alpha), float(matrix), lda, float(x), incx, Float(beta),
+          float(y), incy)
+      case .double:
+        cblas_dgemv(
+          CblasRowMajor, trans, m, n, Double(alpha), double(matrix), lda, double(x), incx,
+          Double(beta), double(y), incy)
+      }
     }
   }
 
@@ -228,12 +293,13 @@ extension BLAS {
     let (n32, nrhs) = (int32(n, "n"), int32(rightHandSides, "nrhs"))
     let lda = int32(Swift.max(n, 1), "lda")
     let ldb = int32(Swift.max(rightHandSides, 1), "ldb")
-    let info: Int32
-    switch Scalar.precision {
-    case .single:
-      info = LAPACKE_sgesv(LAPACK_ROW_MAJOR, n32, nrhs, float(a), lda, &pivots, float(b), ldb)
-    case .double:
-      info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, n32, nrhs, double(a), lda, &pivots, double(b), ldb)
+    let info: Int32 = withThreads {
+      switch Scalar.precision {
+      case .single:
+        LAPACKE_sgesv(LAPACK_ROW_MAJOR, n32, nrhs, float(a), lda, &pivots, float(b), ldb)
+      case .double:
+        LAPACKE_dgesv(LAPACK_ROW_MAJOR, n32, nrhs, double(a), lda, &pivots, double(b), ldb)
+      }
     }
     return Int(info)
   }
@@ -248,12 +314,13 @@ extension BLAS {
     let lda = int32(Swift.max(n, 1), "lda")
     let ldb = int32(Swift.max(rightHandSides, 1), "ldb")
     let no = CChar(UInt8(ascii: "N"))
-    let info: Int32
-    switch Scalar.precision {
-    case .single:
-      info = LAPACKE_sgels(LAPACK_ROW_MAJOR, no, m32, n32, nrhs, float(a), lda, float(b), ldb)
-    case .double:
-      info = LAPACKE_dgels(LAPACK_ROW_MAJOR, no, m32, n32, nrhs, double(a), lda, double(b), ldb)
+    let info: Int32 = withThreads {
+      switch Scalar.precision {
+      case .single:
+        LAPACKE_sgels(LAPACK_ROW_MAJOR, no, m32, n32, nrhs, float(a), lda, float(b), ldb)
+      case .double:
+        LAPACKE_dgels(LAPACK_ROW_MAJOR, no, m32, n32, nrhs, double(a), lda, double(b), ldb)
+      }
     }
     return Int(info)
   }

@@ -75,8 +75,12 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   public let steps: Int
   /// Sequences `B` of the call.
   public let batch: Int
-  /// The thread budget the plan spends: ``LSTM/threads`` or else ``BLAS/threadCount``.
+  /// The thread budget the plan spends: ``LSTM/threads`` or else ``BLAS/threadCount``,
+  /// clamped to the cores (``BLAS/cores``).
   public let threads: Int
+  /// OpenBLAS's thread count for the whole call: 1 while the forward's own workers run,
+  /// else the budget (see ``BLAS``).
+  public var blasThreads: Int { workers > 1 ? 1 : threads }
   /// How the work is divided between threads.
   public let split: Split
   /// Workers the forward runs itself (1 when OpenBLAS alone parallelises).
@@ -108,6 +112,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     var hasLengths: Bool
     var hiddenSize: Int
     var fusedLimit: Int
+    /// The budget asked for, before the clamp to the cores.
+    var requestedThreads: Int
   }
 
   /// Sequences smaller than this per worker are not worth a thread.
@@ -140,6 +146,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     let fusedKernels = isa != nil
     gateCount = g.gateCount
     cell = g.cell.description
+    let requestedThreads = threads
+    let threads = Swift.min(threads, BLAS.cores)
     (self.steps, self.batch, self.threads) = (steps, batch, threads)
 
     // Input: read through its strides unless an axis runs backwards or repeats (stride ≤ 0),
@@ -212,12 +220,17 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     facts = Facts(
       inputCopy: inputCopy, recurrentWork: recurrentWork, recurrentBytes: recurrentBytes,
       hasLengths: hasLengths,
-      hiddenSize: g.hiddenSize, fusedLimit: fusedLimit)
+      hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, requestedThreads: requestedThreads)
   }
 
   /// Why: one line per decision.
   public var reasons: [String] {
     var reasons: [String] = []
+    if facts.requestedThreads > threads {
+      reasons.append(
+        "threads: \(facts.requestedThreads) asked, \(threads) used (the cores this process may run on)"
+      )
+    }
     if let (axis, stride) = facts.inputCopy {
       reasons.append("input: copied once (its \(axis) axis has stride \(stride))")
     }

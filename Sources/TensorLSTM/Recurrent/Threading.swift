@@ -6,20 +6,14 @@ import Synchronization
 #endif
 
 /// How a recurrent forward runs its workers: the caller's thread plus engine-owned
-/// ``HelperThread``s (batch slices, or the two halves of the gate-column split), with OpenBLAS
-/// held at one thread per call while the forward's own workers run (or while its budget is one
-/// thread), so the two never oversubscribe the cores.
+/// ``HelperThread``s (batch slices, or the two halves of the gate-column split), inside one
+/// BLAS thread scope for the whole call (``BLAS/withThreads(_:_:)``): OpenBLAS at one thread
+/// while the forward's own workers run, at the plan's budget otherwise — exactly, whatever
+/// other threads do meanwhile.
 enum Workers {
-  /// Runs `body` with OpenBLAS at one thread per call when the plan's workers already use the
-  /// budget, or the budget is one thread; otherwise with OpenBLAS's own setting.
-  ///
-  /// OpenBLAS 0.3.21 has only a process-wide thread count, so while any forward holds it at one
-  /// thread, other callers' BLAS calls run single-threaded too (their results are unchanged).
+  /// Runs `body` in the BLAS thread scope of `plan` (``ForwardPlan/blasThreads``).
   static func withBudget<R>(_ plan: ForwardPlan, _ body: () throws -> R) rethrows -> R {
-    if plan.workers > 1 || plan.threads == 1 {
-      return try BLAS.withSingleThreadedCalls(body)
-    }
-    return try body()
+    try BLAS.withThreads(plan.blasThreads, body)
   }
 
   /// Runs `body(0)` here and `body(1)` … on helper threads, concurrently; returns when all
@@ -30,8 +24,12 @@ enum Workers {
       return
     }
     let helpers = (1..<count).map { _ in HelperThread.take() }
+    // Helpers run in the caller's BLAS scope: they must not wait for it to end.
+    let scope = BLAS.currentScope
     withoutActuallyEscaping(body) { body in
-      for (i, helper) in helpers.enumerated() { helper.start { body(i + 1) } }
+      for (i, helper) in helpers.enumerated() {
+        helper.start { BLAS.inheritingScope(scope) { body(i + 1) } }
+      }
       body(0)
       for helper in helpers { helper.wait() }
     }
