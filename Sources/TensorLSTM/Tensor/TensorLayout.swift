@@ -215,9 +215,10 @@ extension TensorLayout {
   /// one chunk. O(rank + newRank).
   public func viewStrides(for newShape: [Int]) -> [Int]? {
     let total = count
+    let newCount = TensorLayout.addressableCount(newShape)
     require(
-      newShape.reduce(1, *) == total,
-      "reshape: shape \(shape) has \(total) elements but \(newShape) has \(newShape.reduce(1, *))"
+      newCount == total,
+      "reshape: shape \(shape) has \(total) elements but \(newShape) has \(newCount.map(String.init) ?? "more than Int can address")"
     )
     if total == 0 || isContiguous {
       return TensorLayout.rowMajorStrides(for: newShape)
@@ -256,7 +257,13 @@ extension TensorLayout {
     require(
       newShape.allSatisfy { $0 >= -1 }, "reshape(\(newShape)): sizes must be ≥ 0 or a single -1")
     guard let hole = unknown.first else { return newShape }
-    let known = newShape.enumerated().filter { $0.offset != hole }.reduce(1) { $0 * $1.element }
+    let knownCount = TensorLayout.addressableCount(
+      newShape.enumerated().filter { $0.offset != hole }.map(\.element))
+    require(
+      knownCount != nil,
+      "reshape(\(newShape)): the known sizes have more elements than Int can address; shape \(shape) has \(count)"
+    )
+    let known = knownCount!
     require(
       known != 0 && count % known == 0,
       "reshape(\(newShape)): shape \(shape) has \(count) elements, not divisible into \(newShape)")
