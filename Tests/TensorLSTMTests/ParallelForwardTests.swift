@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import TensorLSTM
 import Testing
 
@@ -196,4 +197,80 @@ extension ThreadTests {
 struct SendableBox<Value>: @unchecked Sendable {
   let value: Value
   init(_ value: Value) { self.value = value }
+}
+
+/// A call's result never depends on what other threads do (issue 21): each call runs with its
+/// own BLAS thread count for its whole duration.
+extension ThreadTests {
+  @Suite("Concurrent callers of different plans")
+  struct ConcurrentPlansTests {
+    @Test(
+      "a 1-worker LSTM beside a GRU split across 2 workers gives its result run alone, bit for bit")
+    func independentOfOtherCallers() throws {
+      let saved = BLAS.threadCount
+      defer { BLAS.threadCount = saved }
+      BLAS.threadCount = 2
+      // OpenBLAS threads this LSTM's GEMMs (its plan runs one worker: a projection, split none).
+      // A shape whose OpenBLAS results differ at 1 and 2 threads (B 8, I 1000, H 64, proj 32:
+      // with the SkylakeX and the Haswell kernels on an Intel Xeon, family 6 model 207), so the test fails if a
+      // concurrent caller can change this call's thread count.
+      var lstm = LSTM<Float>(
+        inputSize: 1000, hiddenSize: 64, numLayers: 2, batchFirst: true, bidirectional: true,
+        projSize: 32, seed: 3)
+      lstm.threadSplit = ForwardPlan.Split.none
+      let x = Tensor<Float>.randomNormal(shape: [8, 10, 1000], seed: 4)
+      #expect(try lstm.plan(for: x).workers == 1)
+      #expect(try lstm.plan(for: x).blasThreads == Swift.min(2, BLAS.cores))
+      let alone = try lstm(x)
+      // The GRU splits its hidden units across two workers, OpenBLAS at one thread meanwhile.
+      var gru = GRU<Float>(inputSize: 32, hiddenSize: 256, seed: 5)
+      gru.threads = 2
+      gru.threadSplit = .hiddenUnits
+      let gx = Tensor<Float>.randomNormal(shape: [40, 1, 32], seed: 6)
+      if BLAS.cores >= 2 { #expect(try gru.plan(for: gx).workers == 2) }
+      let stop = StopFlag()
+      let done = DispatchSemaphore(value: 0)
+      let splitGRU = gru
+      Thread.detachNewThread {
+        while !stop.isSet { _ = try? splitGRU(gx) }
+        done.signal()
+      }
+      var differing = 0
+      for _ in 0..<40 {
+        let y = try lstm(x)
+        if y.output.scalars != alone.output.scalars || y.hidden.scalars != alone.hidden.scalars {
+          differing += 1
+        }
+      }
+      stop.set()
+      done.wait()
+      #expect(differing == 0, "\(differing) of 40 concurrent calls differ from the call alone")
+    }
+
+    @Test("thread budgets are clamped to the cores, and the plan says so")
+    func clampedBudgets() throws {
+      let saved = BLAS.threadCount
+      defer { BLAS.threadCount = saved }
+      BLAS.threadCount = 1000
+      #expect(BLAS.threadCount == BLAS.cores)
+      var model = LSTM<Float>(inputSize: 8, hiddenSize: 16, seed: 1)
+      model.threads = 1000
+      let x = Tensor<Float>.randomNormal(shape: [5, 3, 8], seed: 2)
+      let plan = try model.plan(for: x)
+      #expect(plan.threads == BLAS.cores && plan.workers <= BLAS.cores)
+      #expect(plan.description.contains("1000 asked"), "\(plan)")
+      model.threads = 1
+      let one = try model(x)
+      model.threads = 1000
+      expectClose(try model(x).output, one.output, absolute: 1e-6, relative: 1e-6)
+    }
+  }
+}
+
+/// A flag one thread sets and another polls.
+final class StopFlag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value = false
+  var isSet: Bool { lock.withLock { value } }
+  func set() { lock.withLock { value = true } }
 }
