@@ -170,29 +170,44 @@ enum StridedWalk {
     _ a: TensorLayout, _ b: TensorLayout,
     _ body: (_ a: Int, _ b: Int, _ length: Int, _ aStride: Int, _ bStride: Int) -> Void
   ) {
-    require(a.shape == b.shape, "internal: walking shapes \(a.shape) and \(b.shape)")
+    forEachRow(a, b, b) { a, b, _, length, aStride, bStride, _ in
+      body(a, b, length, aStride, bStride)
+    }
+  }
+
+  /// Three layouts of one shape walked together: `body(aStart, bStart, cStart, length,
+  /// aStride, bStride, cStride)` once per innermost row, in row-major order.
+  static func forEachRow(
+    _ a: TensorLayout, _ b: TensorLayout, _ c: TensorLayout,
+    _ body: (
+      _ a: Int, _ b: Int, _ c: Int, _ length: Int, _ aStride: Int, _ bStride: Int, _ cStride: Int
+    ) -> Void
+  ) {
+    require(
+      a.shape == b.shape && b.shape == c.shape,
+      "internal: walking shapes \(a.shape), \(b.shape) and \(c.shape)")
     if a.count == 0 { return }
     let rank = a.rank
     if rank == 0 {
-      body(a.offset, b.offset, 1, 0, 0)
+      body(a.offset, b.offset, c.offset, 1, 0, 0, 0)
       return
     }
     let length = a.shape[rank - 1]
-    let aInner = a.strides[rank - 1]
-    let bInner = b.strides[rank - 1]
+    let (aInner, bInner, cInner) = (a.strides[rank - 1], b.strides[rank - 1], c.strides[rank - 1])
     var index = [Int](repeating: 0, count: rank - 1)
-    var aPosition = a.offset
-    var bPosition = b.offset
+    var (aPosition, bPosition, cPosition) = (a.offset, b.offset, c.offset)
     while true {
-      body(aPosition, bPosition, length, aInner, bInner)
+      body(aPosition, bPosition, cPosition, length, aInner, bInner, cInner)
       var axis = rank - 2
       while axis >= 0 {
         index[axis] += 1
         aPosition += a.strides[axis]
         bPosition += b.strides[axis]
+        cPosition += c.strides[axis]
         if index[axis] < a.shape[axis] { break }
         aPosition -= a.strides[axis] * a.shape[axis]
         bPosition -= b.strides[axis] * b.shape[axis]
+        cPosition -= c.strides[axis] * c.shape[axis]
         index[axis] = 0
         axis -= 1
       }
