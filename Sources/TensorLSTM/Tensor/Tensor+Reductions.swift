@@ -54,10 +54,16 @@ extension Tensor {
   @_specialize(where Scalar == Double)
   public func sum(axis: Int, keepingAxis: Bool = false) -> Tensor {
     reduced(axis: axis, keepingAxis: keepingAxis) { x, stride, n in
-      var total = 0.0
-      for t in 0..<n { total += Double(x[t * stride]) }
-      return Scalar(total)
+      Scalar(Tensor.rowSum(x, stride, n))
     }
+  }
+
+  /// The sum of `n` elements `stride` apart, in `Double`.
+  @inline(__always)
+  static func rowSum(_ x: UnsafePointer<Scalar>, _ stride: Int, _ n: Int) -> Double {
+    var total = 0.0
+    for t in 0..<n { total += Double(x[t * stride]) }
+    return total
   }
 
   /// The mean along `axis` (NaN for an empty axis, as PyTorch).
@@ -65,9 +71,7 @@ extension Tensor {
   @_specialize(where Scalar == Double)
   public func mean(axis: Int, keepingAxis: Bool = false) -> Tensor {
     reduced(axis: axis, keepingAxis: keepingAxis) { x, stride, n in
-      var total = 0.0
-      for t in 0..<n { total += Double(x[t * stride]) }
-      return Scalar(total / Double(n))
+      Scalar(Tensor.rowSum(x, stride, n) / Double(n))
     }
   }
 
