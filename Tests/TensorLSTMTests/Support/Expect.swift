@@ -1,6 +1,10 @@
 import TensorLSTM
 import Testing
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Checks the shape first, then every value within `absolute + relative · |expected|`.
 func expectClose<Scalar: BLASScalar>(
   _ actual: Tensor<Scalar>, _ expected: Tensor<Scalar>, absolute: Double = 1e-5,
@@ -53,4 +57,10 @@ struct TestRandom {
 /// What a stopped exit-test child process printed on stderr.
 func stderrText(_ result: ExitTest.Result?) -> String {
   String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+}
+
+/// Whether an AddressSanitizer, ThreadSanitizer or MemorySanitizer runtime is loaded: timing
+/// and memory-limit tests measure the sanitizer then, not the code.
+let sanitizerIsLoaded = ["__asan_init", "__tsan_init", "__msan_init"].contains { (name: String) in
+  dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) != nil
 }
