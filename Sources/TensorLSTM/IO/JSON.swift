@@ -30,7 +30,7 @@ enum JSONValue: Equatable {
 /// A strict recursive-descent JSON parser over UTF-8 bytes for file headers; every malformed
 /// input throws ``JSONError`` (never traps).
 ///
-/// Memory stays a small multiple of the input (about 10× at most, measured by a test): at most
+/// Memory stays a small multiple of the input (within 12×, asserted by a test): at most
 /// one value per ``bytesPerValue`` input bytes, arrays of at most ``maximumArrayLength``
 /// elements (headers hold shapes and offsets), nesting at most ``maximumDepth``. Duplicate
 /// keys in an object are refused, as the Rust safetensors reader does, rather than silently

@@ -165,12 +165,11 @@ extension Tensor {
   @_specialize(where Scalar == Double)
   public func gathered(indices: [Int], axis: Int) -> Tensor {
     let a = layout.normalizedAxis(axis, "gathered(axis: \(axis)) of shape \(shape)")
-    if let bad = indices.first(where: { !(0..<shape[a]).contains($0) }) {
-      require(
-        false,
-        "gathered(indices:axis: \(axis)): index \(bad) is outside 0..<\(shape[a]) (shape \(shape))"
-      )
-    }
+    let bad = indices.first { !(0..<shape[a]).contains($0) }
+    require(
+      bad == nil,
+      "gathered(indices:axis: \(axis)): index \(bad ?? 0) is outside 0..<\(shape[a]) (shape \(shape))"
+    )
     var outShape = shape
     outShape[a] = indices.count
     let result = Tensor.zeros(shape: outShape)
