@@ -26,6 +26,8 @@ public struct Conv1d<Scalar: BLASScalar>: Sendable, StateDictLayer {
   public let groups: Int
   /// Whether the layer adds `bias`.
   public let hasBias: Bool
+  /// Training or evaluation mode (``Layer``); the layer computes the same in both.
+  public var training = true
   /// `[out, in/groups, K]`.
   public private(set) var weight: Tensor<Scalar>
   /// `[out]`, or nil without bias.

@@ -14,6 +14,8 @@ public enum LayerError: Error, Equatable, CustomStringConvertible {
   case invalidLengths(String)
   /// A request the layer cannot serve, with the reason.
   case unsupported(String)
+  /// A value the layer cannot take (a token id outside the vocabulary, or not a whole number).
+  case invalidValue(name: String, reason: String)
 
   /// A sentence naming what was expected and what arrived.
   public var description: String {
@@ -30,6 +32,8 @@ public enum LayerError: Error, Equatable, CustomStringConvertible {
       return "lengths: \(reason)"
     case .unsupported(let reason):
       return reason
+    case .invalidValue(let name, let reason):
+      return "\(name): \(reason)"
     }
   }
 }

@@ -15,6 +15,8 @@ public struct Linear<Scalar: BLASScalar>: Sendable, StateDictLayer {
   public private(set) var weight: Tensor<Scalar>
   /// `[out]`, or nil without bias.
   public private(set) var bias: Tensor<Scalar>?
+  /// Training or evaluation mode (``Layer``); the layer computes the same in both.
+  public var training = true
 
   /// A layer with PyTorch's default initialisation, U(−1/√in, 1/√in); allocates.
   public init(inFeatures: Int, outFeatures: Int, bias: Bool = true, seed: UInt64 = 0) {

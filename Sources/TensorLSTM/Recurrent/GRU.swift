@@ -21,6 +21,15 @@
 /// reset-after form, no allocation per step.
 public struct GRU<Scalar: BLASScalar>: Sendable {
   var core: RecurrentCore<Scalar>
+  /// Training mode (PyTorch's `train()`, the default) or evaluation mode (`eval()`): only
+  /// `dropout` between layers depends on it.
+  public var training = true
+  /// PyTorch's `dropout`: the probability of zeroing each output element of every layer but
+  /// the last, in training mode (0: none). Masks come from a generator seeded by `seed`.
+  public var dropout: Double { core.dropout }
+
+  /// A layer around `core` (one layer of a stacked model, for dropout between layers).
+  init(core: RecurrentCore<Scalar>) { self.core = core }
 
   /// Features per input step, `I`.
   public var inputSize: Int { core.geometry.inputSize }
@@ -64,12 +73,14 @@ public struct GRU<Scalar: BLASScalar>: Sendable {
   /// - Precondition: sizes are positive.
   public init(
     inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true,
-    batchFirst: Bool = false, bidirectional: Bool = false, resetAfter: Bool = true,
+    batchFirst: Bool = false, dropout: Double = 0, bidirectional: Bool = false,
+    resetAfter: Bool = true,
     seed: UInt64 = 0
   ) {
     core = RecurrentCore(
       cell: .gru(resetAfter: resetAfter), inputSize: inputSize, hiddenSize: hiddenSize,
-      numLayers: numLayers, bias: bias, batchFirst: batchFirst, bidirectional: bidirectional,
+      numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
+      bidirectional: bidirectional,
       seed: seed)
   }
 
@@ -97,7 +108,8 @@ public struct GRU<Scalar: BLASScalar>: Sendable {
   public func callAsFunction(
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> RecurrentOutput<Scalar> {
-    try core(input, h0: initialState, lengths: lengths)
+    if dropsOut { return try droppedCall(input, initialState: initialState, lengths: lengths) }
+    return try core(input, h0: initialState, lengths: lengths)
   }
 
   /// How a call with this input runs, without running it (see ``ForwardPlan``).

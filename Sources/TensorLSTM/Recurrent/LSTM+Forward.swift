@@ -25,6 +25,7 @@ extension LSTM {
     _ input: Tensor<Scalar>, initialState: LSTMState<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> LSTMOutput<Scalar> {
     let shape = try ForwardShape(self, input: input, initialState: initialState, lengths: lengths)
+    if dropsOut { return try droppedCall(input, initialState: initialState, lengths: lengths) }
     let result = engine.run(
       shape, input: input, h0: initialState?.hidden, c0: initialState?.cell, lengths: lengths)
     return LSTMOutput(
@@ -62,5 +63,31 @@ extension ForwardShape {
       try checkState(
         initialState.cell, name: "initialState.cell", width: lstm.hiddenSize, layers: layers)
     }
+  }
+}
+
+extension LSTM {
+  /// The forward with dropout between layers (training mode): one layer at a time on the
+  /// engine, each given its slice of the initial state, a fresh mask on every output but the
+  /// last; `hidden` and `cell` stacked back to `[D·L, B, H]`.
+  func droppedCall(_ input: Tensor<Scalar>, initialState: LSTMState<Scalar>?, lengths: [Int]?)
+    throws -> LSTMOutput<Scalar>
+  {
+    let (layers, d) = (core.geometry.layers, directions)
+    var (x, hidden, cell) = (input, [Tensor<Scalar>](), [Tensor<Scalar>]())
+    var last: LSTMOutput<Scalar>?
+    for k in 0..<layers {
+      let state = initialState.map {
+        LSTMState(
+          hidden: $0.hidden.sliced(axis: 0, range: (k * d)..<((k + 1) * d)),
+          cell: $0.cell.sliced(axis: 0, range: (k * d)..<((k + 1) * d)))
+      }
+      let out = try singleLayer(k)(x, initialState: state, lengths: lengths)
+      (hidden, cell, last) = (hidden + [out.hidden], cell + [out.cell], out)
+      x = k < layers - 1 ? out.output * nextMask(out.output.shape) : out.output
+    }
+    return LSTMOutput(
+      output: x, hidden: Tensor.concatenated(hidden, axis: 0),
+      cell: Tensor.concatenated(cell, axis: 0), lastStep: last!.lastStep)
   }
 }

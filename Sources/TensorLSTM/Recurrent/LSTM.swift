@@ -12,6 +12,15 @@
 public struct LSTM<Scalar: BLASScalar>: Sendable {
   /// Sizes, flags, weights and settings, shared in form with ``GRU`` and ``RNN``.
   var core: RecurrentCore<Scalar>
+  /// Training mode (PyTorch's `train()`, the default) or evaluation mode (`eval()`): only
+  /// `dropout` between layers depends on it.
+  public var training = true
+  /// PyTorch's `dropout`: the probability of zeroing each output element of every layer but
+  /// the last, in training mode (0: none). Masks come from a generator seeded by `seed`.
+  public var dropout: Double { core.dropout }
+
+  /// A layer around `core` (one layer of a stacked model, for dropout between layers).
+  init(core: RecurrentCore<Scalar>) { self.core = core }
 
   /// Features per input step, `I`.
   public var inputSize: Int { core.geometry.inputSize }
@@ -68,11 +77,13 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
   /// - Precondition: sizes are positive, `projSize` is in `0..<hiddenSize`.
   public init(
     inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true,
-    batchFirst: Bool = false, bidirectional: Bool = false, projSize: Int = 0, seed: UInt64 = 0
+    batchFirst: Bool = false, dropout: Double = 0, bidirectional: Bool = false, projSize: Int = 0,
+    seed: UInt64 = 0
   ) {
     core = RecurrentCore(
       cell: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers,
-      bias: bias, batchFirst: batchFirst, bidirectional: bidirectional, projSize: projSize,
+      bias: bias, batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional,
+      projSize: projSize,
       seed: seed)
   }
 

@@ -9,6 +9,15 @@
 /// from U(−1/√H, 1/√H). Same engine, semantics and settings as ``LSTM`` and ``GRU``.
 public struct RNN<Scalar: BLASScalar>: Sendable {
   var core: RecurrentCore<Scalar>
+  /// Training mode (PyTorch's `train()`, the default) or evaluation mode (`eval()`): only
+  /// `dropout` between layers depends on it.
+  public var training = true
+  /// PyTorch's `dropout`: the probability of zeroing each output element of every layer but
+  /// the last, in training mode (0: none). Masks come from a generator seeded by `seed`.
+  public var dropout: Double { core.dropout }
+
+  /// A layer around `core` (one layer of a stacked model, for dropout between layers).
+  init(core: RecurrentCore<Scalar>) { self.core = core }
 
   /// Features per input step, `I`.
   public var inputSize: Int { core.geometry.inputSize }
@@ -51,11 +60,13 @@ public struct RNN<Scalar: BLASScalar>: Sendable {
   /// - Precondition: sizes are positive.
   public init(
     inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: RNNNonlinearity = .tanh,
-    bias: Bool = true, batchFirst: Bool = false, bidirectional: Bool = false, seed: UInt64 = 0
+    bias: Bool = true, batchFirst: Bool = false, dropout: Double = 0, bidirectional: Bool = false,
+    seed: UInt64 = 0
   ) {
     core = RecurrentCore(
       cell: .rnn(nonlinearity), inputSize: inputSize, hiddenSize: hiddenSize,
-      numLayers: numLayers, bias: bias, batchFirst: batchFirst, bidirectional: bidirectional,
+      numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
+      bidirectional: bidirectional,
       seed: seed)
   }
 
@@ -76,7 +87,8 @@ public struct RNN<Scalar: BLASScalar>: Sendable {
   public func callAsFunction(
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> RecurrentOutput<Scalar> {
-    try core(input, h0: initialState, lengths: lengths)
+    if dropsOut { return try droppedCall(input, initialState: initialState, lengths: lengths) }
+    return try core(input, h0: initialState, lengths: lengths)
   }
 
   /// How a call with this input runs, without running it (see ``ForwardPlan``).

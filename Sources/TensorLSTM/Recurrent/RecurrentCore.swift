@@ -27,6 +27,11 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
   }
   /// Index `layer · D + direction`.
   private(set) var weights: [DirectionWeights<Scalar>]
+  /// PyTorch's `dropout`: the probability of zeroing each output element of every layer but
+  /// the last, in training mode.
+  var dropout: Double
+  /// The masks' generator, shared by copies of the layer.
+  let masks: MaskSource
 
   /// The layer type's name for messages ("LSTM", "GRU", "RNN").
   var name: String { geometry.cell.layerName }
@@ -35,9 +40,13 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
   /// U(−1/√H, 1/√H) (PyTorch's distribution; not its random stream).
   init(
     cell: RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool,
-    batchFirst: Bool, bidirectional: Bool, projSize: Int = 0, seed: UInt64
+    batchFirst: Bool, dropout: Double = 0, bidirectional: Bool, projSize: Int = 0, seed: UInt64
   ) {
     let name = cell.layerName
+    require(
+      dropout >= 0 && dropout <= 1, "\(name): dropout must be in [0, 1], got \(dropout)")
+    self.dropout = dropout
+    masks = MaskSource(seed: seed ^ 0x5eed_d509_0a7b_1e5f)
     require(
       inputSize > 0 && hiddenSize > 0 && numLayers > 0,
       "\(name): inputSize (\(inputSize)), hiddenSize (\(hiddenSize)) and numLayers (\(numLayers)) must be positive"
@@ -130,6 +139,22 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
       index += count
     }
     weights = loaded
+  }
+
+  /// Whether a forward in `training` mode applies dropout between layers.
+  func dropsOut(training: Bool) -> Bool { training && dropout > 0 && geometry.layers > 1 }
+
+  /// Layer `k` alone, as a one-layer core with no dropout: the same weights (and packed
+  /// `W_hh`), settings and flags; O(1).
+  func layer(_ k: Int) -> RecurrentCore {
+    var single = self
+    single.geometry.layers = 1
+    single.geometry.inputSize =
+      k == 0 ? geometry.inputSize : geometry.directions * geometry.outputHiddenSize
+    let d = geometry.directions
+    single.weights = Array(weights[(k * d)..<((k + 1) * d)])
+    single.dropout = 0
+    return single
   }
 
   /// The engine with these settings and weights; O(1), shares the weights.

@@ -64,6 +64,7 @@ extension LSTM {
     _ input: Tensor<Scalar>, initialState: LSTMState<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> LSTMTrace<Scalar> {
     let s = try ForwardShape(self, input: input, initialState: initialState, lengths: lengths)
+    if dropsOut { throw droppedTraceError }
     return TraceForward(lstm: self, shape: s, lengths: lengths).run(
       input, initialState: initialState)
   }

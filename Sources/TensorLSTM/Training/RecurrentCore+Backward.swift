@@ -246,7 +246,8 @@ extension GRU {
   public func forwardWithTrace(
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> RecurrentTrace<Scalar> {
-    try core.forwardWithTrace(input, h0: initialState, lengths: lengths)
+    if dropsOut { throw droppedTraceError }
+    return try core.forwardWithTrace(input, h0: initialState, lengths: lengths)
   }
 
   /// Backpropagation through time, both reset placements: the gradients of a loss with
@@ -272,7 +273,8 @@ extension RNN {
   public func forwardWithTrace(
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> RecurrentTrace<Scalar> {
-    try core.forwardWithTrace(input, h0: initialState, lengths: lengths)
+    if dropsOut { throw droppedTraceError }
+    return try core.forwardWithTrace(input, h0: initialState, lengths: lengths)
   }
 
   /// Backpropagation through time; see ``GRU/backward(_:outputGradient:hiddenGradient:)``.

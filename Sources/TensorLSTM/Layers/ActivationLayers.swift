@@ -1,0 +1,86 @@
+/// The activations as layers, PyTorch's `nn.ReLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softmax(dim)`,
+/// `nn.LogSoftmax(dim)`: the tensor operations of the same names, with their backwards.
+///
+///     Sequential<Float> { Linear<Float>(inFeatures: 8, outFeatures: 8); ReLU<Float>() }
+///
+/// No parameters; cost one pass over the input (softmax: three).
+public struct ReLU<Scalar: BLASScalar>: ElementwiseLayer {
+  /// No effect on the computation.
+  public var training = true
+  /// `nn.ReLU()`.
+  public init() {}
+  /// `max(x, 0)`.
+  public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
+    input.relu()
+  }
+  func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    Tensor.zipped(trace.input, dY) { x, g in x > 0 ? g : 0 }
+  }
+}
+
+/// `nn.Tanh`; see ``ReLU``.
+public struct Tanh<Scalar: BLASScalar>: ElementwiseLayer {
+  /// No effect on the computation.
+  public var training = true
+  /// `nn.Tanh()`.
+  public init() {}
+  /// `tanh(x)`.
+  public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
+    input.tanh()
+  }
+  func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    Tensor.zipped(trace.output, dY) { y, g in g * (1 - y * y) }
+  }
+}
+
+/// `nn.Sigmoid`; see ``ReLU``.
+public struct Sigmoid<Scalar: BLASScalar>: ElementwiseLayer {
+  /// No effect on the computation.
+  public var training = true
+  /// `nn.Sigmoid()`.
+  public init() {}
+  /// `1 / (1 + e^−x)`.
+  public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
+    input.sigmoid()
+  }
+  func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    Tensor.zipped(trace.output, dY) { y, g in g * y * (1 - y) }
+  }
+}
+
+/// `nn.Softmax(dim)`; see ``ReLU``.
+public struct Softmax<Scalar: BLASScalar>: ElementwiseLayer {
+  /// The axis normalised over.
+  public let dim: Int
+  /// No effect on the computation.
+  public var training = true
+  /// `nn.Softmax(dim=dim)`.
+  public init(dim: Int) { self.dim = dim }
+  /// `softmax(x)` along `dim`.
+  public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
+    input.softmax(axis: dim)
+  }
+  /// `y · (dY − Σ dY·y)` along `dim`.
+  func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    let y = trace.output
+    return y * (dY - (dY * y).sum(axis: dim, keepingAxis: true))
+  }
+}
+
+/// `nn.LogSoftmax(dim)`; see ``ReLU``.
+public struct LogSoftmax<Scalar: BLASScalar>: ElementwiseLayer {
+  /// The axis normalised over.
+  public let dim: Int
+  /// No effect on the computation.
+  public var training = true
+  /// `nn.LogSoftmax(dim=dim)`.
+  public init(dim: Int) { self.dim = dim }
+  /// `log(softmax(x))` along `dim`.
+  public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
+    input.logSoftmax(axis: dim)
+  }
+  /// `dY − softmax · Σ dY` along `dim`.
+  func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    dY - trace.output.exp() * dY.sum(axis: dim, keepingAxis: true)
+  }
+}
