@@ -97,7 +97,7 @@ class ConvHead(nn.Module):
 
 
 class Tagger(nn.Module):
-    """Bidirectional GRU → LayerNorm → Linear → LogSoftmax per step."""
+    """Bidirectional GRU → LayerNorm → GELU → Linear → LogSoftmax per step."""
 
     def __init__(self):
         super().__init__()
@@ -106,10 +106,11 @@ class Tagger(nn.Module):
         self.proj = nn.Linear(24, 5)
 
     def forward(self, x, lengths):
-        return torch.log_softmax(self.proj(self.norm(run_recurrent(self.gru, x, lengths))), dim=-1)
+        y = nn.functional.gelu(self.norm(run_recurrent(self.gru, x, lengths)))
+        return torch.log_softmax(self.proj(y), dim=-1)
 
     def state(self):
-        keys = {"gru": "0", "norm": "1", "proj": "2"}
+        keys = {"gru": "0", "norm": "1", "proj": "3"}
         return {keys[k.split(".")[0]] + "." + k.split(".", 1)[1]: v for k, v in self.state_dict().items()}
 
 

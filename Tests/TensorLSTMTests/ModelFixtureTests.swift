@@ -39,6 +39,7 @@ struct ModelFixtureTests {
       return Sequential<Float> {
         GRU<Float>(inputSize: 6, hiddenSize: 12, batchFirst: true, bidirectional: true)
         LayerNorm<Float>(normalizedShape: [24])
+        GELU<Float>()
         Linear<Float>(inFeatures: 24, outFeatures: 5)
         LogSoftmax<Float>(dim: -1)
       }

@@ -99,6 +99,7 @@ struct ModelLayerTests {
       input: x)
     try Self.checkGradients("ReLU", make: { ReLU<Double>() }, input: x)
     try Self.checkGradients("Tanh", make: { Tanh<Double>() }, input: x)
+    try Self.checkGradients("GELU", make: { GELU<Double>() }, input: x)
     try Self.checkGradients("Sigmoid", make: { Sigmoid<Double>() }, input: x)
     try Self.checkGradients("Softmax", make: { Softmax<Double>(dim: 1) }, input: x)
     try Self.checkGradients("LogSoftmax", make: { LogSoftmax<Double>(dim: -1) }, input: x)

@@ -97,6 +97,10 @@ struct TensorOpsTests {
       ("relu", x.relu(), x.scalars.map { Swift.max($0, 0) }),
       ("sigmoid", scaled.sigmoid(), scaled.scalars.map { 1 / (1 + Foundation.exp(-$0)) }),
       ("tanh", scaled.tanh(), scaled.scalars.map { Foundation.tanh($0) }),
+      (
+        "gelu", scaled.gelu(),
+        scaled.scalars.map { 0.5 * $0 * (1 + Foundation.erf($0 / 2.0.squareRoot())) }
+      ),
     ]
     for (name, result, expected) in cases {
       #expect(result.shape == shape)
@@ -117,6 +121,18 @@ struct TensorOpsTests {
       expectClose(
         result.scalars.map(Double.init), expected, absolute: 2e-6, relative: 2e-6, "\(name) Float")
     }
+  }
+
+  @Test("erf over −7…7 and at the edges is libm's to 4e-15 relative")
+  func erfSweep() {
+    for i in 0...14_000 {
+      let x = -7 + Double(i) * 0.001
+      let (ours, libm) = (Activations.preciseErf(x), Foundation.erf(x))
+      #expect(
+        abs(ours - libm) <= 4e-15 * Swift.max(abs(libm), 1e-300), "erf(\(x)): \(ours) vs \(libm)")
+    }
+    #expect(Activations.preciseErf(.nan).isNaN && Activations.preciseErf(-.infinity) == -1)
+    #expect(Activations.preciseErf(1e-300) == Foundation.erf(1e-300))
   }
 
   @Test("log and exp at the edges behave as libm's")

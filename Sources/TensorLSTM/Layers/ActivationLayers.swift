@@ -1,5 +1,5 @@
-/// The activations as layers, PyTorch's `nn.ReLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softmax(dim)`,
-/// `nn.LogSoftmax(dim)`: the tensor operations of the same names, with their backwards.
+/// The activations as layers, PyTorch's `nn.ReLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.GELU`,
+/// `nn.Softmax(dim)`, `nn.LogSoftmax(dim)`: the tensor operations of the same names, with their backwards.
 ///
 ///     Sequential<Float> { Linear<Float>(inFeatures: 8, outFeatures: 8); ReLU<Float>() }
 ///
@@ -45,6 +45,27 @@ public struct Sigmoid<Scalar: BLASScalar>: ElementwiseLayer {
   }
   func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
     Tensor.zipped(trace.output, dY) { y, g in g * y * (1 - y) }
+  }
+}
+
+/// `nn.GELU()` (the exact, erf form); see ``ReLU``.
+public struct GELU<Scalar: BLASScalar>: ElementwiseLayer {
+  /// No effect on the computation.
+  public var training = true
+  /// `nn.GELU()`.
+  public init() {}
+  /// `x · Φ(x)`.
+  public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
+    input.gelu()
+  }
+  /// `dY · (Φ(x) + x · φ(x))`.
+  func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    Tensor.zipped(trace.input, dY) { xs, g in
+      let x = Double(xs)
+      let cdf = 0.5 * (1 + Activations.preciseErf(x * 0.7071067811865476))
+      let pdf = Activations.preciseExp(-0.5 * x * x) * 0.3989422804014327
+      return Scalar(Double(g) * (cdf + x * pdf))
+    }
   }
 }
 

@@ -155,6 +155,17 @@ extension Tensor {
   @_specialize(where Scalar == Double)
   public func tanh() -> Tensor { mapped { Activations.tanh($0) } }
 
+  /// `x · Φ(x) = ½ x (1 + erf(x/√2))` of every element, PyTorch's exact `gelu`
+  /// (``Activations/preciseErf(_:)``, in `Double`).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func gelu() -> Tensor {
+    mapped {
+      let x = Double($0)
+      return Scalar(0.5 * x * (1 + Activations.preciseErf(x * 0.7071067811865476)))
+    }
+  }
+
   /// `xʸ` elementwise with broadcasting, as `torch.pow`: a negative base with a whole exponent
   /// keeps its sign rule (`(−2)³ = −8`), with any other exponent gives NaN; `x⁰ = 1`.
   @_specialize(where Scalar == Float)
