@@ -25,13 +25,18 @@ MASK = (1 << 64) - 1
 
 
 class CharLM(torch.nn.Module):
-    def __init__(self, vocabulary, hidden, layers):
+    """Embedding → LSTM (dropout between layers) → Linear: the Swift example's Sequential,
+    whose children are named like these attributes."""
+
+    def __init__(self, vocabulary, embed, hidden, layers, dropout):
         super().__init__()
-        self.lstm = torch.nn.LSTM(vocabulary, hidden, num_layers=layers, batch_first=True)
+        self.embed = torch.nn.Embedding(vocabulary, embed)
+        self.lstm = torch.nn.LSTM(embed, hidden, num_layers=layers, batch_first=True,
+                                  dropout=dropout if layers > 1 else 0.0)
         self.head = torch.nn.Linear(hidden, vocabulary)
 
-    def forward(self, x):
-        return self.head(self.lstm(x)[0])
+    def forward(self, ids):
+        return self.head(self.lstm(self.embed(ids))[0])
 
 
 def corpus(directory, max_bytes):
@@ -61,22 +66,23 @@ class SplitMix64:
         return z ^ (z >> 31)
 
 
-def batch(codes, starts, length, vocabulary):
+def batch(codes, starts, length):
     index = torch.tensor([[codes[s + t] for t in range(length + 1)] for s in starts])
-    x = torch.nn.functional.one_hot(index[:, :length], vocabulary).float()
-    return x, index[:, 1:].reshape(-1)
+    return index[:, :length], index[:, 1:].reshape(-1)
 
 
 def validation_loss(model, validation, meta, vocabulary):
     length, batch_size = int(meta["seq_length"]), int(meta["batch"])
     windows = min(int(meta["val_windows"]), (len(validation) - 1) // length)
     total = 0.0
+    model.eval()
     with torch.no_grad():
         for start in range(0, windows, batch_size):
             n = min(batch_size, windows - start)
-            x, y = batch(validation, [(start + i) * length for i in range(n)], length, vocabulary)
+            x, y = batch(validation, [(start + i) * length for i in range(n)], length)
             logits = model(x).reshape(-1, vocabulary)
             total += torch.nn.functional.cross_entropy(logits, y).item() * n
+    model.train()
     return total / windows
 
 
@@ -85,7 +91,8 @@ def load(path):
         meta = f.metadata()
     vocab, train, validation = corpus(meta["corpus"], int(meta["max_bytes"]))
     assert vocab == meta["vocabulary"], "the corpus differs from the one the checkpoint was trained on"
-    model = CharLM(len(vocab), int(meta["hidden"]), int(meta["layers"]))
+    model = CharLM(len(vocab), int(meta["embed"]), int(meta["hidden"]), int(meta["layers"]),
+                   float(meta["dropout"]))
     model.load_state_dict(load_file(path))  # strict: every key PyTorch's, no extra
     return model, meta, train, validation, len(vocab)
 
@@ -109,7 +116,7 @@ def train(args):
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         starts = [random.next() % (len(train_codes) - length - 1) for _ in range(batch_size)]
-        x, y = batch(train_codes, starts, length, v)
+        x, y = batch(train_codes, starts, length)
         optimizer.zero_grad(set_to_none=True)
         loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, v), y)
         loss.backward()

@@ -1,13 +1,14 @@
-// A character-level LSTM language model trained end to end with TensorLSTM: one-hot characters
-// → LSTM → Linear → cross-entropy, Adam, on the Python standard library's sources (every
-// Debian machine with python3 has them).
+// A character-level LSTM language model trained end to end with TensorLSTM: a Sequential of
+// Embedding → LSTM (2 layers, dropout between them) → Linear, cross-entropy, Adam, on the
+// Python standard library's sources (every Debian machine with python3 has them).
 //
 //   swift run -c release tensorlstm-charlm --steps 600 --checkpoint charlm.safetensors
 //   swift run -c release tensorlstm-charlm --resume charlm.safetensors --steps 800
 //
-// Checkpoints are safetensors with PyTorch's keys ("lstm.weight_ih_l0", …, "head.weight"):
-// `tools/charlm_check.py` loads one into the same PyTorch module and recomputes the validation
-// loss; `tools/charlm_torch.py` trains the same model from the same start in PyTorch.
+// Checkpoints are safetensors with PyTorch's keys ("embed.weight", "lstm.weight_ih_l0", …,
+// "head.weight"): `tools/charlm_torch.py check` loads one into the same PyTorch module strictly
+// and recomputes the validation loss; `tools/charlm_torch.py train` trains the same model from
+// the same start in PyTorch.
 import Foundation
 import TensorLSTM
 
@@ -17,8 +18,10 @@ struct Options {
   var steps = 600
   var batch = 32
   var seqLength = 64
+  var embed = 64
   var hidden = 256
-  var layers = 1
+  var layers = 2
+  var dropout = 0.2
   var learningRate: Float = 2e-3
   var clip = 1.0
   var evalEvery = 100
@@ -46,8 +49,10 @@ struct Options {
       case "--steps": steps = Int(value()) ?? steps
       case "--batch": batch = Int(value()) ?? batch
       case "--seq": seqLength = Int(value()) ?? seqLength
+      case "--embed": embed = Int(value()) ?? embed
       case "--hidden": hidden = Int(value()) ?? hidden
       case "--layers": layers = Int(value()) ?? layers
+      case "--dropout": dropout = Double(value()) ?? dropout
       case "--lr": learningRate = Float(value()) ?? learningRate
       case "--clip": clip = Double(value()) ?? clip
       case "--eval-every": evalEvery = Int(value()) ?? evalEvery
@@ -64,7 +69,8 @@ struct Options {
         print(
           """
           tensorlstm-charlm [--corpus DIR] [--max-bytes N] [--steps N] [--batch B] [--seq T]
-                            [--hidden H] [--layers L] [--lr LR] [--clip NORM] [--eval-every N]
+                            [--embed E] [--hidden H] [--layers L] [--dropout P] [--lr LR]
+                            [--clip NORM] [--eval-every N]
                             [--val-windows N] [--seed S] [--threads N] [--checkpoint FILE]
                             [--resume FILE] [--save-initial FILE] [--log CSV] [--sample N] [--quiet]
           """)
@@ -126,61 +132,54 @@ struct SplitMix64 {
   }
 }
 
-/// One-hot inputs `[B, T, V]` and targets (the next characters) of windows starting at `starts`.
-func batch(_ codes: [Int], starts: [Int], length: Int, vocabulary: Int) -> (Tensor<Float>, [Int]) {
-  var x = [Float](repeating: 0, count: starts.count * length * vocabulary)
+/// Character ids `[B, T]` and targets (the next characters) of windows starting at `starts`.
+func batch(_ codes: [Int], starts: [Int], length: Int) -> (Tensor<Float>, [Int]) {
+  var ids: [Float] = []
   var targets: [Int] = []
-  for (b, start) in starts.enumerated() {
+  for start in starts {
     for t in 0..<length {
-      x[(b * length + t) * vocabulary + codes[start + t]] = 1
+      ids.append(Float(codes[start + t]))
       targets.append(codes[start + t + 1])
     }
   }
-  return (Tensor(shape: [starts.count, length, vocabulary], scalars: x), targets)
+  return (Tensor(shape: [starts.count, length], scalars: ids), targets)
 }
 
-struct CharLM {
-  var lstm: LSTM<Float>
-  var head: Linear<Float>
-
-  var parameters: [String: Tensor<Float>] {
-    var result: [String: Tensor<Float>] = [:]
-    for (k, v) in lstm.stateDict() { result["lstm." + k] = v }
-    for (k, v) in head.stateDict() { result["head." + k] = v }
-    return result
-  }
-
-  mutating func load(_ dict: [String: Tensor<Float>]) throws {
-    try lstm.loadStateDict(dict, prefix: "lstm.")
-    try head.loadStateDict(dict, prefix: "head.")
-  }
-
-  /// The mean cross-entropy of predicting each next character (no gradient).
-  func loss(_ x: Tensor<Float>, _ targets: [Int]) throws -> Float {
-    let logits = try head(try lstm(x).output)
-    return try Loss.crossEntropy(logits: logits.reshaped([targets.count, -1]), targets: targets)
-      .value
-  }
-
-  /// One training step's loss and gradients, keyed like `parameters`.
-  func gradients(_ x: Tensor<Float>, _ targets: [Int]) throws -> (Float, [String: Tensor<Float>]) {
-    let trace = try lstm.forwardWithTrace(x)
-    let output = trace.output.output  // [B, T, H]
-    let logits = try head(output)
-    let ce = try Loss.crossEntropy(logits: logits.reshaped([targets.count, -1]), targets: targets)
-    let headGradients = try head.backward(
-      input: output, outputGradient: ce.gradient.reshaped(logits.shape))
-    // The one-hot characters need no gradient: the first layer's dX GEMM is skipped.
-    let lstmGradients = try lstm.backward(
-      trace, outputGradient: headGradients.input, inputGradient: false)
-    var result: [String: Tensor<Float>] = [:]
-    for (k, v) in lstmGradients.parameters { result["lstm." + k] = v }
-    for (k, v) in headGradients.parameters { result["head." + k] = v }
-    return (ce.value, result)
+/// The model: `Embedding(V, E)` "embed" → `LSTM(E, H, L, dropout)` "lstm" → `Linear(H, V)` "head",
+/// the attribute names of the PyTorch module in tools/charlm_torch.py.
+func makeModel(vocabulary v: Int, _ o: Options) -> Sequential<Float> {
+  var lstm = LSTM<Float>(
+    inputSize: o.embed, hiddenSize: o.hidden, numLayers: o.layers, batchFirst: true,
+    dropout: o.dropout, seed: o.seed)
+  lstm.threads = o.threads
+  return Sequential<Float> {
+    Embedding<Float>(numEmbeddings: v, embeddingDim: o.embed, seed: o.seed &+ 2).named("embed")
+    lstm.named("lstm")
+    Linear<Float>(inFeatures: o.hidden, outFeatures: v, seed: o.seed &+ 1).named("head")
   }
 }
 
-func validationLoss(_ model: CharLM, _ corpus: Corpus, _ o: Options) throws -> Double {
+/// The mean cross-entropy of predicting each next character (eval mode, no trace).
+func loss(_ model: Sequential<Float>, _ ids: Tensor<Float>, _ targets: [Int]) throws -> Float {
+  var model = model
+  model.training = false
+  let logits = try model(ids)
+  return try Loss.crossEntropy(logits: logits.reshaped([targets.count, -1]), targets: targets).value
+}
+
+/// One training step's loss and gradients, keyed like the model's state dict.
+func gradients(_ model: Sequential<Float>, _ ids: Tensor<Float>, _ targets: [Int]) throws -> (
+  Float, [String: Tensor<Float>]
+) {
+  let trace = try model.forwardWithTrace(ids)
+  let logits = trace.output  // [B, T, V]
+  let ce = try Loss.crossEntropy(logits: logits.reshaped([targets.count, -1]), targets: targets)
+  let g = try model.backward(
+    trace, outputGradient: ce.gradient.reshaped(logits.shape), inputGradient: false)
+  return (ce.value, g.parameters)
+}
+
+func validationLoss(_ model: Sequential<Float>, _ corpus: Corpus, _ o: Options) throws -> Double {
   let windows = Swift.min(o.valWindows, (corpus.validation.count - 1) / o.seqLength)
   var total = 0.0
   var count = 0
@@ -189,8 +188,8 @@ func validationLoss(_ model: CharLM, _ corpus: Corpus, _ o: Options) throws -> D
     let n = Swift.min(o.batch, windows - start)
     let (x, targets) = batch(
       corpus.validation, starts: (start..<(start + n)).map { $0 * o.seqLength },
-      length: o.seqLength, vocabulary: corpus.vocabulary.count)
-    total += Double(try model.loss(x, targets)) * Double(n)
+      length: o.seqLength)
+    total += Double(try loss(model, x, targets)) * Double(n)
     count += n
     start += n
   }
@@ -203,46 +202,46 @@ func formatTime(_ seconds: Double) -> String {
 }
 
 func save(
-  _ model: CharLM, _ optimizer: Adam<Float>, _ corpus: Corpus, _ o: Options, step: Int,
+  _ model: Sequential<Float>, _ optimizer: Adam<Float>, _ corpus: Corpus, _ o: Options, step: Int,
   validation: Double, to path: String
 ) throws {
   let vocabulary = String(decoding: corpus.vocabulary, as: UTF8.self)
   try SafeTensors.write(
-    model.parameters, to: path,
+    model.stateDict(), to: path,
     metadata: [
       "step": "\(step)", "validation_loss": "\(validation)", "vocabulary": vocabulary,
-      "hidden": "\(o.hidden)", "layers": "\(o.layers)", "seq_length": "\(o.seqLength)",
+      "embed": "\(o.embed)", "hidden": "\(o.hidden)", "layers": "\(o.layers)",
+      "dropout": "\(o.dropout)", "seq_length": "\(o.seqLength)",
       "batch": "\(o.batch)", "max_bytes": "\(o.maxBytes)", "val_windows": "\(o.valWindows)",
       "seed": "\(o.seed)", "corpus": o.corpus, "format": "pytorch state_dict of CharLM",
     ])
   try SafeTensors.write(optimizer.stateDict(), to: path + ".optimizer")
 }
 
-func sample(_ model: CharLM, _ corpus: Corpus, count: Int, seed: UInt64) throws -> String {
+/// Text sampled one character at a time (temperature 0.8), the LSTM streaming its state.
+func sample(_ model: Sequential<Float>, _ corpus: Corpus, count: Int, seed: UInt64) throws
+  -> String
+{
   var generator = SeededGenerator(seed: seed)
-  let v = corpus.vocabulary.count
+  var embed = model.children[0].layer as! Embedding<Float>
+  var lstm = model.children[1].layer as! LSTM<Float>
+  let head = model.children[2].layer as! Linear<Float>
+  (embed.training, lstm.training) = (false, false)
   var state: LSTMState<Float>? = nil
   var text = Array("def ".utf8)
   var index = [Int](repeating: 0, count: 256)
   for (i, c) in corpus.vocabulary.enumerated() { index[Int(c)] = i }
-  var next = 0
-  // Prime with the prompt, then feed each sampled character back in (temperature 0.8).
-  for (position, character) in text.enumerated() {
-    var x = [Float](repeating: 0, count: v)
-    x[index[Int(character)]] = 1
-    let out = try model.lstm.streaming(Tensor(shape: [1, 1, v], scalars: x), state: state)
+  func step(_ id: Int) throws -> Int {
+    let x = try embed(Tensor(shape: [1, 1], scalars: [Float(id)]))
+    let out = try lstm.streaming(x, state: state)
     state = out.state
-    if position == text.count - 1 {
-      next = pick(try model.head(out.output).scalars, using: &generator)
-    }
+    return pick(try head(out.output).scalars, using: &generator)
   }
+  var next = 0
+  for character in text { next = try step(index[Int(character)]) }
   for _ in 0..<count {
     text.append(corpus.vocabulary[next])
-    var x = [Float](repeating: 0, count: v)
-    x[next] = 1
-    let out = try model.lstm.streaming(Tensor(shape: [1, 1, v], scalars: x), state: state)
-    state = out.state
-    next = pick(try model.head(out.output).scalars, using: &generator)
+    next = try step(next)
   }
   return String(decoding: text, as: UTF8.self)
 }
@@ -272,15 +271,11 @@ if o.corpus.isEmpty {
 BLAS.threadCount = o.threads
 let corpus = try Corpus(directory: o.corpus, maxBytes: o.maxBytes)
 let v = corpus.vocabulary.count
-var model = CharLM(
-  lstm: LSTM<Float>(
-    inputSize: v, hiddenSize: o.hidden, numLayers: o.layers, batchFirst: true, seed: o.seed),
-  head: Linear<Float>(inFeatures: o.hidden, outFeatures: v, seed: o.seed &+ 1))
-model.lstm.threads = o.threads
+var model = makeModel(vocabulary: v, o)
 var optimizer = Adam<Float>(learningRate: o.learningRate)
 var firstStep = 0
 if let resume = o.resume {
-  try model.load(try SafeTensors.read(contentsOf: resume))
+  try model.loadStateDict(try SafeTensors.read(contentsOf: resume))
   try optimizer.loadStateDict(try SafeTensors.read(contentsOf: resume + ".optimizer"))
   firstStep = optimizer.steps
   say("resumed from \(resume) at step \(firstStep)")
@@ -292,7 +287,7 @@ say(
   "corpus: \(o.corpus), \(corpus.train.count) training and \(corpus.validation.count) validation characters, vocabulary \(v)"
 )
 say(
-  "model: LSTM(\(v) → \(o.hidden), \(o.layers) layer(s)) → Linear(\(o.hidden) → \(v)); Adam lr \(o.learningRate); batch \(o.batch) × \(o.seqLength) characters; \(o.threads) thread(s)"
+  "model: Embedding(\(v), \(o.embed)) → LSTM(\(o.embed) → \(o.hidden), \(o.layers) layer(s), dropout \(o.dropout)) → Linear(\(o.hidden) → \(v)); Adam lr \(o.learningRate); batch \(o.batch) × \(o.seqLength) characters; \(o.threads) thread(s)"
 )
 var logLines = ["step,train_loss,validation_loss,seconds"]
 if let log = o.log, o.resume != nil, let old = try? String(contentsOfFile: log, encoding: .utf8) {
@@ -308,12 +303,12 @@ for step in (firstStep + 1)...Swift.max(firstStep + 1, o.steps) where step <= o.
   let starts = (0..<o.batch).map { _ in
     Int(random.next() % UInt64(corpus.train.count - o.seqLength - 1))
   }
-  let (x, targets) = batch(corpus.train, starts: starts, length: o.seqLength, vocabulary: v)
-  var (loss, gradients) = try model.gradients(x, targets)
-  try clipGradientNorm(&gradients, maxNorm: o.clip)
-  var parameters = model.parameters
-  try optimizer.step(&parameters, gradients: gradients)
-  try model.load(parameters)
+  let (x, targets) = batch(corpus.train, starts: starts, length: o.seqLength)
+  var (loss, stepGradients) = try gradients(model, x, targets)
+  try clipGradientNorm(&stepGradients, maxNorm: o.clip)
+  var parameters = model.stateDict()
+  try optimizer.step(&parameters, gradients: stepGradients)
+  try model.loadStateDict(parameters)
   smoothed = smoothed.map { 0.95 * $0 + 0.05 * Double(loss) } ?? Double(loss)
   let elapsed = Date().timeIntervalSince(start)
   let done = step - firstStep

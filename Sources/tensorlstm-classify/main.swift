@@ -1,12 +1,13 @@
-// The article's pipeline, trained: LSTM → each sequence's last step → Linear → cross-entropy,
-// on a sequence-classification task with padded batches of variable length.
+// The article's pipeline, trained: one Sequential of LSTM → each sequence's last step →
+// Linear, cross-entropy, on a sequence-classification task with padded batches of variable
+// length.
 //
 //   swift run -c release tensorlstm-classify [--steps 300] [--threads 1]
 //
 // Task: sequences of 4 features and 8–24 steps, N(0, 1) values; the class is the feature
 // whose sum over the sequence's valid steps is largest, so the model must read every step and
-// ignore the padding. The head's gradient enters the LSTM through the output positions of the
-// last valid steps, written with a view assignment (`dY[b, length − 1] = g[b]`).
+// ignore the padding. `lengths` flows through the model: the LSTM stops each sequence at its
+// length and `LastStep` reads its last valid step (and sends the gradient back there).
 import Foundation
 import TensorLSTM
 
@@ -45,15 +46,20 @@ func makeBatch(_ count: Int, using generator: inout SeededGenerator) -> (
 }
 
 var lstm = LSTM<Float>(inputSize: features, hiddenSize: hidden, batchFirst: true, seed: 1)
-var head = Linear<Float>(inFeatures: hidden, outFeatures: classes, seed: 2)
 lstm.threads = threads
+var model = Sequential<Float> {
+  lstm
+  LastStep<Float>()
+  Linear<Float>(inFeatures: hidden, outFeatures: classes, seed: 2)
+}
 var optimizer = Adam<Float>(learningRate: 1e-2)
 var generator = SeededGenerator(seed: 3)
 let (validationX, validationLengths, validationLabels) = makeBatch(512, using: &generator)
 
 @MainActor func accuracy() throws -> Double {
-  let logits = try head(try lstm(validationX, lengths: validationLengths).lastStep)
-  let z = logits.scalars
+  var evaluated = model
+  evaluated.training = false
+  let z = try evaluated(validationX, lengths: validationLengths).scalars
   var correct = 0
   for (b, label) in validationLabels.enumerated() {
     let row = z[(b * classes)..<((b + 1) * classes)]
@@ -63,7 +69,7 @@ let (validationX, validationLengths, validationLabels) = makeBatch(512, using: &
 }
 
 print(
-  "LSTM(\(features) → \(hidden)) → last step → Linear(\(hidden) → \(classes)); Adam lr 0.01; batch \(batchSize), lengths 8–\(maxLength)"
+  "Sequential: LSTM(\(features) → \(hidden)) → LastStep → Linear(\(hidden) → \(classes)); Adam lr 0.01; batch \(batchSize), lengths 8–\(maxLength)"
 )
 print(
   String(
@@ -71,24 +77,14 @@ print(
 let start = Date()
 for step in 1...steps {
   let (x, lengths, labels) = makeBatch(batchSize, using: &generator)
-  let trace = try lstm.forwardWithTrace(x, lengths: lengths)
-  let last = trace.output.lastStep  // [B, H]: each sequence's own last step
-  let ce = try Loss.crossEntropy(logits: try head(last), targets: labels)
-  let headGradients = try head.backward(input: last, outputGradient: ce.gradient)
-  // The head read output[b, length − 1, :]: its gradient goes there, zero elsewhere.
-  var dY = Tensor<Float>.zeros(shape: trace.output.output.shape)
-  for (b, length) in lengths.enumerated() { dY[b, length - 1] = headGradients.input[b] }
-  let lstmGradients = try lstm.backward(trace, outputGradient: dY, inputGradient: false)
-  var parameters: [String: Tensor<Float>] = [:]
-  var gradients: [String: Tensor<Float>] = [:]
-  for (k, v) in lstm.stateDict() { parameters["lstm." + k] = v }
-  for (k, v) in head.stateDict() { parameters["head." + k] = v }
-  for (k, v) in lstmGradients.parameters { gradients["lstm." + k] = v }
-  for (k, v) in headGradients.parameters { gradients["head." + k] = v }
+  let trace = try model.forwardWithTrace(x, lengths: lengths)
+  let ce = try Loss.crossEntropy(logits: trace.output, targets: labels)
+  var gradients = try model.backward(trace, outputGradient: ce.gradient, inputGradient: false)
+    .parameters
   try clipGradientNorm(&gradients, maxNorm: 1)
+  var parameters = model.stateDict()
   try optimizer.step(&parameters, gradients: gradients)
-  try lstm.loadStateDict(parameters, prefix: "lstm.")
-  try head.loadStateDict(parameters, prefix: "head.")
+  try model.loadStateDict(parameters)
   if step % 50 == 0 || step == steps {
     print(
       String(
