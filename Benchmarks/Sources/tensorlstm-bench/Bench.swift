@@ -58,6 +58,11 @@ struct Bench: ParsableCommand {
       "Time the LSTM training step (forwardWithTrace + backward) against the forward on issue 12's shapes (or the custom one)."
   )
   var train = false
+  @Flag(
+    help:
+      "Time composed models: Sequential vs the layers by hand (article), Embedding forward + backward, a char-LM training step."
+  )
+  var models = false
 
   mutating func run() throws {
     BLAS.threadCount = threads
@@ -73,6 +78,10 @@ struct Bench: ParsableCommand {
       shapes[i].layers = layers
       shapes[i].bidirectional = bidirectional
       shapes[i].gates = cell.gates
+    }
+    if models {
+      ModelBench.run(threads: threads, repeats: repeats, small: custom)
+      return
     }
     if train && peakMemory {
       try PeakMemory.reportTraining(custom ? shapes[0] : .large)

@@ -10,9 +10,13 @@ public struct ReLU<Scalar: BLASScalar>: ElementwiseLayer {
   /// `nn.ReLU()`.
   public init() {}
   /// `max(x, 0)`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     input.relu()
   }
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
     Tensor.zipped(trace.input, dY) { x, g in x > 0 ? g : 0 }
   }
@@ -25,9 +29,13 @@ public struct Tanh<Scalar: BLASScalar>: ElementwiseLayer {
   /// `nn.Tanh()`.
   public init() {}
   /// `tanh(x)`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     input.tanh()
   }
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
     Tensor.zipped(trace.output, dY) { y, g in g * (1 - y * y) }
   }
@@ -40,9 +48,13 @@ public struct Sigmoid<Scalar: BLASScalar>: ElementwiseLayer {
   /// `nn.Sigmoid()`.
   public init() {}
   /// `1 / (1 + e^−x)`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     input.sigmoid()
   }
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
     Tensor.zipped(trace.output, dY) { y, g in g * y * (1 - y) }
   }
@@ -55,10 +67,14 @@ public struct GELU<Scalar: BLASScalar>: ElementwiseLayer {
   /// `nn.GELU()`.
   public init() {}
   /// `x · Φ(x)`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     input.gelu()
   }
   /// `dY · (Φ(x) + x · φ(x))`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
     Tensor.zipped(trace.input, dY) { xs, g in
       let x = Double(xs)
@@ -78,10 +94,14 @@ public struct Softmax<Scalar: BLASScalar>: ElementwiseLayer {
   /// `nn.Softmax(dim=dim)`.
   public init(dim: Int) { self.dim = dim }
   /// `softmax(x)` along `dim`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     input.softmax(axis: dim)
   }
   /// `y · (dY − Σ dY·y)` along `dim`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
     let y = trace.output
     return y * (dY - (dY * y).sum(axis: dim, keepingAxis: true))
@@ -97,10 +117,14 @@ public struct LogSoftmax<Scalar: BLASScalar>: ElementwiseLayer {
   /// `nn.LogSoftmax(dim=dim)`.
   public init(dim: Int) { self.dim = dim }
   /// `log(softmax(x))` along `dim`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     input.logSoftmax(axis: dim)
   }
   /// `dY − softmax · Σ dY` along `dim`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
     dY - trace.output.exp() * dY.sum(axis: dim, keepingAxis: true)
   }

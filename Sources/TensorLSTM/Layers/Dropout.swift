@@ -25,11 +25,15 @@ public struct Dropout<Scalar: BLASScalar>: ParameterFreeLayer {
   }
 
   /// `x` times a fresh mask in training mode (p > 0); `x` itself otherwise.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     try forwardWithTrace(input, lengths: lengths).output
   }
 
   /// The forward, keeping its mask (nil when the identity).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forwardWithTrace(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> LayerTrace<
     Scalar
   > {
@@ -41,6 +45,8 @@ public struct Dropout<Scalar: BLASScalar>: ParameterFreeLayer {
   }
 
   /// `dY · mask` (or `dY` for the identity).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func backward(
     _ trace: LayerTrace<Scalar>, outputGradient: Tensor<Scalar>, inputGradient: Bool
   ) throws -> LayerGradients<Scalar> {
@@ -58,6 +64,8 @@ final class MaskSource: Sendable {
   init(seed: UInt64) { generator = Mutex(SeededGenerator(seed: seed)) }
 
   /// A mask of `shape`: each element `1/(1−p)` with probability `1 − p`, else 0.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func next<Scalar: BLASScalar>(shape: [Int], p: Double) -> Tensor<Scalar> {
     let count = TensorLayout(contiguous: shape).count
     let keep = Scalar(p >= 1 ? 0 : 1 / (1 - p))

@@ -50,9 +50,13 @@ public struct Embedding<Scalar: BLASScalar>: Layer {
   }
 
   /// The table by PyTorch name; shares storage.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func stateDict() -> [String: Tensor<Scalar>] { ["weight": weight] }
 
   /// Replaces `weight`; validates first; copies.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func loadStateDict(_ dict: [String: Tensor<Scalar>]) throws {
     try StateDictCheck.validate(dict, expected: parameterShapes)
     weight = dict["weight"]!.contiguous()
@@ -62,6 +66,8 @@ public struct Embedding<Scalar: BLASScalar>: Layer {
   ///
   /// - Throws: ``LayerError/invalidValue(name:reason:)`` naming the first id that is not a
   ///   whole number in `0..<V`, with its position.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func ids(_ input: Tensor<Scalar>) throws -> [Int] {
     let values = input.scalars
     if let bad = values.firstIndex(where: {
@@ -82,20 +88,43 @@ public struct Embedding<Scalar: BLASScalar>: Layer {
   }
 
   /// The rows of `weight` for every id: `[*]` → `[*, E]`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
-    weight.gathered(indices: try ids(input), axis: 0).reshaped(input.shape + [embeddingDim])
+    lookup(try ids(input), shape: input.shape)
   }
 
   /// The lookup, keeping the ids.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forwardWithTrace(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> LayerTrace<
     Scalar
   > {
     let rows = try ids(input)
-    let output = weight.gathered(indices: rows, axis: 0).reshaped(input.shape + [embeddingDim])
-    return LayerTrace(input: input, output: output, lengths: lengths, record: rows)
+    return LayerTrace(
+      input: input, output: lookup(rows, shape: input.shape), lengths: lengths, record: rows)
+  }
+
+  /// One row copy per id into a new `[shape…, E]` tensor (`weight` is contiguous: every load
+  /// makes it so).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func lookup(_ rows: [Int], shape: [Int]) -> Tensor<Scalar> {
+    let width = embeddingDim
+    var output = Tensor<Scalar>.zeros(shape: shape + [width])
+    weight.withBase { w in
+      output.withMutableBase { out in
+        for (position, row) in rows.enumerated() {
+          (out + position * width).update(from: w + row * width, count: width)
+        }
+      }
+    }
+    return output
   }
 
   /// `dW[id] += dY[position]` for every position (not the padding row); the ids get zeros.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func backward(
     _ trace: LayerTrace<Scalar>, outputGradient: Tensor<Scalar>, inputGradient: Bool
   ) throws -> LayerGradients<Scalar> {

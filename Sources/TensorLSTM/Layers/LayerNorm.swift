@@ -42,12 +42,16 @@ public struct LayerNorm<Scalar: BLASScalar>: Layer {
   }
 
   /// The parameters by PyTorch name; shares storage.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func stateDict() -> [String: Tensor<Scalar>] {
     guard let weight, let bias else { return [:] }
     return ["weight": weight, "bias": bias]
   }
 
   /// Replaces `weight` and `bias`; validates first; copies.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func loadStateDict(_ dict: [String: Tensor<Scalar>]) throws {
     try StateDictCheck.validate(dict, expected: parameterShapes)
     (weight, bias) = (dict["weight"]?.contiguous(), dict["bias"]?.contiguous())
@@ -57,6 +61,8 @@ public struct LayerNorm<Scalar: BLASScalar>: Layer {
   var width: Int { normalizedShape.reduce(1, *) }
 
   /// The rows `[N, width]` of `x`, checked.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func rows(_ x: Tensor<Scalar>) throws -> Tensor<Scalar> {
     guard x.rank >= normalizedShape.count,
       Array(x.shape.suffix(normalizedShape.count)) == normalizedShape
@@ -69,6 +75,8 @@ public struct LayerNorm<Scalar: BLASScalar>: Layer {
   }
 
   /// The normalised rows `x̂` and each row's `1/√(var + eps)`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func normalize(_ rows: Tensor<Scalar>) -> (
     normalized: Tensor<Scalar>, inverseDeviations: [Double]
   ) {
@@ -97,6 +105,8 @@ public struct LayerNorm<Scalar: BLASScalar>: Layer {
   }
 
   /// `x̂ · weight + bias`, in `x`'s shape.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func affine(_ normalized: Tensor<Scalar>, shape: [Int]) -> Tensor<Scalar> {
     guard let weight, let bias else { return normalized.reshaped(shape) }
     return (normalized * weight.reshaped([width]) + bias.reshaped([width])).reshaped(shape)
@@ -104,11 +114,15 @@ public struct LayerNorm<Scalar: BLASScalar>: Layer {
 
   /// The normalisation of `x` `[*, normalizedShape]`.
   /// - Throws: ``LayerError`` when `x` does not end in `normalizedShape`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     affine(normalize(try rows(input)).normalized, shape: input.shape)
   }
 
   /// The forward, keeping `x̂` and the inverse deviations.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forwardWithTrace(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> LayerTrace<
     Scalar
   > {
@@ -125,6 +139,8 @@ public struct LayerNorm<Scalar: BLASScalar>: Layer {
 
   /// `dx = (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)) / σ` with `dx̂ = dY · weight`;
   /// `dweight = Σ dY · x̂`, `dbias = Σ dY` over the rows.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func backward(
     _ trace: LayerTrace<Scalar>, outputGradient: Tensor<Scalar>, inputGradient: Bool
   ) throws -> LayerGradients<Scalar> {

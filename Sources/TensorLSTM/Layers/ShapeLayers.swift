@@ -17,6 +17,8 @@ public struct LastStep<Scalar: BLASScalar>: ElementwiseLayer {
   /// Each sequence's output at its last valid step (`lengths[b] − 1`; the last step without
   /// lengths, a view then). Padded batches: `output[:, -1, :]` would return padding.
   /// - Throws: ``LayerError`` for an input that is not rank 3 or bad lengths.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     let (timeAxis, batchAxis) = batchFirst ? (1, 0) : (0, 1)
     guard input.rank == 3 else {
@@ -36,6 +38,8 @@ public struct LastStep<Scalar: BLASScalar>: ElementwiseLayer {
   }
 
   /// dY placed at each sequence's last valid step; zeros elsewhere.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
     let shape = trace.input.shape
     var dX = Tensor<Scalar>.zeros(shape: shape)
@@ -62,9 +66,13 @@ public struct Flatten<Scalar: BLASScalar>: ElementwiseLayer {
     (self.startDim, self.endDim) = (startDim, endDim)
   }
   /// The flattened view.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     input.flattened(startAxis: startDim, endAxis: endDim)
   }
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
     dY.reshaped(trace.input.shape)
   }
@@ -79,10 +87,14 @@ public struct Permute<Scalar: BLASScalar>: ElementwiseLayer {
   /// A permutation of `0..<rank`.
   public init(_ axes: [Int]) { self.axes = axes }
   /// The permuted view.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     input.permuted(axes)
   }
   /// dY permuted back.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func inputGradient(_ trace: LayerTrace<Scalar>, _ dY: Tensor<Scalar>) throws -> Tensor<Scalar> {
     var inverse = [Int](repeating: 0, count: axes.count)
     for (i, a) in axes.enumerated() { inverse[(a + axes.count) % axes.count] = i }
