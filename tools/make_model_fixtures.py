@@ -92,8 +92,7 @@ class ConvHead(nn.Module):
 
     def state(self):
         # Sequential indices: 0 lstm, 1 permute, 2 conv, 3 relu, 4 flatten, 5 head.
-        keys = {"lstm": "0", "conv": "2", "head": "5"}
-        return {keys[k.split(".")[0]] + "." + k.split(".", 1)[1]: v for k, v in self.state_dict().items()}
+        return renamed(self.state_dict(), {"lstm": "0", "conv": "2", "head": "5"})
 
 
 class Tagger(nn.Module):
@@ -110,8 +109,7 @@ class Tagger(nn.Module):
         return torch.log_softmax(self.proj(y), dim=-1)
 
     def state(self):
-        keys = {"gru": "0", "norm": "1", "proj": "3"}
-        return {keys[k.split(".")[0]] + "." + k.split(".", 1)[1]: v for k, v in self.state_dict().items()}
+        return renamed(self.state_dict(), {"gru": "0", "norm": "1", "proj": "3"})
 
 
 class ReluStack(nn.Module):
@@ -126,7 +124,7 @@ class ReluStack(nn.Module):
         return torch.softmax(torch.sigmoid(torch.tanh(y)), dim=-1)
 
     def state(self):
-        return {"0." + k.removeprefix("rnn."): v for k, v in self.state_dict().items()}
+        return renamed(self.state_dict(), {"rnn": "0"})
 
 
 class Custom(nn.Module):
@@ -143,6 +141,11 @@ class Custom(nn.Module):
 
     def state(self):
         return self.state_dict()
+
+
+def renamed(state, keys):
+    """A state dict with each attribute's prefix replaced by its Sequential index."""
+    return {keys[k.split(".")[0]] + "." + k.split(".", 1)[1]: v for k, v in state.items()}
 
 
 def randomize(model):

@@ -73,6 +73,11 @@ struct ModelFixtureTests {
     return result
   }
 
+  /// The fixture's `lengths` metadata (comma separated; empty: none).
+  static func lengths(_ meta: [String: String]) -> [Int]? {
+    meta["lengths"]!.isEmpty ? nil : meta["lengths"]!.split(separator: ",").map { Int($0)! }
+  }
+
   static let names = [
     "classifier", "classifier_train", "named_gru", "conv_head", "tagger", "relu_stack", "custom",
   ]
@@ -85,8 +90,7 @@ struct ModelFixtureTests {
     #expect(Set(model.stateDict().keys) == Set(state.keys), "the keys of model.state_dict()")
     try model.loadStateDict(state)
     model.training = false
-    let lengths =
-      meta["lengths"]!.isEmpty ? nil : meta["lengths"]!.split(separator: ",").map { Int($0)! }
+    let lengths = Self.lengths(meta)
     let y = try model(t["input"]!, lengths: lengths)
     expectClose(y, t["eval_output"]!, absolute: 1e-5, relative: 1e-4, name)
   }
@@ -99,8 +103,7 @@ struct ModelFixtureTests {
     var model = Self.model(name)
     try model.loadStateDict(Self.entries(t, "state."))
     model.training = true
-    let lengths =
-      meta["lengths"]!.isEmpty ? nil : meta["lengths"]!.split(separator: ",").map { Int($0)! }
+    let lengths = Self.lengths(meta)
     let targets = t["targets"]!.scalars.map { Int($0) }
     var adam = Adam<Float>(learningRate: 1e-2)
     for _ in 0..<3 {

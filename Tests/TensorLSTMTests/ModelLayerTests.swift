@@ -29,11 +29,7 @@ struct ModelLayerTests {
     for (key, value) in parameters {
       let count = value.count
       for i in Set([0, count / 2, count - 1]) where count > 0 {
-        var index = [Int](repeating: 0, count: value.rank)
-        var rest = i
-        for axis in stride(from: value.rank - 1, through: 0, by: -1) {
-          (rest, index[axis]) = rest.quotientAndRemainder(dividingBy: value.shape[axis])
-        }
+        let index = Self.rowMajorIndex(i, value.shape)
         var plus = parameters
         var minus = parameters
         plus[key]![scalarAt: index] += h
@@ -49,11 +45,7 @@ struct ModelLayerTests {
     guard checkInput else { return }
     let x = input.contiguous()
     for i in Set([0, x.count / 3, x.count - 1]) {
-      var index = [Int](repeating: 0, count: x.rank)
-      var rest = i
-      for axis in stride(from: x.rank - 1, through: 0, by: -1) {
-        (rest, index[axis]) = rest.quotientAndRemainder(dividingBy: x.shape[axis])
-      }
+      let index = Self.rowMajorIndex(i, x.shape)
       var plus = x
       var minus = x
       plus[scalarAt: index] += h
@@ -65,6 +57,16 @@ struct ModelLayerTests {
         "\(name): dinput\(index) \(analytic) vs finite difference \(numeric)",
         sourceLocation: sourceLocation)
     }
+  }
+
+  /// The index of element `flat` in row-major order.
+  static func rowMajorIndex(_ flat: Int, _ shape: [Int]) -> [Int] {
+    var index = [Int](repeating: 0, count: shape.count)
+    var rest = flat
+    for axis in shape.indices.reversed() {
+      (rest, index[axis]) = rest.quotientAndRemainder(dividingBy: shape[axis])
+    }
+    return index
   }
 
   static let ids = Tensor<Double>(shape: [2, 4], scalars: [3, 1, 0, 4, 2, 2, 5, 0])

@@ -73,11 +73,7 @@ public struct Embedding<Scalar: BLASScalar>: Layer {
     if let bad = values.firstIndex(where: {
       !($0 >= 0 && $0 < Scalar(numEmbeddings) && $0.rounded(.towardZero) == $0)
     }) {
-      var position = [Int](repeating: 0, count: input.rank)
-      var rest = bad
-      for axis in stride(from: input.rank - 1, through: 0, by: -1) {
-        (rest, position[axis]) = rest.quotientAndRemainder(dividingBy: input.shape[axis])
-      }
+      let position = TensorLayout.rowMajorIndex(of: bad, shape: input.shape)
       throw LayerError.invalidValue(
         name: "input",
         reason:

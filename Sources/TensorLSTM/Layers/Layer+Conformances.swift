@@ -1,21 +1,30 @@
 /// The existing layers on the one ``Layer`` protocol: their richer calls (initial state,
 /// `lastStep`, hidden-state gradients) stay beside it; through the protocol a recurrent layer
 /// maps its input to its `output` sequence.
-extension LSTM: Layer {
-  /// `self(x, lengths:).output`.
-  public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
-    try self(input, lengths: lengths).output
-  }
+///
+/// The recurrent layers differ only in their trace type; what the protocol calls do with it
+/// (dropout between layers, the record, the stale-trace check) is written once, here.
+protocol RecurrentLayer<Scalar>: CoreBackedLayer {
+  associatedtype RecordedTrace: Sendable
+  /// The layer's own traced forward without initial state, and its output sequence.
+  func recorded(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> (
+    trace: RecordedTrace, output: Tensor<Scalar>
+  )
+  /// The layer's own backward with no gradient on the final state.
+  func backward(_ trace: RecordedTrace, outputGradient: Tensor<Scalar>, inputGradient: Bool)
+    throws -> LayerGradients<Scalar>
+}
 
-  /// The recurrent trace; the layer's output is its `output` sequence. Disfavoured, so that
-  /// `lstm.forwardWithTrace(x, lengths:)` keeps returning the richer ``LSTMTrace``.
+extension RecurrentLayer {
+  /// The traced forward (disfavoured, so that `lstm.forwardWithTrace(x, lengths:)` keeps
+  /// returning the layer's richer trace).
   @_disfavoredOverload
   public func forwardWithTrace(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> LayerTrace<
     Scalar
   > {
     if dropsOut { return try droppedForwardWithTrace(input, lengths: lengths) }
-    let trace = try forwardWithTrace(input, initialState: nil, lengths: lengths)
-    return LayerTrace(input: input, output: trace.output.output, lengths: lengths, record: trace)
+    let (trace, output) = try recorded(input, lengths: lengths)
+    return LayerTrace(input: input, output: output, lengths: lengths, record: trace)
   }
 
   /// Backpropagation through time with no gradient on the final state.
@@ -26,15 +35,37 @@ extension LSTM: Layer {
       return try droppedBackward(
         stack, outputGradient: outputGradient, inputGradient: inputGradient)
     }
+    return try backward(
+      trace.record(as: RecordedTrace.self, layer: core.name), outputGradient: outputGradient,
+      inputGradient: inputGradient)
+  }
+}
+
+extension LSTM: Layer, RecurrentLayer {
+  /// `self(x, lengths:).output`.
+  public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
+    try self(input, lengths: lengths).output
+  }
+
+  func recorded(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> (
+    trace: LSTMTrace<Scalar>, output: Tensor<Scalar>
+  ) {
+    let trace = try forwardWithTrace(input, initialState: nil, lengths: lengths)
+    return (trace, trace.output.output)
+  }
+
+  func backward(_ trace: LSTMTrace<Scalar>, outputGradient: Tensor<Scalar>, inputGradient: Bool)
+    throws -> LayerGradients<Scalar>
+  {
     let g = try backward(
-      trace.record(as: LSTMTrace<Scalar>.self, layer: "LSTM"), outputGradient: outputGradient,
+      trace, outputGradient: outputGradient, hiddenGradient: nil, cellGradient: nil,
       inputGradient: inputGradient)
     return LayerGradients(input: g.input, parameters: g.parameters)
   }
 }
 
-/// The GRU and RNN share their trace type: one conformance body for both.
-protocol TracedRecurrentLayer<Scalar>: CoreBackedLayer {
+/// The GRU and RNN share their calls and trace type: one body for both.
+protocol HiddenStateLayer<Scalar>: RecurrentLayer where RecordedTrace == RecurrentTrace<Scalar> {
   func callAsFunction(_ input: Tensor<Scalar>, initialState: Tensor<Scalar>?, lengths: [Int]?)
     throws -> RecurrentOutput<Scalar>
   func forwardWithTrace(_ input: Tensor<Scalar>, initialState: Tensor<Scalar>?, lengths: [Int]?)
@@ -45,39 +76,29 @@ protocol TracedRecurrentLayer<Scalar>: CoreBackedLayer {
   ) throws -> RecurrentGradients<Scalar>
 }
 
-extension TracedRecurrentLayer {
+extension HiddenStateLayer {
   /// The inference forward; see ``Layer``.
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     try self(input, initialState: nil, lengths: lengths).output
   }
 
-  /// The traced forward (disfavoured beside the layer's richer one).
-  @_disfavoredOverload
-  public func forwardWithTrace(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> LayerTrace<
-    Scalar
-  > {
-    if dropsOut { return try droppedForwardWithTrace(input, lengths: lengths) }
+  func recorded(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> (
+    trace: RecurrentTrace<Scalar>, output: Tensor<Scalar>
+  ) {
     let trace = try forwardWithTrace(input, initialState: nil, lengths: lengths)
-    return LayerTrace(input: input, output: trace.output.output, lengths: lengths, record: trace)
+    return (trace, trace.output.output)
   }
 
-  /// The backward; see ``Layer``.
-  public func backward(
-    _ trace: LayerTrace<Scalar>, outputGradient: Tensor<Scalar>, inputGradient: Bool
+  func backward(
+    _ trace: RecurrentTrace<Scalar>, outputGradient: Tensor<Scalar>, inputGradient: Bool
   ) throws -> LayerGradients<Scalar> {
-    if let stack = trace.record as? DropoutStackRecord<Scalar> {
-      return try droppedBackward(
-        stack, outputGradient: outputGradient, inputGradient: inputGradient)
-    }
-    let g = try backward(
-      trace.record(as: RecurrentTrace<Scalar>.self, layer: "\(Self.self)"),
-      outputGradient: outputGradient, hiddenGradient: nil)
+    let g = try backward(trace, outputGradient: outputGradient, hiddenGradient: nil)
     return LayerGradients(input: g.input, parameters: g.parameters)
   }
 }
 
-extension GRU: Layer, TracedRecurrentLayer {}
-extension RNN: Layer, TracedRecurrentLayer {}
+extension GRU: Layer, HiddenStateLayer {}
+extension RNN: Layer, HiddenStateLayer {}
 
 /// Linear and Conv1d: the backward needs only the input.
 protocol InputTracedLayer<Scalar>: StateDictLayer {

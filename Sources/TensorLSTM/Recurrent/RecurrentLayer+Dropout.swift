@@ -89,7 +89,7 @@ extension CoreBackedLayer {
   }
 }
 
-extension TracedRecurrentLayer {
+extension HiddenStateLayer {
   /// The GRU's or RNN's forward with dropout between layers; see ``LSTM``'s.
   func droppedCall(_ input: Tensor<Scalar>, initialState: Tensor<Scalar>?, lengths: [Int]?)
     throws -> RecurrentOutput<Scalar>

@@ -57,6 +57,16 @@ public struct TensorLayout: Hashable, Sendable, CustomStringConvertible {
     return strides
   }
 
+  /// The index of element `flat` (row-major order) of `shape`; O(rank).
+  static func rowMajorIndex(of flat: Int, shape: [Int]) -> [Int] {
+    var index = [Int](repeating: 0, count: shape.count)
+    var rest = flat
+    for axis in shape.indices.reversed() {
+      (rest, index[axis]) = rest.quotientAndRemainder(dividingBy: shape[axis])
+    }
+    return index
+  }
+
   /// The element count of a row-major `shape`, or nil when a size is negative or when the
   /// count or any row-major stride overflows `Int`. Checked in every order: a size of 0 does
   /// not hide the overflow of the others (their strides exist all the same). O(rank).
