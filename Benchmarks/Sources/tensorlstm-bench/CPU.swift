@@ -1,4 +1,5 @@
 import Foundation
+import TensorLSTM
 
 /// The CPU the figures come from: its model name and the vector extensions the kernels care
 /// about, read from /proc/cpuinfo. Every results table starts with this line.
@@ -21,5 +22,7 @@ enum CPU {
     return
       "CPU: \(field("model name") ?? "unknown") (family \(field("cpu family") ?? "?"), model \(field("model") ?? "?")); "
       + (present.isEmpty ? "no AVX2" : present.joined(separator: " "))
+      + "; OpenBLAS core \(BLAS.coreName)"
+      + (BLAS.narrowKernelWarning.map { " (narrower than the CPU: \($0))" } ?? "")
   }
 }

@@ -120,6 +120,40 @@ public enum BLAS {
     scopes.withLock { $0.active -= 1 }
   }
 
+  /// The kernel family OpenBLAS runs on this CPU (`openblas_get_corename`): "SkylakeX",
+  /// "Haswell", "Zen", … — or "Prescott" (SSE3) when an older OpenBLAS does not know the CPU
+  /// (0.3.21 on Intel family 6 model 207) and `OPENBLAS_CORETYPE` is not set.
+  public static let coreName: String = {
+    guard let name = openblas_get_corename() else { return "unknown" }
+    return String(cString: name)
+  }()
+
+  /// The vector width of OpenBLAS's kernels in bits (512, 256 or 128), or nil for a core name
+  /// this table does not know.
+  static var coreVectorBits: Int? {
+    switch coreName.lowercased() {
+    case "skylakex", "cooperlake", "sapphirerapids": return 512
+    case "haswell", "zen", "sandybridge", "excavator", "steamroller", "piledriver", "bulldozer":
+      return 256
+    case "prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "opteron",
+      "opteron_sse3", "barcelona", "bobcat", "katmai", "coppermine", "northwood", "banias",
+      "athlon", "nano":
+      return 128
+    default: return nil
+    }
+  }
+
+  /// A warning when OpenBLAS runs narrower vector kernels than this CPU has (its GEMMs then run
+  /// several times slower), with the fix; nil otherwise. ``ForwardPlan`` prints it.
+  public static let narrowKernelWarning: String? = {
+    let cpuBits =
+      VectorISA.available.contains(.avx512) ? 512 : (VectorISA.available.isEmpty ? 128 : 256)
+    guard let bits = coreVectorBits, bits < cpuBits else { return nil }
+    let suggestion = cpuBits == 512 ? "SkylakeX" : "Haswell"
+    return
+      "OpenBLAS runs its \(coreName) kernels (\(bits)-bit) on a CPU with \(cpuBits)-bit vectors: its GEMMs run several times slower than they could; start the process with OPENBLAS_CORETYPE=\(suggestion) or use a newer OpenBLAS"
+  }()
+
   /// OpenBLAS's build description (version, target core, threading), for logs and benchmarks.
   public static var configuration: String {
     guard let config = openblas_get_config() else { return "unknown" }

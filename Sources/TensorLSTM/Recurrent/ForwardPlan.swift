@@ -226,6 +226,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   /// Why: one line per decision.
   public var reasons: [String] {
     var reasons: [String] = []
+    if let warning = BLAS.narrowKernelWarning { reasons.append("blas: " + warning) }
     if facts.requestedThreads > threads {
       reasons.append(
         "threads: \(facts.requestedThreads) asked, \(threads) used (the cores this process may run on)"
