@@ -143,6 +143,22 @@ class Custom(nn.Module):
         return self.state_dict()
 
 
+class Activations(nn.Module):
+    """Per step: Linear → Tanh → Linear → Sigmoid → GELU → Softmax (every activation's backward
+    against autograd)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 8), nn.Sigmoid(),
+                                 nn.GELU(), nn.Softmax(dim=-1))
+
+    def forward(self, x, lengths):
+        return self.net(x)
+
+    def state(self):
+        return {k.removeprefix("net."): v for k, v in self.state_dict().items()}
+
+
 def renamed(state, keys):
     """A state dict with each attribute's prefix replaced by its Sequential index."""
     return {keys[k.split(".")[0]] + "." + k.split(".", 1)[1]: v for k, v in state.items()}
@@ -166,11 +182,17 @@ def fixture(name, model, ids, lengths, train=False):
     tensors = {"input": ids.float(), "eval_output": out, **state}
     if train:
         model.train()
-        targets = torch.randint(0, out.shape[-1], (out.shape[0],))
+        classes = out.shape[-1]
+        # Per-step outputs [B, T, C] are trained per step; padded steps are ignored (-100).
+        rows = out.shape[0] * (out.shape[1] if out.dim() == 3 else 1)
+        targets = torch.randint(0, classes, (rows,))
+        if out.dim() == 3 and lengths:
+            for b, length in enumerate(lengths):
+                targets[b * out.shape[1] + length:(b + 1) * out.shape[1]] = -100
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
         for _ in range(3):
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(ids, lengths), targets)
+            loss = nn.functional.cross_entropy(model(ids, lengths).reshape(rows, classes), targets)
             loss.backward()
             opt.step()
         tensors["targets"] = targets.float()
@@ -190,7 +212,8 @@ def main():
     fixture("classifier_train", Classifier(dropout=0.0), ids, LENGTHS, train=True)
     fixture("named_gru", NamedGRU(), ids, LENGTHS, train=True)
     fixture("conv_head", ConvHead(), x, None, train=True)
-    fixture("tagger", Tagger(), x, LENGTHS)
+    fixture("tagger", Tagger(), x, LENGTHS, train=True)
+    fixture("activations", Activations(), x, None, train=True)
     fixture("relu_stack", ReluStack(), x, None)
     fixture("custom", Custom(), x, LENGTHS, train=True)
 

@@ -52,6 +52,15 @@ struct ModelFixtureTests {
         Sigmoid<Float>()
         Softmax<Float>(dim: -1)
       }
+    case "activations":
+      return Sequential<Float> {
+        Linear<Float>(inFeatures: 6, outFeatures: 8)
+        Tanh<Float>()
+        Linear<Float>(inFeatures: 8, outFeatures: 8)
+        Sigmoid<Float>()
+        GELU<Float>()
+        Softmax<Float>(dim: -1)
+      }
     default:  // custom
       return Sequential<Float> {
         LSTM<Float>(inputSize: 6, hiddenSize: 16, batchFirst: true, projSize: 8).named("encoder")
@@ -80,6 +89,7 @@ struct ModelFixtureTests {
 
   static let names = [
     "classifier", "classifier_train", "named_gru", "conv_head", "tagger", "relu_stack", "custom",
+    "activations",
   ]
 
   @Test("eval forward from the PyTorch state dict", arguments: names)
@@ -97,7 +107,7 @@ struct ModelFixtureTests {
 
   @Test(
     "three Adam steps of cross-entropy match PyTorch's parameters",
-    arguments: ["classifier_train", "named_gru", "conv_head", "custom"])
+    arguments: ["classifier_train", "named_gru", "conv_head", "custom", "tagger", "activations"])
   func training(name: String) throws {
     let (t, meta) = try Fixtures.load("model_" + name)
     var model = Self.model(name)
@@ -108,8 +118,12 @@ struct ModelFixtureTests {
     var adam = Adam<Float>(learningRate: 1e-2)
     for _ in 0..<3 {
       let trace = try model.forwardWithTrace(t["input"]!, lengths: lengths)
-      let loss = try Loss.crossEntropy(logits: trace.output, targets: targets)
-      let grads = try model.backward(trace, outputGradient: loss.gradient)
+      // Per-step outputs [B, T, C] train per step (padded steps carry the ignored index).
+      let classes = trace.output.shape.last!
+      let loss = try Loss.crossEntropy(
+        logits: trace.output.reshaped([-1, classes]), targets: targets)
+      let grads = try model.backward(
+        trace, outputGradient: loss.gradient.reshaped(trace.output.shape))
       #expect(Set(grads.parameters.keys) == Set(model.stateDict().keys))
       var params = model.stateDict()
       try adam.step(&params, gradients: grads.parameters)
