@@ -16,7 +16,8 @@ let package = Package(
       pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
-    // AVX2+FMA step kernels, compiled per function (target attributes), chosen at run time.
+    // The AVX2+FMA and AVX-512F step kernels, compiled per function (target attributes), chosen
+    // at run time.
     .target(name: "CRecurrentKernels"),
     .target(
       name: "TensorLSTM",

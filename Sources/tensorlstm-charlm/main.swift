@@ -93,7 +93,7 @@ func fail(_ message: String) -> Never {
 }
 
 /// The corpus: the first `maxBytes` bytes of the directory's `.py` files in name order, tabs as
-/// spaces, bytes outside printable ASCII and newline as '?' (tools/charlm_check.py does the
+/// spaces, bytes outside printable ASCII and newline as '?' (tools/charlm_torch.py does the
 /// same), split 90 % / 10 % into training and validation text.
 struct Corpus {
   var vocabulary: [UInt8]

@@ -1,4 +1,5 @@
-/// What the ONNX `LSTM`, `GRU` and `RNN` converters check and do the same way.
+/// What the ONNX `LSTM` and `GRU` converters check and do the same way (there is no ONNX `RNN`
+/// converter yet).
 enum ONNXRecurrent {
   /// Checks the attributes every recurrent node has and returns its directions: rejects (never
   /// ignores) `clip` and activations other than the defaults, an unknown direction or layout.
