@@ -1,0 +1,248 @@
+/// Elementwise, comparison, selection, casting, normalisation and matrix products of
+/// ``ONNXValue``s with ONNX's broadcasting and type rules: both operands of a binary op have
+/// one element type (float, int64 or bool), comparisons give bool.
+enum ONNXArithmetic {
+  static func unary(_ op: ONNXOperator.Unary, _ x: ONNXValue, _ node: String) throws(ONNXError)
+    -> ONNXValue
+  {
+    switch (op, x) {
+    case (.not, .bool(let v, let shape)): return .bool(v.map { !$0 }, shape: shape)
+    case (.abs, .int64(let v, let shape)):
+      return .int64(v.map { $0 == .min ? .min : Swift.abs($0) }, shape: shape)
+    case (.neg, .int64(let v, let shape)): return .int64(v.map { 0 &- $0 }, shape: shape)
+    case (.relu, .int64(let v, let shape)): return .int64(v.map { Swift.max($0, 0) }, shape: shape)
+    case (_, .float(let t)):
+      switch op {
+      case .relu: return .float(t.relu())
+      case .sigmoid: return .float(t.sigmoid())
+      case .tanh: return .float(t.tanh())
+      case .sqrt: return .float(t.sqrt())
+      case .exp: return .float(t.exp())
+      case .log: return .float(t.log())
+      case .abs: return .float(t.abs())
+      case .neg: return .float(t.negated())
+      case .erf: return .float(t.mapped { Float(Activations.preciseErf(Double($0))) })
+      case .gelu: return .float(t.gelu())
+      case .reciprocal: return .float(t.mapped { 1 / $0 })
+      case .not: break
+      }
+    default: break
+    }
+    throw ONNXError.runtime(node: node, reason: "\(op) is not defined for \(x.elementType) input")
+  }
+
+  /// `op(a[i], b[j])` over the broadcast of two row-major shapes.
+  static func zipped<T, U>(
+    _ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int], shape: [Int], _ op: (T, T) -> U
+  ) -> [U] {
+    let aLayout = ONNXLayout.expanded(TensorLayout(contiguous: aShape), to: shape)
+    let bLayout = ONNXLayout.expanded(TensorLayout(contiguous: bShape), to: shape)
+    var result: [U] = []
+    result.reserveCapacity(TensorLayout(contiguous: shape).count)
+    StridedWalk.forEachRow(aLayout, bLayout) { i, j, n, si, sj in
+      for t in 0..<n { result.append(op(a[i + t * si], b[j + t * sj])) }
+    }
+    return result
+  }
+
+  static func binary(
+    _ op: ONNXOperator.Binary, _ a: ONNXValue, _ b: ONNXValue, _ node: String
+  ) throws(ONNXError) -> ONNXValue {
+    let shape = try ONNXLayout.broadcast(a.shape, b.shape, node)
+    func fail() -> ONNXError {
+      .runtime(node: node, reason: "\(op) of \(a.elementType) and \(b.elementType) is not defined")
+    }
+    switch (a, b) {
+    case (.float(let x), .float(let y)):
+      switch op {
+      case .add: return .float(x + y)
+      case .sub: return .float(x - y)
+      case .mul: return .float(x * y)
+      case .div: return .float(x / y)
+      case .pow:
+        if y.count == 1 {
+          let e = y.scalars[0]
+          if e == 2 { return .float(Tensor.zipped(x, y) { u, _ in u * u }) }
+          if e == 0.5 { return .float(Tensor.zipped(x, y) { u, _ in u.squareRoot() }) }
+        }
+        return .float(x.pow(y))
+      case .equal, .less, .greater, .lessOrEqual, .greaterOrEqual:
+        let compare = comparison(op, Float.self)
+        return .bool(
+          zipped(x.scalars, x.shape, y.scalars, y.shape, shape: shape, compare), shape: shape)
+      case .and, .or: throw fail()
+      }
+    case (.int64(let x, let xs), .int64(let y, let ys)):
+      let arithmetic: ((Int64, Int64) -> Int64)?
+      switch op {
+      case .add: arithmetic = { $0 &+ $1 }
+      case .sub: arithmetic = { $0 &- $1 }
+      case .mul: arithmetic = { $0 &* $1 }
+      case .div:
+        guard !y.contains(0) else {
+          throw ONNXError.runtime(node: node, reason: "integer division by zero")
+        }
+        arithmetic = { $0 == .min && $1 == -1 ? .min : $0 / $1 }
+      case .pow:
+        arithmetic = { base, exponent in
+          if exponent < 0 { return 0 }
+          var (r, p, e) = (Int64(1), base, exponent)
+          while e > 0 {
+            if e & 1 == 1 { r = r &* p }
+            p = p &* p
+            e >>= 1
+          }
+          return r
+        }
+      default: arithmetic = nil
+      }
+      if let arithmetic {
+        return .int64(zipped(x, xs, y, ys, shape: shape, arithmetic), shape: shape)
+      }
+      guard op != .and && op != .or else { throw fail() }
+      return .bool(zipped(x, xs, y, ys, shape: shape, comparison(op, Int64.self)), shape: shape)
+    case (.bool(let x, let xs), .bool(let y, let ys)):
+      switch op {
+      case .and: return .bool(zipped(x, xs, y, ys, shape: shape) { $0 && $1 }, shape: shape)
+      case .or: return .bool(zipped(x, xs, y, ys, shape: shape) { $0 || $1 }, shape: shape)
+      case .equal: return .bool(zipped(x, xs, y, ys, shape: shape) { $0 == $1 }, shape: shape)
+      default: throw fail()
+      }
+    default:
+      throw fail()
+    }
+  }
+
+  static func comparison<T: Comparable>(_ op: ONNXOperator.Binary, _: T.Type) -> (T, T) -> Bool {
+    switch op {
+    case .less: { $0 < $1 }
+    case .greater: { $0 > $1 }
+    case .lessOrEqual: { $0 <= $1 }
+    case .greaterOrEqual: { $0 >= $1 }
+    default: { $0 == $1 }
+    }
+  }
+
+  /// `Where(condition, x, y)`.
+  static func select(_ c: ONNXValue, _ x: ONNXValue, _ y: ONNXValue, _ node: String)
+    throws(ONNXError) -> ONNXValue
+  {
+    guard case .bool(let cv, let cs) = c else {
+      throw ONNXError.runtime(
+        node: node, reason: "the condition must be bool, got \(c.elementType)")
+    }
+    let shape = try ONNXLayout.broadcast(try ONNXLayout.broadcast(cs, x.shape, node), y.shape, node)
+    let cLayout = ONNXLayout.expanded(TensorLayout(contiguous: cs), to: shape)
+    func choose<T>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int]) -> [T] {
+      let aLayout = ONNXLayout.expanded(TensorLayout(contiguous: aShape), to: shape)
+      let bLayout = ONNXLayout.expanded(TensorLayout(contiguous: bShape), to: shape)
+      var result: [T] = []
+      result.reserveCapacity(TensorLayout(contiguous: shape).count)
+      StridedWalk.forEachRow(cLayout, aLayout, bLayout) { k, i, j, n, sk, si, sj in
+        for t in 0..<n { result.append(cv[k + t * sk] ? a[i + t * si] : b[j + t * sj]) }
+      }
+      return result
+    }
+    switch (x, y) {
+    case (.float(let a), .float(let b)):
+      return .float(Tensor(shape: shape, scalars: choose(a.scalars, a.shape, b.scalars, b.shape)))
+    case (.int64(let a, let s), .int64(let b, let t)):
+      return .int64(choose(a, s, b, t), shape: shape)
+    case (.bool(let a, let s), .bool(let b, let t)): return .bool(choose(a, s, b, t), shape: shape)
+    default:
+      throw ONNXError.runtime(node: node, reason: "Where of \(x.elementType) and \(y.elementType)")
+    }
+  }
+
+  /// `Cast(to:)`: float → int64 truncates toward zero (saturating; NaN → 0), anything → bool is
+  /// `≠ 0`; int32 is kept as int64 (wrapped to 32 bits), float16 and double as float (rounded
+  /// through float16 for the former).
+  static func cast(_ x: ONNXValue, to: Int32) -> ONNXValue {
+    switch (x, to) {
+    case (.float(let t), 1), (.float(let t), 11): return .float(t)
+    case (.float(let t), 10): return .float(t.mapped { Float(Float16($0)) })
+    case (.float(let t), 6), (.float(let t), 7):
+      let v = t.scalars.map { f -> Int64 in
+        if f.isNaN { return 0 }
+        if f >= 9.223372e18 { return .max }
+        if f <= -9.223372e18 { return .min }
+        return Int64(f.rounded(.towardZero))
+      }
+      return .int64(to == 6 ? v.map { Int64(Int32(truncatingIfNeeded: $0)) } : v, shape: t.shape)
+    case (.float(let t), _): return .bool(t.scalars.map { $0 != 0 }, shape: t.shape)
+    case (.int64(let v, let s), 1), (.int64(let v, let s), 10), (.int64(let v, let s), 11):
+      return .float(Tensor(shape: s, scalars: v.map { Float($0) }))
+    case (.int64(let v, let s), 6):
+      return .int64(v.map { Int64(Int32(truncatingIfNeeded: $0)) }, shape: s)
+    case (.int64(let v, let s), 7): return .int64(v, shape: s)
+    case (.int64(let v, let s), _): return .bool(v.map { $0 != 0 }, shape: s)
+    case (.bool(let v, let s), 1), (.bool(let v, let s), 10), (.bool(let v, let s), 11):
+      return .float(Tensor(shape: s, scalars: v.map { $0 ? 1 : 0 }))
+    case (.bool(let v, let s), 6), (.bool(let v, let s), 7):
+      return .int64(v.map { $0 ? 1 : 0 }, shape: s)
+    case (.bool, _): return x
+    }
+  }
+
+  /// `LayerNormalization` over the axes from `axis` on, with the mean and variance in Double.
+  static func layerNorm(
+    _ x: Tensor<Float>, scale: Tensor<Float>, bias: Tensor<Float>?, axis: Int, epsilon: Float,
+    _ node: String
+  ) throws(ONNXError) -> Tensor<Float> {
+    let a = try ONNXLayout.axis(axis, rank: x.rank, node)
+    let normalizedShape = Array(x.shape[a...])
+    let inner = normalizedShape.reduce(1, *)
+    for (name, p) in [("Scale", scale), ("B", bias)] {
+      guard let p else { continue }
+      guard (try? ONNXLayout.broadcast(p.shape, normalizedShape, node)) == normalizedShape else {
+        throw ONNXError.runtime(
+          node: node, reason: "\(name) \(p.shape) does not broadcast to \(normalizedShape)")
+      }
+    }
+    let s = scale.viewing(ONNXLayout.expanded(scale.layout, to: normalizedShape)).contiguous()
+      .scalars
+    let b = bias.map {
+      $0.viewing(ONNXLayout.expanded($0.layout, to: normalizedShape)).contiguous().scalars
+    }
+    var v = x.contiguous().scalars
+    if inner > 0 {
+      for row in 0..<(v.count / inner) {
+        let base = row * inner
+        var mean = 0.0
+        for i in 0..<inner { mean += Double(v[base + i]) }
+        mean /= Double(inner)
+        var variance = 0.0
+        for i in 0..<inner {
+          let d = Double(v[base + i]) - mean
+          variance += d * d
+        }
+        let inverse = 1 / (variance / Double(inner) + Double(epsilon)).squareRoot()
+        for i in 0..<inner {
+          let n = Float((Double(v[base + i]) - mean) * inverse) * s[i]
+          v[base + i] = b.map { n + $0[i] } ?? n
+        }
+      }
+    }
+    return Tensor(shape: x.shape, scalars: v)
+  }
+
+  /// numpy's `matmul`: 1-D operands gain and lose an axis, batch axes broadcast.
+  static func matmul(_ a: Tensor<Float>, _ b: Tensor<Float>, _ node: String) throws(ONNXError)
+    -> Tensor<Float>
+  {
+    guard a.rank >= 1, b.rank >= 1 else {
+      throw ONNXError.runtime(node: node, reason: "MatMul of scalars \(a.shape) and \(b.shape)")
+    }
+    let x = a.rank == 1 ? a.unsqueezed(axis: 0) : a
+    let y = b.rank == 1 ? b.unsqueezed(axis: -1) : b
+    guard x.shape[x.rank - 1] == y.shape[y.rank - 2] else {
+      throw ONNXError.runtime(
+        node: node, reason: "MatMul: \(a.shape) and \(b.shape) do not multiply")
+    }
+    _ = try ONNXLayout.broadcast(Array(x.shape.dropLast(2)), Array(y.shape.dropLast(2)), node)
+    var result = TensorLSTM.matmul(x, y)
+    if a.rank == 1 { result = result.squeezed(axis: result.rank - 2) }
+    if b.rank == 1 { result = result.squeezed(axis: result.rank - 1) }
+    return result
+  }
+}

@@ -1,0 +1,81 @@
+/// ONNX's 1-D `Conv` as one GEMM per batch element and group over an im2col matrix: the
+/// input's taps gathered into `[C/g·K, L_out]` (zeros where the padding is), multiplied by the
+/// weight viewed as `[M/g, C/g·K]`. One GEMM instead of ``Conv1d``'s one per tap, which
+/// matters for the long kernels of a learned STFT (Silero VAD: K 256, stride 128, one input
+/// channel).
+enum ONNXConvolution {
+  static func run(
+    _ c: ONNXOperator.Convolution, x: Tensor<Float>, weight: Tensor<Float>, bias: Tensor<Float>?,
+    _ node: String
+  ) throws(ONNXError) -> Tensor<Float> {
+    func fail(_ reason: String) -> ONNXError { .runtime(node: node, reason: reason) }
+    guard x.rank == 3, weight.rank == 3 else {
+      throw fail(
+        "Conv supports 1-D data: X [N, C, L] and W [M, C/group, K], got \(x.shape) and \(weight.shape)"
+      )
+    }
+    let (batch, channels, length) = (x.shape[0], x.shape[1], x.shape[2])
+    let (outChannels, groupIn, kernel) = (weight.shape[0], weight.shape[1], weight.shape[2])
+    let groups = c.groups
+    guard channels == groupIn * groups, outChannels % groups == 0, kernel == (c.kernel ?? kernel),
+      kernel > 0
+    else {
+      throw fail(
+        "X \(x.shape) and W \(weight.shape) do not match group \(groups) and kernel_shape \(c.kernel.map { [$0] } ?? [])"
+      )
+    }
+    if let bias, bias.shape != [outChannels] {
+      throw fail("B \(bias.shape) must be [\(outChannels)]")
+    }
+    let span = c.dilation * (kernel - 1) + 1
+    let padded = length + c.pads.0 + c.pads.1
+    guard padded >= span else {
+      throw fail(
+        "input length \(length) with pads \(c.pads) is shorter than the kernel's span \(span)")
+    }
+    let outLength = (padded - span) / c.stride + 1
+    let groupOut = outChannels / groups
+    let rows = groupIn * kernel
+    var y: Tensor<Float>
+    if let bias {
+      y = bias.unsqueezed(axis: -1).expanded(to: [batch, outChannels, outLength]).contiguous()
+    } else {
+      y = .zeros(shape: [batch, outChannels, outLength])
+    }
+    let w = weight.contiguous()
+    let column = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(rows * outLength, 1))
+    defer { column.deallocate() }
+    let (sn, sc, sl) = (x.strides[0], x.strides[1], x.strides[2])
+    y.withMutableBase { out in
+      x.withBase { input in
+        w.withBase { wBase in
+          for n in 0..<batch {
+            for g in 0..<groups {
+              for ci in 0..<groupIn {
+                let source = input + n * sn + (g * groupIn + ci) * sc
+                for k in 0..<kernel {
+                  let row = column + (ci * kernel + k) * outLength
+                  let shift = k * c.dilation - c.pads.0
+                  for o in 0..<outLength {
+                    let i = o * c.stride + shift
+                    row[o] = i >= 0 && i < length ? source[i * sl] : 0
+                  }
+                }
+              }
+              BLAS.gemm(
+                StridedMatrix(
+                  base: wBase + g * groupOut * rows, rows: groupOut, columns: rows, rowStride: rows,
+                  columnStride: 1),
+                StridedMatrix(
+                  base: UnsafePointer(column), rows: rows, columns: outLength, rowStride: outLength,
+                  columnStride: 1),
+                into: out + (n * outChannels + g * groupOut) * outLength, rowStride: outLength,
+                beta: 1)
+            }
+          }
+        }
+      }
+    }
+    return y
+  }
+}

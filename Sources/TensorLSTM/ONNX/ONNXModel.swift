@@ -1,0 +1,167 @@
+import Foundation
+
+/// A whole ONNX model, read without dependencies and run on this library's kernels.
+///
+///     let model = try ONNXModel(contentsOf: url)       // throws ONNXError
+///     var state = Tensor<Float>.zeros(shape: [2, 1, 128])
+///     let out = try model.run(["input": .float(chunk), "state": .float(state),
+///                              "sr": .int64([16000], shape: [])])
+///     let probability = out["output"]!.float!
+///     state = out["stateN"]!.float!
+///
+/// Loading reads the protobuf, checks the opset, reports every operator it does not run (all
+/// at once), folds everything computable from constants, and lowers `LSTM`/`GRU`/`RNN` nodes
+/// onto ``LSTM``, ``GRU`` and ``RNN`` (attributes they cannot honour — `clip`, other
+/// activations, peepholes — are refused, not ignored). A run checks the inputs against the
+/// model's declared types and fixed dimensions before anything runs, then executes the
+/// remaining steps in order, releasing each value after its last reader.
+///
+/// A loaded model is immutable and `Sendable`: one model serves concurrent callers, each run
+/// keeping its values to itself.
+public struct ONNXModel: Sendable, CustomStringConvertible {
+  /// A graph input or output as the file declares it.
+  public struct ValueInfo: Sendable, Equatable {
+    /// The value's name.
+    public var name: String
+    /// The dimensions; nil where the file gives a symbolic name or nothing. Empty when the
+    /// file declares no shape (or a scalar).
+    public var shape: [Int?]
+    /// The symbolic name of each dimension, where the file gives one (e.g. "batch").
+    public var dimensionNames: [String?]
+    /// The element type.
+    public var elementType: ElementType
+    /// Whether the file declares a shape (a scalar declares `[]`).
+    var declaresShape = true
+  }
+
+  let program: ONNXProgram
+
+  /// The model's inputs (initializers listed as inputs are not among them).
+  public var inputs: [ValueInfo] { program.inputs.map(\.info) }
+  /// The model's outputs.
+  public var outputs: [ValueInfo] { program.outputs.map(\.info) }
+
+  /// Loads the model in the ONNX file at `url`.
+  ///
+  /// - Throws: ``ONNXError`` naming the field, node or operator; nothing is half-loaded.
+  public init(contentsOf url: URL) throws(ONNXError) {
+    try self.init(contentsOfFile: url.path)
+  }
+
+  /// Loads the model in the ONNX file at `path`.
+  public init(contentsOfFile path: String) throws(ONNXError) {
+    let bytes: [UInt8]
+    do { bytes = try FileBytes.read(path) } catch { throw ONNXError.file(error) }
+    try self.init(bytes: bytes)
+  }
+
+  /// Loads a model from the bytes of an ONNX file.
+  public init(bytes: [UInt8]) throws(ONNXError) {
+    let model: ONNXProto.Model
+    do {
+      model = try bytes.withUnsafeBytes { try ONNXProto.model($0) }
+    } catch let error as ONNXError {
+      throw error
+    } catch {
+      throw ONNXError.malformed(field: "", reason: "\(error)")
+    }
+    program = try ONNXProgramBuilder.program(model)
+  }
+
+  /// Runs the model on `inputs` (one value per model input, by name) and returns every output
+  /// by name.
+  ///
+  /// Cost: the steps left after constant folding, each allocating its result; values are
+  /// released after their last reader.
+  /// - Throws: ``ONNXError/invalidInput(name:expected:actual:)`` before anything runs for a
+  ///   missing or unknown name, a wrong element type, or a shape that contradicts a fixed
+  ///   dimension or another input's size for the same symbolic dimension;
+  ///   ``ONNXError/runtime(node:reason:)`` when a node's data contradicts it.
+  public func run(_ inputs: [String: ONNXValue]) throws(ONNXError) -> [String: ONNXValue] {
+    try check(inputs)
+    var slots = program.constants
+    for (info, slot) in program.inputs { slots[slot] = inputs[info.name] }
+    try program.execute(0, &slots)
+    var result: [String: ONNXValue] = [:]
+    for (info, slot) in program.outputs {
+      guard let value = slots[slot] else {
+        throw ONNXError.runtime(node: info.name, reason: "the output was not computed")
+      }
+      result[info.name] = value
+    }
+    return result
+  }
+
+  func check(_ given: [String: ONNXValue]) throws(ONNXError) {
+    let expected = Set(program.inputs.map(\.info.name))
+    for name in given.keys.sorted() where !expected.contains(name) {
+      throw ONNXError.invalidInput(
+        name: name, expected: "one of the model's inputs \(program.inputs.map(\.info.name))",
+        actual: "an unknown name")
+    }
+    var symbols: [String: (Int, String)] = [:]
+    for (info, _) in program.inputs {
+      guard let value = given[info.name] else {
+        throw ONNXError.invalidInput(name: info.name, expected: "a value", actual: "nothing")
+      }
+      guard value.elementType == info.elementType else {
+        throw ONNXError.invalidInput(
+          name: info.name, expected: "\(info.elementType) elements", actual: "\(value.elementType)")
+      }
+      let shape = value.shape
+      if info.declaresShape {
+        let declared = info.shape.enumerated().map { i, d in
+          d.map(String.init) ?? info.dimensionNames[i] ?? "?"
+        }
+        guard shape.count == info.shape.count else {
+          throw ONNXError.invalidInput(
+            name: info.name, expected: "shape [\(declared.joined(separator: ", "))]",
+            actual: "\(shape)")
+        }
+        for i in shape.indices {
+          if let d = info.shape[i], d != shape[i] {
+            throw ONNXError.invalidInput(
+              name: info.name, expected: "shape [\(declared.joined(separator: ", "))]",
+              actual: "\(shape)")
+          }
+          if let symbol = info.dimensionNames[i] {
+            if let (size, owner) = symbols[symbol], size != shape[i] {
+              throw ONNXError.invalidInput(
+                name: info.name,
+                expected: "\(symbol) = \(size) (as in '\(owner)') at axis \(i)", actual: "\(shape)")
+            }
+            symbols[symbol] = (shape[i], info.name)
+          }
+        }
+      }
+    }
+  }
+
+  /// The resolved program: inputs, outputs, how many nodes were folded at load, and each step
+  /// left to run.
+  public var description: String {
+    var lines = [
+      "ONNXModel: \(program.graphs[0].steps.count) steps (\(program.graphs.count - 1) branch graphs), \(program.folded) nodes folded at load"
+    ]
+    for (info, _) in program.inputs + program.outputs {
+      let dims = info.shape.enumerated().map { i, d in
+        d.map(String.init) ?? info.dimensionNames[i] ?? "?"
+      }
+      lines.append("  \(info.name): \(info.elementType) [\(dims.joined(separator: ", "))]")
+    }
+    func steps(_ index: Int, _ indent: String) {
+      for step in program.graphs[index].steps {
+        let ins = step.inputs.map { $0 < 0 ? "-" : program.names[$0] }
+        lines.append("\(indent)\(step.opType) '\(step.name)' (\(ins.joined(separator: ", ")))")
+        if case .ifElse(let t, let e) = step.op {
+          lines.append("\(indent)  then:")
+          steps(t, indent + "    ")
+          lines.append("\(indent)  else:")
+          steps(e, indent + "    ")
+        }
+      }
+    }
+    steps(0, "  ")
+    return lines.joined(separator: "\n")
+  }
+}

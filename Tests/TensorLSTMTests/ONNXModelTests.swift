@@ -1,0 +1,124 @@
+import Foundation
+import TensorLSTM
+import Testing
+
+/// Whole ONNX files against onnxruntime (fixtures by tools/make_onnx_fixtures.py): Silero VAD's
+/// four float models from the pinned wheel (tools/ensure-silero.sh, run by tools/test.sh) and
+/// small models written by torch.onnx.export.
+@Suite struct ONNXModelTests {
+  static let sileroDirectory: String = {
+    let fixtures = Fixtures.directory
+    let root = fixtures[..<fixtures.range(of: "/Tests/")!.lowerBound]
+    return root + "/.build/models/silero_vad/data"
+  }()
+
+  static func silero(_ name: String) throws -> ONNXModel {
+    try ONNXModel(contentsOfFile: "\(sileroDirectory)/\(name).onnx")
+  }
+
+  static func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
+    zip(a, b).map { abs($0 - $1) }.max() ?? 0
+  }
+
+  @Test(arguments: [
+    ("silero_vad", "silero_vad", 16000), ("silero_vad", "silero_vad_8k", 8000),
+    ("silero_vad_16k_op15", "silero_vad_16k_op15", 16000),
+    ("silero_vad_op18_ifless", "silero_vad_op18_ifless", 16000),
+  ])
+  func sileroMatchesOnnxruntime(file: String, key: String, rate: Int) throws {
+    let model = try Self.silero(file)
+    let (fixture, _) = try Fixtures.load("onnx_silero")
+    let rows = fixture[rate == 16000 ? "rows16k" : "rows8k"]!
+    var state = Tensor<Float>.zeros(shape: [2, 1, 128])
+    var probabilities: [Float] = []
+    for i in 0..<rows.shape[0] {
+      let row = rows.selected(axis: 0, index: i).unsqueezed(axis: 0)
+      let out = try model.run([
+        "input": .float(row), "state": .float(state), "sr": .int64([Int64(rate)], shape: []),
+      ])
+      #expect(out["output"]!.shape == [1, 1])
+      probabilities.append(out["output"]!.float!.scalars[0])
+      state = out["stateN"]!.float!
+    }
+    let expected = fixture["probs.\(key)"]!.scalars
+    #expect(Self.maxDifference(probabilities, expected) < 1e-4, "\(probabilities) vs \(expected)")
+    #expect(Self.maxDifference(state.scalars, fixture["state.\(key)"]!.scalars) < 1e-4)
+    // The test signal holds speech and silence: both ends of the range occur.
+    #expect(expected.max()! > 0.9 && expected.min()! < 0.1)
+  }
+
+  @Test func sileroSequenceModelMatchesOnnxruntime() throws {
+    let model = try Self.silero("silero_vad_16k_sequence")
+    let (fixture, _) = try Fixtures.load("onnx_silero")
+    let zeros = Tensor<Float>.zeros(shape: [1, 1, 128])
+    let out = try model.run([
+      "input": .float(fixture["rows16k"]!), "h": .float(zeros), "c": .float(zeros),
+    ])
+    let key = "silero_vad_16k_sequence"
+    #expect(
+      Self.maxDifference(out["speech_probs"]!.float!.scalars, fixture["probs.\(key)"]!.scalars)
+        < 1e-4)
+    #expect(Self.maxDifference(out["hn"]!.float!.scalars, fixture["hn.\(key)"]!.scalars) < 1e-4)
+    #expect(Self.maxDifference(out["cn"]!.float!.scalars, fixture["cn.\(key)"]!.scalars) < 1e-4)
+  }
+
+  @Test func sileroDeclaresItsInputsAndOutputs() throws {
+    let model = try Self.silero("silero_vad_16k_op15")
+    #expect(model.inputs.map(\.name) == ["input", "state", "sr"])
+    #expect(model.inputs[1].shape == [2, nil, 128])
+    #expect(model.inputs[1].dimensionNames == [nil, "batch", nil])
+    #expect(model.inputs[2].elementType == .int64 && model.inputs[2].shape == [])
+    #expect(model.outputs.map(\.name) == ["output", "stateN"])
+    // The LSTM's weights are Slices and Concats of initializers: folded at load, so the
+    // printed program has no Slice on a weight left.
+    #expect(!model.description.contains("Slice '/model/decoder/rnn/Slice_output_0'"))
+  }
+
+  @Test(arguments: ["tagger", "convgru", "rnn"], [14, 17])
+  func torchExportsMatchOnnxruntime(name: String, opset: Int) throws {
+    let file = "onnx_\(name)_op\(opset)"
+    let model = try ONNXModel(contentsOfFile: "\(Fixtures.directory)/\(file).onnx")
+    let (fixture, metadata) = try Fixtures.load(file)
+    let outputs = metadata["outputs"]!.split(separator: ",").map(String.init)
+    for tag in ["a", "b"] {
+      let x = fixture["input.\(tag)"]!
+      let input: ONNXValue =
+        metadata["int_input"] == "1"
+        ? .int64(x.scalars.map { Int64($0) }, shape: x.shape) : .float(x)
+      let out = try model.run(["input": input])
+      for o in outputs {
+        let expected = fixture["\(o).\(tag)"]!
+        #expect(out[o]!.shape == expected.shape, "\(file) \(o) \(tag)")
+        #expect(
+          Self.maxDifference(out[o]!.float!.scalars, expected.scalars) < 2e-5, "\(file) \(o) \(tag)"
+        )
+      }
+    }
+  }
+
+  @Test func runChecksItsInputsBeforeRunning() throws {
+    let model = try Self.silero("silero_vad_16k_op15")
+    let chunk = Tensor<Float>.zeros(shape: [1, 576])
+    let state = Tensor<Float>.zeros(shape: [2, 1, 128])
+    let sr = ONNXValue.int64([16000], shape: [])
+    func expectInvalid(_ inputs: [String: ONNXValue], _ name: String) {
+      #expect {
+        _ = try model.run(inputs)
+      } throws: { error in
+        guard case .invalidInput(let n, _, _) = error as? ONNXError else { return false }
+        return n == name
+      }
+    }
+    expectInvalid(["input": .float(chunk), "state": .float(state)], "sr")
+    expectInvalid(["input": .float(chunk), "state": .float(state), "sr": sr, "extra": sr], "extra")
+    expectInvalid(
+      ["input": .float(chunk), "state": .float(state), "sr": .float(.zeros(shape: []))], "sr")
+    expectInvalid(
+      ["input": .float(chunk), "state": .float(.zeros(shape: [3, 1, 128])), "sr": sr], "state")
+    expectInvalid(
+      ["input": .float(chunk), "state": .float(.zeros(shape: [2, 1, 128, 1])), "sr": sr], "state")
+    // "batch" is 1 in the input and 2 in the state.
+    expectInvalid(
+      ["input": .float(chunk), "state": .float(.zeros(shape: [2, 2, 128])), "sr": sr], "state")
+  }
+}

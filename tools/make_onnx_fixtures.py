@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Writes the ONNX fixtures: onnxruntime's outputs for Silero VAD's models and for small
+models exported by torch.onnx.export, so the Swift tests compare ONNXModel against onnxruntime
+without Python.
+
+    pip install torch onnx onnxruntime safetensors
+    bash tools/ensure-silero.sh                  # the pinned silero-vad wheel's ONNX files
+    python3 tools/make_onnx_fixtures.py          # Tests/TensorLSTMTests/Fixtures/onnx_*.{onnx,safetensors}
+
+Silero (onnx_silero.safetensors): a 1.28 s test signal — espeak-ng speech when espeak-ng is
+installed, else a synthetic voiced signal — cut into 40 chunks of 512 samples at 16 kHz (and 40
+of 256 at 8 kHz), each fed as silero's OnnxWrapper feeds it (64 or 32 samples of context
+before the chunk, state carried). Stored: the rows fed ("rows16k" [40, 576], "rows8k"
+[40, 288]) and, per model, the probabilities and final state. The sequence model
+(silero_vad_16k_sequence.onnx) gets all 40 rows at once with zero h/c.
+
+Exported models (onnx_<name>.onnx + onnx_<name>.safetensors with "input", the outputs by
+name, metadata "inputs"/"outputs" listing names): Embedding → bidirectional 2-layer LSTM →
+Linear → LogSoftmax; Conv1d → GRU → LayerNorm → Dropout → Linear → Softmax; stacked ReLU RNN
+→ GELU → Linear; each at opset 14 and 17 with dynamic batch and sequence axes.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from safetensors.numpy import save_file
+from torch import nn
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT = os.path.join(ROOT, "Tests", "TensorLSTMTests", "Fixtures")
+SILERO = os.path.join(ROOT, ".build", "models", "silero_vad", "data")
+CHUNKS = 40
+
+
+def session(path):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def test_signal(rate):
+    """1.28 s of audio at `rate`: spoken words if espeak-ng exists, else a voiced synthetic tone."""
+    samples = CHUNKS * (512 if rate == 16000 else 256)
+    if shutil.which("espeak-ng"):
+        with tempfile.TemporaryDirectory() as d:
+            wav = os.path.join(d, "s.wav")
+            subprocess.run(["espeak-ng", "-w", wav, "-s", "160", "one two three"], check=True)
+            import wave
+            with wave.open(wav) as w:
+                source_rate = w.getframerate()
+                pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+        t = np.arange(int(len(pcm) * rate / source_rate)) * source_rate / rate
+        speech = np.interp(t, np.arange(len(pcm)), pcm).astype(np.float32)
+    else:
+        t = np.arange(samples) / rate
+        speech = (0.3 * np.sign(np.sin(2 * np.pi * 120 * t)) * np.sin(2 * np.pi * 3 * t) ** 2).astype(np.float32)
+    signal = np.zeros(samples, dtype=np.float32)
+    start = samples // 8
+    n = min(len(speech), samples - start)
+    signal[start:start + n] = speech[:n]
+    rng = np.random.default_rng(5)
+    return signal + rng.normal(0, 0.003, samples).astype(np.float32)
+
+
+def rows(signal, rate):
+    chunk, context = (512, 64) if rate == 16000 else (256, 32)
+    padded = np.concatenate([np.zeros(context, np.float32), signal])
+    return np.stack([padded[i * chunk:i * chunk + chunk + context] for i in range(CHUNKS)])
+
+
+def silero():
+    tensors = {}
+    r16, r8 = rows(test_signal(16000), 16000), rows(test_signal(8000), 8000)
+    tensors["rows16k"], tensors["rows8k"] = r16, r8
+    for name, rate, fed in [
+        ("silero_vad", 16000, r16), ("silero_vad_8k", 8000, r8),
+        ("silero_vad_16k_op15", 16000, r16), ("silero_vad_op18_ifless", 16000, r16),
+    ]:
+        s = session(os.path.join(SILERO, name.replace("_8k", "") + ".onnx"))
+        state = np.zeros((2, 1, 128), np.float32)
+        probs = []
+        for row in fed:
+            out, state = s.run(None, {"input": row[None, :], "state": state, "sr": np.array(rate, np.int64)})
+            probs.append(out[0, 0])
+        tensors[f"probs.{name}"] = np.array(probs, np.float32)
+        tensors[f"state.{name}"] = state
+        print(name, "probabilities", np.round(probs, 3)[:: 4])
+    s = session(os.path.join(SILERO, "silero_vad_16k_sequence.onnx"))
+    zeros = np.zeros((1, 1, 128), np.float32)
+    probs, hn, cn = s.run(None, {"input": r16, "h": zeros, "c": zeros})
+    tensors["probs.silero_vad_16k_sequence"], tensors["hn.silero_vad_16k_sequence"] = probs, hn
+    tensors["cn.silero_vad_16k_sequence"] = cn
+    save_file(tensors, os.path.join(OUT, "onnx_silero.safetensors"))
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 8)
+        self.lstm = nn.LSTM(8, 6, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(12, 5)
+
+    def forward(self, ids):
+        return torch.log_softmax(self.head(self.lstm(self.embed(ids))[0]), dim=-1)
+
+
+class ConvGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 8, 3, padding=1)
+        self.gru = nn.GRU(8, 10, batch_first=True)
+        self.norm = nn.LayerNorm(10)
+        self.drop = nn.Dropout(0.3)
+        self.head = nn.Linear(10, 3)
+
+    def forward(self, x):  # [B, T, 4]
+        y = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
+        y, h = self.gru(y)
+        return torch.softmax(self.head(self.drop(self.norm(y))), dim=-1), h
+
+
+class StackedRNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(5, 7, num_layers=2, nonlinearity="relu")
+        self.head = nn.Linear(7, 2)
+
+    def forward(self, x):  # [T, B, 5]
+        y, _ = self.rnn(x)
+        return self.head(nn.functional.gelu(y[-1]))
+
+
+def exported():
+    torch.manual_seed(3)
+    cases = [
+        ("tagger", Tagger(), torch.randint(0, 20, (3, 9)), {0: "batch", 1: "seq"}, ["logits"]),
+        ("convgru", ConvGRU(), torch.randn(2, 11, 4), {0: "batch", 1: "seq"}, ["probs", "h"]),
+        ("rnn", StackedRNN(), torch.randn(6, 3, 5), {0: "seq", 1: "batch"}, ["out"]),
+    ]
+    for name, model, x, axes, outputs in cases:
+        model.eval()
+        for opset in (14, 17):
+            path = os.path.join(OUT, f"onnx_{name}_op{opset}.onnx")
+            dynamic = {"input": axes}
+            torch.onnx.export(
+                model, (x,), path, input_names=["input"], output_names=outputs, opset_version=opset,
+                dynamic_axes=dynamic, dynamo=False)
+            # A second input shape checks the dynamic axes.
+            x2 = x[:, :5] if name != "rnn" else x[:4, :2]
+            if name == "convgru":
+                x2 = x[:1, :7]
+            if name == "tagger":
+                x2 = x[:2, :5]
+            s = session(path)
+            tensors = {}
+            for tag, xi in (("a", x), ("b", x2)):
+                feed = xi.numpy()
+                results = s.run(None, {"input": feed})
+                tensors[f"input.{tag}"] = feed.astype(np.float32)
+                for o, value in zip(outputs, results):
+                    tensors[f"{o}.{tag}"] = value.astype(np.float32)
+                    with torch.no_grad():
+                        reference = model(xi)
+                    reference = reference if isinstance(reference, tuple) else (reference,)
+                    assert np.allclose(value, reference[outputs.index(o)].numpy(), atol=1e-5), name
+            save_file(tensors, os.path.join(OUT, f"onnx_{name}_op{opset}.safetensors"),
+                      metadata={"outputs": ",".join(outputs), "int_input": "1" if name == "tagger" else "0"})
+            print(name, opset, os.path.getsize(path), "bytes")
+
+
+if __name__ == "__main__":
+    silero()
+    exported()
