@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/ensure-openblas.sh
+source tools/ensure-silero.sh
 export LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp:print_suppressions=0"
 export TSAN_OPTIONS="halt_on_error=1"
 for sanitizer in "${@:-address thread}"; do
