@@ -172,6 +172,48 @@ def exported():
             print(name, opset, os.path.getsize(path), "bytes")
 
 
+def convolutions():
+    """onnx_convs.onnx: Conv nodes that take each path of ONNXModel's convolution — the skinny
+    kernel (≤ 8 output positions, with row, column and inner tails, groups, stride, dilation)
+    and BLAS (more positions) — with onnxruntime's outputs."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(11)
+    cases = [  # name, input, M, K, attributes
+        ("wide", "X", 5, 4, dict(pads=[1, 2])),
+        ("strided", "X", 7, 3, dict(strides=[2], dilations=[2])),
+        ("grouped", "X", 6, 2, dict(group=3)),
+        ("single", "X", 9, 21, dict(pads=[6, 6])),
+        ("framed", "A", 37, 40, dict(strides=[8])),
+    ]
+    nodes, inits, outputs = [], [], []
+    channels = {"X": 3, "A": 1}
+    for name, x, m, k, attrs in cases:
+        c = channels[x] // attrs.get("group", 1)
+        w = rng.standard_normal((m, c, k)).astype(np.float32)
+        b = rng.standard_normal(m).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"W_{name}"), numpy_helper.from_array(b, f"B_{name}")]
+        nodes.append(helper.make_node("Conv", [x, f"W_{name}", f"B_{name}"], [name], kernel_shape=[k], **attrs))
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    graph = helper.make_graph(
+        nodes, "convs",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [2, 3, 9]),
+         helper.make_tensor_value_info("A", TensorProto.FLOAT, [1, 1, 72])],
+        outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = os.path.join(OUT, "onnx_convs.onnx")
+    onnx.save(model, path)
+    feed = {"X": rng.standard_normal((2, 3, 9)).astype(np.float32),
+            "A": rng.standard_normal((1, 1, 72)).astype(np.float32)}
+    results = session(path).run(None, feed)
+    tensors = dict(feed)
+    tensors.update({name: r for (name, *_), r in zip(cases, results)})
+    save_file(tensors, os.path.join(OUT, "onnx_convs.safetensors"),
+              metadata={"outputs": ",".join(c[0] for c in cases)})
+
+
 if __name__ == "__main__":
     silero()
     exported()
+    convolutions()

@@ -45,6 +45,11 @@ int tlstm_cpu_isa(void) { return 0; }
                                       const float *cell_prev, const float *dh, float *carry_c,  \
                                       float *dg, float *full_hidden, ptrdiff_t units) {         \
     __builtin_trap();                                                                            \
+  }                                                                                              \
+  void tlstm_skinny_gemm_##isa(const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldb,   \
+                               float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,          \
+                               ptrdiff_t k) {                                                    \
+    __builtin_trap();                                                                            \
   }
 STUB(avx2)
 STUB(avx512)
@@ -85,7 +90,15 @@ int tlstm_cpu_isa(void) {
   _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define vload_masked(p, m) _mm256_maskload_ps(p, m)
 #define vstore_masked(p, m, v) _mm256_maskstore_ps(p, m, v)
+static inline __attribute__((target("avx2,fma"))) float tlstm_sum_avx2(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+#define vreduce tlstm_sum_avx2
 #include "recurrent_step_template.h"
+#undef vreduce
 #undef ISA
 #undef TARGET
 #undef W
@@ -129,6 +142,7 @@ int tlstm_cpu_isa(void) {
 #define vmask_below(n) ((__mmask16)((1u << (n)) - 1u))
 #define vload_masked(p, m) _mm512_maskz_loadu_ps(m, p)
 #define vstore_masked(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define vreduce _mm512_reduce_add_ps
 #include "recurrent_step_template.h"
 
 #endif

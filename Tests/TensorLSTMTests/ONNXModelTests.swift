@@ -96,6 +96,64 @@ import Testing
     }
   }
 
+  /// Every convolution path (skinny kernel with tails, groups, stride, dilation; BLAS) on every
+  /// kernel this CPU runs, against onnxruntime.
+  @Test(arguments: RecurrentKernels.supported)
+  func convolutionsMatchOnnxruntime(kernels: RecurrentKernels) throws {
+    var model = try ONNXModel(contentsOfFile: "\(Fixtures.directory)/onnx_convs.onnx")
+    model.kernels = kernels
+    let (fixture, metadata) = try Fixtures.load("onnx_convs")
+    let out = try model.run(["X": .float(fixture["X"]!), "A": .float(fixture["A"]!)])
+    for name in metadata["outputs"]!.split(separator: ",").map(String.init) {
+      #expect(out[name]!.shape == fixture[name]!.shape, "\(name)")
+      #expect(
+        Self.maxDifference(out[name]!.float!.scalars, fixture[name]!.scalars) < 1e-4,
+        "\(name) on \(kernels)")
+    }
+  }
+
+  /// Silero on every kernel this CPU runs (the skinny convolutions and the LSTM's fused step).
+  @Test(arguments: RecurrentKernels.supported)
+  func sileroOnEveryKernel(kernels: RecurrentKernels) throws {
+    var model = try Self.silero("silero_vad_16k_op15")
+    model.kernels = kernels
+    let (fixture, _) = try Fixtures.load("onnx_silero")
+    let rows = fixture["rows16k"]!
+    var state = Tensor<Float>.zeros(shape: [2, 1, 128])
+    var probabilities: [Float] = []
+    for i in 0..<rows.shape[0] {
+      let out = try model.run([
+        "input": .float(rows.selected(axis: 0, index: i).unsqueezed(axis: 0)),
+        "state": .float(state), "sr": .int64([16000], shape: []),
+      ])
+      probabilities.append(out["output"]!.float!.scalars[0])
+      state = out["stateN"]!.float!
+    }
+    #expect(Self.maxDifference(probabilities, fixture["probs.silero_vad_16k_op15"]!.scalars) < 1e-4)
+  }
+
+  /// The traced plan folds the exporter's shape arithmetic and branches: what is left is the
+  /// model's computation, and a second signature (8 kHz) gets its own plan.
+  @Test func plansAreSpecialisedPerSignature() throws {
+    let model = try Self.silero("silero_vad")
+    let state = ONNXValue.float(.zeros(shape: [2, 1, 128]))
+    let plan16 = try #require(
+      try model.plan(for: [
+        "input": .float(.zeros(shape: [1, 576])), "state": state, "sr": .int64([16000], shape: []),
+      ]))
+    let plan8 = try #require(
+      try model.plan(for: [
+        "input": .float(.zeros(shape: [1, 288])), "state": state, "sr": .int64([8000], shape: []),
+      ]))
+    let description = plan16.description
+    #expect(
+      !description.contains("If ") && !description.contains("Shape ")
+        && !description.contains("Equal "))
+    #expect(description.contains("LSTM") && description.contains("Conv"))
+    #expect(plan16.stepCount < 60 && plan8.stepCount < 60)
+    #expect(plan16 !== plan8)
+  }
+
   @Test func runChecksItsInputsBeforeRunning() throws {
     let model = try Self.silero("silero_vad_16k_op15")
     let chunk = Tensor<Float>.zeros(shape: [1, 576])

@@ -63,6 +63,11 @@ struct Bench: ParsableCommand {
       "Time composed models: Sequential vs the layers by hand (article), Embedding forward + backward, a char-LM training step."
   )
   var models = false
+  @Option(
+    help:
+      "Time an ONNX model run by ONNXModel: a Silero VAD file per streamed chunk and per 60 s of audio, any other per forward (symbolic axes from --batch and --steps)."
+  )
+  var onnx: String?
 
   mutating func run() throws {
     BLAS.threadCount = threads
@@ -78,6 +83,11 @@ struct Bench: ParsableCommand {
       shapes[i].layers = layers
       shapes[i].bidirectional = bidirectional
       shapes[i].gates = cell.gates
+    }
+    if let onnx {
+      try ONNXBench.run(
+        path: onnx, batch: batch, steps: steps, threads: threads, repeats: repeats, json: json)
+      return
     }
     if models {
       ModelBench.run(threads: threads, repeats: repeats, small: custom)

@@ -78,4 +78,12 @@ void tlstm_lstm_gate_gradient_avx512(const float *gates, const float *cell,
                                      const float *cell_prev, const float *dh, float *carry_c,
                                      float *dg, float *full_hidden, ptrdiff_t units);
 
+/// c[m · ldc + n] += Σ_j a[m · lda + j] · bt[n · ldb + j] for m < rows, n < cols: a GEMM with
+/// few columns (bt holds them as rows), each row of a read once per four columns.
+void tlstm_skinny_gemm_avx2(const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldb,
+                            float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k);
+void tlstm_skinny_gemm_avx512(const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldb,
+                              float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
+                              ptrdiff_t k);
+
 #endif

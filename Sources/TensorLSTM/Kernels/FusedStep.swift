@@ -178,3 +178,26 @@ enum FusedStep {
     UnsafeMutablePointer(mutating: float(UnsafePointer(p)))
   }
 }
+
+extension FusedStep {
+  /// `c[m·ldc + n] += Σ_j a[m·lda + j] · bt[n·ldb + j]` for `m < rows`, `n < cols`: a GEMM with
+  /// few columns, each row of `a` read once per four columns (no packing), on `isa`'s kernel or,
+  /// for nil, in Swift.
+  static func skinnyGemm(
+    _ a: UnsafePointer<Float>, lda: Int, _ bt: UnsafePointer<Float>, ldb: Int,
+    into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, k: Int, isa: VectorISA?
+  ) {
+    switch isa {
+    case .avx512: tlstm_skinny_gemm_avx512(a, lda, bt, ldb, c, ldc, rows, cols, k)
+    case .avx2: tlstm_skinny_gemm_avx2(a, lda, bt, ldb, c, ldc, rows, cols, k)
+    case nil:
+      for m in 0..<rows {
+        for n in 0..<cols {
+          var sum: Float = 0
+          for j in 0..<k { sum += a[m * lda + j] * bt[n * ldb + j] }
+          c[m * ldc + n] += sum
+        }
+      }
+    }
+  }
+}

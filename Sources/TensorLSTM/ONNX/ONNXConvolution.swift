@@ -4,9 +4,12 @@
 /// matters for the long kernels of a learned STFT (Silero VAD: K 256, stride 128, one input
 /// channel).
 enum ONNXConvolution {
+  /// Output positions up to which the skinny kernel runs instead of BLAS.
+  static let skinnyColumns = 8
+
   static func run(
     _ c: ONNXOperator.Convolution, x: Tensor<Float>, weight: Tensor<Float>, bias: Tensor<Float>?,
-    _ node: String
+    isa: VectorISA?, _ node: String
   ) throws(ONNXError) -> Tensor<Float> {
     func fail(_ reason: String) -> ONNXError { .runtime(node: node, reason: reason) }
     guard x.rank == 3, weight.rank == 3 else {
@@ -45,6 +48,9 @@ enum ONNXConvolution {
     let w = weight.contiguous()
     let column = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(rows * outLength, 1))
     defer { column.deallocate() }
+    // Few output positions: the columns as rows ([L_out, C/g·K], each a window of the input)
+    // and the skinny kernel, which reads the weight once instead of packing it.
+    let skinny = outLength <= skinnyColumns
     let (sn, sc, sl) = (x.strides[0], x.strides[1], x.strides[2])
     y.withMutableBase { out in
       x.withBase { input in
@@ -54,23 +60,31 @@ enum ONNXConvolution {
               for ci in 0..<groupIn {
                 let source = input + n * sn + (g * groupIn + ci) * sc
                 for k in 0..<kernel {
-                  let row = column + (ci * kernel + k) * outLength
                   let shift = k * c.dilation - c.pads.0
+                  let (start, step) =
+                    skinny ? (ci * kernel + k, rows) : ((ci * kernel + k) * outLength, 1)
                   for o in 0..<outLength {
                     let i = o * c.stride + shift
-                    row[o] = i >= 0 && i < length ? source[i * sl] : 0
+                    column[start + o * step] = i >= 0 && i < length ? source[i * sl] : 0
                   }
                 }
               }
-              BLAS.gemm(
-                StridedMatrix(
-                  base: wBase + g * groupOut * rows, rows: groupOut, columns: rows, rowStride: rows,
-                  columnStride: 1),
-                StridedMatrix(
-                  base: UnsafePointer(column), rows: rows, columns: outLength, rowStride: outLength,
-                  columnStride: 1),
-                into: out + (n * outChannels + g * groupOut) * outLength, rowStride: outLength,
-                beta: 1)
+              let target = out + (n * outChannels + g * groupOut) * outLength
+              let weights = wBase + g * groupOut * rows
+              if skinny {
+                FusedStep.skinnyGemm(
+                  weights, lda: rows, column, ldb: rows, into: target, ldc: outLength,
+                  rows: groupOut, cols: outLength, k: rows, isa: isa)
+              } else {
+                BLAS.gemm(
+                  StridedMatrix(
+                    base: weights, rows: groupOut, columns: rows, rowStride: rows, columnStride: 1),
+                  StridedMatrix(
+                    base: UnsafePointer(column), rows: rows, columns: outLength,
+                    rowStride: outLength,
+                    columnStride: 1),
+                  into: target, rowStride: outLength, beta: 1)
+              }
             }
           }
         }

@@ -2,7 +2,9 @@
 /// for presence by the loader (arity); their shapes and values are checked here, and a
 /// contradiction throws ``ONNXError/runtime(node:reason:)``.
 extension ONNXOperator {
-  func evaluate(_ inputs: [ONNXValue?], outputs: Int, node: String) throws -> [ONNXValue] {
+  func evaluate(
+    _ inputs: [ONNXValue?], outputs: Int, node: String, isa: VectorISA? = VectorISA.available.last
+  ) throws -> [ONNXValue] {
     func fail(_ reason: String) -> ONNXError { .runtime(node: node, reason: reason) }
     func input(_ i: Int) throws(ONNXError) -> ONNXValue {
       guard i < inputs.count, let v = inputs[i] else { throw fail("input \(i) is required") }
@@ -290,7 +292,7 @@ extension ONNXOperator {
         .float(
           try ONNXConvolution.run(
             c, x: try float(0), weight: try float(1), bias: optional(2) == nil ? nil : try float(2),
-            node))
+            isa: isa, node))
       ]
     case .recurrent(let r, let prepared):
       return try ONNXRecurrentRun.run(r, prepared: prepared, inputs, outputs: outputs, node)

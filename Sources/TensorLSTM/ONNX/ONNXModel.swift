@@ -34,7 +34,21 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
     var declaresShape = true
   }
 
-  let program: ONNXProgram
+  var program: ONNXProgram
+  var cache = ONNXPlanCache()
+
+  /// The vector kernels the convolutions and recurrent nodes run on, as ``LSTM/kernels``:
+  /// `.automatic` (the widest this CPU runs), or one of ``RecurrentKernels/supported`` forced.
+  /// Setting it re-packs the recurrent weights and drops the cached plans.
+  ///
+  /// - Precondition: a forced choice is in ``RecurrentKernels/supported``.
+  public var kernels: RecurrentKernels = .automatic {
+    didSet {
+      _ = kernels.vectorISA
+      program = program.withKernels(kernels)
+      cache = ONNXPlanCache()
+    }
+  }
 
   /// The model's inputs (initializers listed as inputs are not among them).
   public var inputs: [ValueInfo] { program.inputs.map(\.info) }
@@ -79,15 +93,61 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
   ///   ``ONNXError/runtime(node:reason:)`` when a node's data contradicts it.
   public func run(_ inputs: [String: ONNXValue]) throws(ONNXError) -> [String: ONNXValue] {
     try check(inputs)
+    let values = program.inputs.map { inputs[$0.info.name]! }
+    let results = try run(values)
+    var named: [String: ONNXValue] = [:]
+    for ((info, _), value) in zip(program.outputs, results) { named[info.name] = value }
+    return named
+  }
+
+  /// The plan a run with `inputs` follows (made by tracing one run when there is none yet), or
+  /// nil when the model branches on data and runs unspecialised.
+  ///
+  ///     print(try model.plan(for: inputs)!)   // the steps left, their inputs, the constants
+  public func plan(for inputs: [String: ONNXValue]) throws(ONNXError) -> ONNXPlan? {
+    try check(inputs)
+    let values = program.inputs.map { inputs[$0.info.name]! }
+    _ = try run(values)
+    return cache.plan(for: ONNXSignature(values)) ?? nil
+  }
+
+  /// Runs on checked inputs in program order: the cached plan for their signature, or a traced
+  /// run that makes one.
+  func run(_ values: [ONNXValue]) throws(ONNXError) -> [ONNXValue] {
+    let isa = kernels.vectorISA
+    let signature = ONNXSignature(values)
+    if let cached = cache.plan(for: signature) {
+      if let plan = cached { return try plan.run(values, isa: isa) }
+      var slots = program.constants
+      for ((_, slot), value) in zip(program.inputs, values) { slots[slot] = value }
+      try program.execute(0, &slots, isa: isa)
+      return try outputs(slots)
+    }
     var slots = program.constants
-    for (info, slot) in program.inputs { slots[slot] = inputs[info.name] }
-    try program.execute(0, &slots)
-    var result: [String: ONNXValue] = [:]
+    var tracer = ONNXTracer(
+      fixed: program.constants.map { $0 != nil }, fixedShape: program.constants.map { $0 != nil },
+      captured: program.constants)
+    for (((_, slot), value), small) in zip(zip(program.inputs, values), signature.values) {
+      slots[slot] = value
+      tracer.fixedShape[slot] = true
+      if small != nil {
+        tracer.fixed[slot] = true
+        tracer.captured[slot] = value
+      }
+    }
+    try program.trace(0, &slots, &tracer, isa: isa)
+    let results = try outputs(slots)
+    cache.store(tracer.plan(program), for: signature)
+    return results
+  }
+
+  func outputs(_ slots: [ONNXValue?]) throws(ONNXError) -> [ONNXValue] {
+    var result: [ONNXValue] = []
     for (info, slot) in program.outputs {
       guard let value = slots[slot] else {
         throw ONNXError.runtime(node: info.name, reason: "the output was not computed")
       }
-      result[info.name] = value
+      result.append(value)
     }
     return result
   }

@@ -39,15 +39,41 @@ final class ONNXProgram: Sendable {
     )
   }
 
+  /// The same program with its recurrent layers on `kernels`.
+  func withKernels(_ kernels: RecurrentKernels) -> ONNXProgram {
+    var graphs = self.graphs
+    for g in graphs.indices {
+      for s in graphs[g].steps.indices {
+        guard case .recurrent(let r, let prepared?) = graphs[g].steps[s].op else { continue }
+        let changed: PreparedRecurrent
+        switch prepared {
+        case .lstm(var layer):
+          layer.kernels = kernels
+          changed = .lstm(layer)
+        case .gru(var layer):
+          layer.kernels = kernels
+          changed = .gru(layer)
+        case .rnn(var layer):
+          layer.kernels = kernels
+          changed = .rnn(layer)
+        }
+        graphs[g].steps[s].op = .recurrent(r, prepared: changed)
+      }
+    }
+    return ONNXProgram(
+      graphs: graphs, constants: constants, names: names, inputs: inputs, outputs: outputs,
+      folded: folded)
+  }
+
   /// Runs graph `index` on `slots`.
-  func execute(_ index: Int, _ slots: inout [ONNXValue?]) throws(ONNXError) {
+  func execute(_ index: Int, _ slots: inout [ONNXValue?], isa: VectorISA?) throws(ONNXError) {
     for step in graphs[index].steps {
       if case .ifElse(let then, let otherwise) = step.op {
         guard case .bool(let c, _)? = slots[step.inputs[0]], c.count == 1 else {
           throw ONNXError.runtime(node: step.name, reason: "the If condition must be one bool")
         }
         let branch = c[0] ? then : otherwise
-        try execute(branch, &slots)
+        try execute(branch, &slots, isa: isa)
         for (o, source) in zip(step.outputs, graphs[branch].outputs) where o >= 0 {
           slots[o] = slots[source]
         }
@@ -55,7 +81,8 @@ final class ONNXProgram: Sendable {
         let arguments = step.inputs.map { $0 >= 0 ? slots[$0] : nil }
         let results: [ONNXValue]
         do {
-          results = try step.op.evaluate(arguments, outputs: step.outputs.count, node: step.name)
+          results = try step.op.evaluate(
+            arguments, outputs: step.outputs.count, node: step.name, isa: isa)
         } catch let error as ONNXError {
           throw error
         } catch {

@@ -1,0 +1,264 @@
+import Synchronization
+
+/// What a run's plan is specialised on: every input's shape, and the values of small integer
+/// and bool inputs (a sample rate, a flag) — the things exporters branch on.
+struct ONNXSignature: Hashable, Sendable {
+  var shapes: [[Int]]
+  var values: [[Int64]?]
+
+  /// Integer and bool inputs of at most this many elements are part of the signature.
+  static let smallInput = 8
+
+  init(_ inputs: [ONNXValue]) {
+    shapes = inputs.map(\.shape)
+    values = inputs.map { v in
+      switch v {
+      case .int64(let e, _) where e.count <= Self.smallInput: e
+      case .bool(let e, _) where e.count <= Self.smallInput: e.map { $0 ? 1 : 0 }
+      default: nil
+      }
+    }
+  }
+}
+
+/// The program specialised to one ``ONNXSignature``, made by tracing the first run with that
+/// signature: every value that depends only on the signature (the exporter's `Shape → Gather →
+/// Equal → If` chains, `ConstantOfShape` of a batch size) is a constant, every `If` whose
+/// condition is one is replaced by the branch taken, `Identity` steps become aliases, and the
+/// remaining steps form one flat list over a compact slot array with liveness. A printable
+/// value, like ``ForwardPlan``.
+///
+///     print(try model.plan(for: ["input": .float(chunk), "state": .float(state), "sr": sr])!)
+public final class ONNXPlan: Sendable, CustomStringConvertible {
+  struct Step: Sendable {
+    var name: String
+    var opType: String
+    var op: ONNXOperator
+    var inputs: [Int]
+    var outputs: [Int]
+    var release: [Int] = []
+  }
+
+  let steps: [Step]
+  /// The number of steps a run executes.
+  public var stepCount: Int { steps.count }
+  /// Per slot, the constant it holds from the start, or nil.
+  let template: [ONNXValue?]
+  /// Per program input, its slot (-1 when the plan does not read it).
+  let inputSlots: [Int]
+  /// Per program output, its slot.
+  let outputSlots: [Int]
+  let names: [String]
+
+  init(
+    steps: [Step], template: [ONNXValue?], inputSlots: [Int], outputSlots: [Int], names: [String]
+  ) {
+    (self.steps, self.template, self.inputSlots, self.outputSlots, self.names) = (
+      steps, template, inputSlots, outputSlots, names
+    )
+  }
+
+  /// Runs the plan on the program's inputs (in program order); returns the outputs in order.
+  func run(_ inputs: [ONNXValue], isa: VectorISA?) throws(ONNXError) -> [ONNXValue] {
+    var slots = template
+    for (slot, value) in zip(inputSlots, inputs) where slot >= 0 { slots[slot] = value }
+    for step in steps {
+      let arguments = step.inputs.map { $0 >= 0 ? slots[$0] : nil }
+      let results: [ONNXValue]
+      do {
+        results = try step.op.evaluate(
+          arguments, outputs: step.outputs.count, node: step.name, isa: isa)
+      } catch let error as ONNXError {
+        throw error
+      } catch {
+        throw ONNXError.runtime(node: step.name, reason: "\(error)")
+      }
+      for (i, o) in step.outputs.enumerated() where o >= 0 {
+        guard i < results.count else {
+          throw ONNXError.runtime(node: step.name, reason: "output \(i) is not produced")
+        }
+        slots[o] = results[i]
+      }
+      for r in step.release { slots[r] = nil }
+    }
+    var result: [ONNXValue] = []
+    for slot in outputSlots {
+      guard let v = slots[slot] else {
+        throw ONNXError.runtime(node: names[slot], reason: "the output was not computed")
+      }
+      result.append(v)
+    }
+    return result
+  }
+
+  /// The steps, one per line, with their inputs; constants are marked `=`.
+  public var description: String {
+    var lines = [
+      "ONNXPlan: \(steps.count) steps over \(template.count) slots (\(template.compactMap { $0 }.count) constants)"
+    ]
+    for step in steps {
+      let ins = step.inputs.map { $0 < 0 ? "-" : (template[$0] != nil ? "=" : "") + names[$0] }
+      lines.append("  \(step.opType) '\(step.name)' (\(ins.joined(separator: ", ")))")
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// Records a traced run of an ``ONNXProgram``: which values depend only on the signature
+/// (`fixed`), which have shapes that do (`fixedShape`), the steps run in order, and the aliases
+/// `If` and `Identity` create.
+struct ONNXTracer {
+  var fixed: [Bool]
+  var fixedShape: [Bool]
+  var captured: [ONNXValue?]
+  var recorded: [ONNXProgram.Step] = []
+  var aliases: [Int: Int] = [:]
+  var dynamicCondition: String?
+
+  /// Operators whose output shape depends on the values of inputs after the first.
+  static func shapeFromValues(_ op: ONNXOperator) -> Bool {
+    switch op {
+    case .reshape, .expand, .constantOfShape, .slice, .squeeze, .unsqueeze, .split, .pad,
+      .range, .reduce:
+      true
+    default: false
+    }
+  }
+
+  mutating func record(_ step: ONNXProgram.Step, _ slots: [ONNXValue?]) {
+    let ins = step.inputs.filter { $0 >= 0 }
+    var shape = ins.allSatisfy { fixedShape[$0] }
+    if Self.shapeFromValues(step.op) {
+      shape = shape && step.inputs.dropFirst().allSatisfy { $0 < 0 || fixed[$0] }
+    }
+    if case .constantOfShape = step.op { shape = ins.allSatisfy { fixed[$0] } }
+    let value: Bool
+    switch step.op {
+    case .shape, .size: value = ins.allSatisfy { fixedShape[$0] }
+    default: value = ins.allSatisfy { fixed[$0] }
+    }
+    for o in step.outputs where o >= 0 {
+      fixed[o] = value
+      fixedShape[o] = shape || value
+      if value { captured[o] = slots[o] }
+    }
+    recorded.append(step)
+  }
+
+  /// The flat plan, or nil when an `If` condition depended on data.
+  func plan(_ program: ONNXProgram) -> ONNXPlan? {
+    if dynamicCondition != nil { return nil }
+    func resolve(_ s: Int) -> Int {
+      var s = s
+      while let t = aliases[s] { s = t }
+      return s
+    }
+    var compact: [Int: Int] = [:]
+    var names: [String] = []
+    var template: [ONNXValue?] = []
+    func slot(_ s: Int) -> Int {
+      let r = resolve(s)
+      if let c = compact[r] { return c }
+      compact[r] = names.count
+      names.append(program.names[r])
+      template.append(fixed[r] ? captured[r] : nil)
+      return names.count - 1
+    }
+    var steps: [ONNXPlan.Step] = []
+    for step in recorded {
+      if step.outputs.allSatisfy({ $0 < 0 || fixed[$0] }) { continue }
+      steps.append(
+        ONNXPlan.Step(
+          name: step.name, opType: step.opType, op: step.op,
+          inputs: step.inputs.map { $0 < 0 ? -1 : slot($0) },
+          outputs: step.outputs.map { $0 < 0 ? -1 : slot($0) }))
+    }
+    let outputs = program.outputs.map { slot($0.slot) }
+    let inputs = program.inputs.map { compact[resolve($0.slot)] ?? -1 }
+    // Liveness: release each computed value after its last reader (outputs kept).
+    var last: [Int: Int] = [:]
+    for (i, step) in steps.enumerated() {
+      for s in step.outputs + step.inputs where s >= 0 { last[s] = i }
+    }
+    let keep = Set(outputs)
+    for (s, i) in last where !keep.contains(s) && template[s] == nil {
+      steps[i].release.append(s)
+    }
+    return ONNXPlan(
+      steps: steps, template: template, inputSlots: inputs, outputSlots: outputs, names: names)
+  }
+}
+
+extension ONNXProgram {
+  /// Runs graph `index` like ``execute(_:_:)``, recording into `tracer`.
+  func trace(
+    _ index: Int, _ slots: inout [ONNXValue?], _ tracer: inout ONNXTracer, isa: VectorISA?
+  ) throws(ONNXError) {
+    for step in graphs[index].steps {
+      if case .ifElse(let then, let otherwise) = step.op {
+        guard case .bool(let c, _)? = slots[step.inputs[0]], c.count == 1 else {
+          throw ONNXError.runtime(node: step.name, reason: "the If condition must be one bool")
+        }
+        if !tracer.fixed[step.inputs[0]] { tracer.dynamicCondition = step.name }
+        let branch = c[0] ? then : otherwise
+        try trace(branch, &slots, &tracer, isa: isa)
+        for (o, source) in zip(step.outputs, graphs[branch].outputs) where o >= 0 {
+          slots[o] = slots[source]
+          tracer.aliases[o] = source
+          tracer.fixed[o] = tracer.fixed[source]
+          tracer.fixedShape[o] = tracer.fixedShape[source]
+          tracer.captured[o] = tracer.captured[source]
+        }
+        continue
+      }
+      let arguments = step.inputs.map { $0 >= 0 ? slots[$0] : nil }
+      let results: [ONNXValue]
+      do {
+        results = try step.op.evaluate(
+          arguments, outputs: step.outputs.count, node: step.name, isa: isa)
+      } catch let error as ONNXError {
+        throw error
+      } catch {
+        throw ONNXError.runtime(node: step.name, reason: "\(error)")
+      }
+      for (i, o) in step.outputs.enumerated() where o >= 0 {
+        guard i < results.count else {
+          throw ONNXError.runtime(node: step.name, reason: "output \(i) is not produced")
+        }
+        slots[o] = results[i]
+      }
+      if case .identity = step.op, step.inputs[0] >= 0, step.outputs.count == 1,
+        step.outputs[0] >= 0
+      {
+        let (o, source) = (step.outputs[0], step.inputs[0])
+        tracer.aliases[o] = source
+        tracer.fixed[o] = tracer.fixed[source]
+        tracer.fixedShape[o] = tracer.fixedShape[source]
+        tracer.captured[o] = tracer.captured[source]
+      } else {
+        tracer.record(step, slots)
+      }
+      // Values are kept (no release) so that aliases and captures stay valid while tracing.
+    }
+  }
+}
+
+/// The plans made so far, by signature (at most ``limit``; the oldest is dropped), shared by
+/// every copy of a model and safe to use from concurrent runs.
+final class ONNXPlanCache: Sendable {
+  static let limit = 32
+  let plans = Mutex<(entries: [ONNXSignature: ONNXPlan?], order: [ONNXSignature])>(([:], []))
+
+  func plan(for signature: ONNXSignature) -> ONNXPlan?? {
+    plans.withLock { $0.entries[signature] }
+  }
+
+  func store(_ plan: ONNXPlan?, for signature: ONNXSignature) {
+    plans.withLock { cache in
+      if cache.entries.updateValue(plan, forKey: signature) == nil {
+        cache.order.append(signature)
+        if cache.order.count > Self.limit { cache.entries[cache.order.removeFirst()] = nil }
+      }
+    }
+  }
+}
