@@ -8,6 +8,7 @@ let package = Package(
     .executable(name: "tensorlstm-demo", targets: ["tensorlstm-demo"]),
     .executable(name: "tensorlstm-charlm", targets: ["tensorlstm-charlm"]),
     .executable(name: "tensorlstm-classify", targets: ["tensorlstm-classify"]),
+    .executable(name: "tensorlstm-vad", targets: ["tensorlstm-vad"]),
   ],
   targets: [
     .systemLibrary(
@@ -27,6 +28,8 @@ let package = Package(
     // Training examples: a character-level language model and the article's classifier.
     .executableTarget(name: "tensorlstm-charlm", dependencies: ["TensorLSTM"]),
     .executableTarget(name: "tensorlstm-classify", dependencies: ["TensorLSTM"]),
+    // Voice activity detection on a WAV file with Silero VAD's ONNX model (ONNXModel).
+    .executableTarget(name: "tensorlstm-vad", dependencies: ["TensorLSTM"]),
     // The fixtures are read from the source tree (#filePath), not bundled as resources.
     .testTarget(name: "TensorLSTMTests", dependencies: ["TensorLSTM"], exclude: ["Fixtures"]),
   ]

@@ -213,7 +213,52 @@ def convolutions():
               metadata={"outputs": ",".join(c[0] for c in cases)})
 
 
+def speech_wav():
+    """speech16k.wav (4 s, 16-bit PCM, 16 kHz: silence, a spoken sentence, silence, words) and
+    onnx_vad.safetensors: silero-vad's own get_speech_timestamps on it ("segments" [n, 2] in
+    samples) and its probabilities ("probs"), with the wheel's OnnxWrapper on silero_vad.onnx."""
+    import sys
+    import wave
+
+    sys.path.insert(0, os.path.dirname(SILERO))
+    sys.path.insert(0, os.path.dirname(os.path.dirname(SILERO)))
+    from silero_vad.utils_vad import OnnxWrapper, get_speech_timestamps
+
+    rate = 16000
+    audio = np.zeros(4 * rate, np.float32)
+    with tempfile.TemporaryDirectory() as d:
+        for text, at in (("Voice activity detection, in Swift.", 0.4), ("One. Two.", 2.8)):
+            path = os.path.join(d, "s.wav")
+            subprocess.run(["espeak-ng", "-w", path, "-s", "150", text], check=True)
+            with wave.open(path) as w:
+                pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32) / 32768
+                source = w.getframerate()
+            t = np.arange(int(len(pcm) * rate / source)) * source / rate
+            speech = np.interp(t, np.arange(len(pcm)), pcm).astype(np.float32)
+            start = int(at * rate)
+            n = min(len(speech), len(audio) - start)
+            audio[start:start + n] += speech[:n]
+    audio += np.random.default_rng(7).normal(0, 0.002, len(audio)).astype(np.float32)
+    pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype(np.int16)
+    with wave.open(os.path.join(OUT, "speech16k.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    samples = torch.from_numpy(pcm.astype(np.float32) / 32768)
+    model = OnnxWrapper(os.path.join(SILERO, "silero_vad.onnx"))
+    segments = get_speech_timestamps(samples, model, sampling_rate=rate)
+    model.reset_states()
+    probs = [model(samples[i:i + 512] if i + 512 <= len(samples) else
+                   torch.nn.functional.pad(samples[i:], (0, i + 512 - len(samples))), rate).item()
+             for i in range(0, len(samples), 512)]
+    print("segments", segments)
+    save_file({"segments": np.array([[s["start"], s["end"]] for s in segments], np.float32),
+               "probs": np.array(probs, np.float32)}, os.path.join(OUT, "onnx_vad.safetensors"))
+
+
 if __name__ == "__main__":
     silero()
     exported()
     convolutions()
+    speech_wav()
