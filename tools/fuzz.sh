@@ -4,7 +4,8 @@
 # for a fixed time. Usage: tools/fuzz.sh [seconds per target, default 300] [target ...]
 # Targets: safetensors, npy (the file parsers), interop (Keras/ONNX converters and
 # loadStateDict with random shapes and values) and optimizer (Adam/AdamW checkpoints and SGD
-# momentum with random names, shapes and step values). Seeds: Tests/Fuzz/corpus/<target>/ (committed);
+# momentum with random names, shapes and step values), onnx (the ONNX reader and executor: load,
+# then run on inputs from the declared shapes) and wav (the WAV reader and resampler). Seeds: Tests/Fuzz/corpus/<target>/ (committed);
 # new inputs go to .build-fuzz/corpus/<target>. .ci/run runs every target briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ source tools/ensure-openblas.sh
 seconds="${1:-300}"
 shift || true
 targets=("$@")
-if [ "${#targets[@]}" -eq 0 ]; then targets=(safetensors npy interop optimizer); fi
+if [ "${#targets[@]}" -eq 0 ]; then targets=(safetensors npy interop optimizer onnx wav); fi
 mkdir -p .build-fuzz
 echo "== building the fuzz targets (Tests/Fuzz, -sanitize=fuzzer,address)" >&2
 swift build -c release --package-path Tests/Fuzz --sanitize=fuzzer --sanitize=address \

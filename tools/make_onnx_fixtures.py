@@ -257,7 +257,108 @@ def speech_wav():
                "probs": np.array(probs, np.float32)}, os.path.join(OUT, "onnx_vad.safetensors"))
 
 
+def fuzz_seeds():
+    """Small seeds for the fuzz targets (Tests/Fuzz/corpus/onnx, corpus/wav): tiny ONNX graphs
+    that reach the loader's and executor's paths (If, LSTM, Conv, shape arithmetic), and WAV
+    files of each sample format."""
+    import wave
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    out = os.path.join(ROOT, "Tests", "Fuzz", "corpus", "onnx")
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(1)
+    f = lambda name, shape: helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+    init = lambda a, name: numpy_helper.from_array(np.asarray(a), name)
+    graphs = {
+        "add_relu": helper.make_graph(
+            [helper.make_node("Add", ["x", "y"], ["s"]), helper.make_node("Relu", ["s"], ["z"])],
+            "g", [f("x", [2, 3]), f("y", [3])], [f("z", None)]),
+        "if": helper.make_graph(
+            [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+             helper.make_node("Equal", ["n", "one"], ["c"]),
+             helper.make_node("If", ["c"], ["z"],
+                              then_branch=helper.make_graph([helper.make_node("Squeeze", ["x", "zeros"], ["t"])], "t", [], [f("t", None)]),
+                              else_branch=helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "e", [], [f("e", None)]))],
+            "g", [f("x", ["b", 4])], [f("z", None)],
+            [init(np.array(0, np.int64), "zero"), init(np.array(1, np.int64), "one"), init(np.array([0], np.int64), "zeros")]),
+        "lstm": helper.make_graph(
+            [helper.make_node("LSTM", ["x", "W", "R", "B"], ["y", "h", "c"], hidden_size=2, direction="bidirectional")],
+            "g", [f("x", ["t", 1, 2])], [f("y", None), f("h", None)],
+            [init(rng.standard_normal((2, 8, 2)).astype(np.float32), "W"),
+             init(rng.standard_normal((2, 8, 2)).astype(np.float32), "R"),
+             init(rng.standard_normal((2, 16)).astype(np.float32), "B")]),
+        "conv": helper.make_graph(
+            [helper.make_node("Conv", ["x", "W"], ["c"], kernel_shape=[3], pads=[1, 1], strides=[2]),
+             helper.make_node("ReduceMean", ["c"], ["m"], axes=[2], keepdims=0),
+             helper.make_node("Softmax", ["m"], ["z"], axis=-1)],
+            "g", [f("x", [1, 2, 7])], [f("z", None)],
+            [init(rng.standard_normal((3, 2, 3)).astype(np.float32), "W")]),
+        "shapes": helper.make_graph(
+            [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("ConstantOfShape", ["s"], ["k"], value=numpy_helper.from_array(np.array([1.5], np.float32))),
+             helper.make_node("Concat", ["x", "k"], ["j"], axis=1),
+             helper.make_node("Slice", ["j", "st", "en", "ax", "sp"], ["sl"]),
+             helper.make_node("Reshape", ["sl", "rs"], ["r"]),
+             helper.make_node("Transpose", ["r"], ["z"], perm=[1, 0])],
+            "g", [f("x", [2, 3])], [f("z", None)],
+            [init(np.array([0], np.int64), "st"), init(np.array([-1], np.int64), "en"),
+             init(np.array([1], np.int64), "ax"), init(np.array([2], np.int64), "sp"),
+             init(np.array([-1, 1], np.int64), "rs")]),
+    }
+    for name, graph in graphs.items():
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13 if name != "conv" else 17)])
+        if name == "conv":
+            model.opset_import[0].version = 17
+        data = model.SerializeToString()
+        assert len(data) < 4096, (name, len(data))
+        with open(os.path.join(out, name + ".onnx"), "wb") as fh:
+            fh.write(data)
+    out = os.path.join(ROOT, "Tests", "Fuzz", "corpus", "wav")
+    os.makedirs(out, exist_ok=True)
+    for width, rate, channels in ((1, 8000, 1), (2, 16000, 1), (3, 44100, 2), (4, 16000, 1)):
+        with wave.open(os.path.join(out, f"pcm{8 * width}_{channels}ch.wav"), "wb") as w:
+            w.setnchannels(channels)
+            w.setsampwidth(width)
+            w.setframerate(rate)
+            w.writeframes(rng.integers(0, 256, 40 * width * channels, dtype=np.uint8).tobytes())
+
+
+def refused():
+    """Models the loader must refuse, each for one reason: onnx_unsupported.onnx (three
+    operators it does not run, reported together), onnx_unsorted.onnx (a node reads a value
+    defined after it), onnx_clip.onnx (an LSTM with clip, which must not be ignored)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    f = lambda name, shape: helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+    rng = np.random.default_rng(2)
+    models = {
+        "unsupported": helper.make_graph(
+            [helper.make_node("Foo", ["x"], ["a"], name="first"),
+             helper.make_node("Bar", ["a"], ["b"], domain="com.example", name="second"),
+             helper.make_node("Relu", ["b"], ["c"]),
+             helper.make_node("NonMaxSuppression", ["c"], ["z"], name="third")],
+            "g", [f("x", [2])], [f("z", None)]),
+        "unsorted": helper.make_graph(
+            [helper.make_node("Relu", ["a"], ["z"], name="late"), helper.make_node("Relu", ["x"], ["a"])],
+            "g", [f("x", [2])], [f("z", None)]),
+        "clip": helper.make_graph(
+            [helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=2, clip=1.0, name="clipped")],
+            "g", [f("x", [3, 1, 2])], [f("y", None)],
+            [numpy_helper.from_array(rng.standard_normal((1, 8, 2)).astype(np.float32), "W"),
+             numpy_helper.from_array(rng.standard_normal((1, 8, 2)).astype(np.float32), "R")]),
+    }
+    for name, graph in models.items():
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+        with open(os.path.join(OUT, f"onnx_{name}.onnx"), "wb") as fh:
+            fh.write(model.SerializeToString())
+
+
 if __name__ == "__main__":
+    refused()
+    fuzz_seeds()
     silero()
     exported()
     convolutions()

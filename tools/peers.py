@@ -12,6 +12,9 @@ shapes and thread counts, and prints one side-by-side table (medians, ms).
                                            # (linear_before_reset 1, PyTorch's form), nn.GRU
     python3 tools/peers.py --train         # LSTM forward + backward vs PyTorch's
                                            # loss.backward() (issue 12's shapes)
+    python3 tools/peers.py --onnx          # whole ONNX files: Silero VAD per streamed chunk and
+                                           # per 60 s of audio, the torch.onnx exports per
+                                           # forward; ONNXModel vs onnxruntime at 1 and 2 threads
 """
 import argparse
 import json
@@ -264,6 +267,104 @@ def grid(args):
         print(f"wrote {args.out}")
 
 
+ONNX_MODELS = [  # (label, path under the root, batch, steps)
+    ("silero_vad", ".build/models/silero_vad/data/silero_vad.onnx", None, None),
+    ("silero op15", ".build/models/silero_vad/data/silero_vad_16k_op15.onnx", None, None),
+    ("silero op18", ".build/models/silero_vad/data/silero_vad_op18_ifless.onnx", None, None),
+    ("tagger op17", "Tests/TensorLSTMTests/Fixtures/onnx_tagger_op17.onnx", 8, 50),
+    ("convgru op17", "Tests/TensorLSTMTests/Fixtures/onnx_convgru_op17.onnx", 8, 50),
+    ("rnn op17", "Tests/TensorLSTMTests/Fixtures/onnx_rnn_op17.onnx", 8, 50),
+]
+
+
+def onnx_peer(path, threads, batch, steps):
+    """onnxruntime on the file with the inputs tensorlstm-bench --onnx builds: a Silero chunk
+    loop, or one forward with symbolic axes (first → batch, others → steps)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    s = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    names = {i.name for i in s.get_inputs()}
+    if names == {"input", "state", "sr"}:
+        chunk = (np.random.default_rng(1).standard_normal((1, 576)) * 0.1).astype(np.float32)
+        sr = np.array(16000, np.int64)
+        state = [np.zeros((2, 1, 128), np.float32)]
+
+        def call():
+            state[0] = s.run(None, {"input": chunk, "state": state[0], "sr": sr})[1]
+
+        def file():
+            st = np.zeros((2, 1, 128), np.float32)
+            for _ in range(1875):
+                st = s.run(None, {"input": chunk, "state": st, "sr": sr})[1]
+        return {"chunk_ms": call, "file60s_ms": file}
+    feed = {}
+    for k, i in enumerate(s.get_inputs()):
+        first = [True]
+
+        def size(d):
+            if isinstance(d, int):
+                return d
+            value = (batch or 1) if first[0] else (steps or 10)
+            first[0] = False
+            return value
+        shape = [size(d) for d in i.shape]
+        count = int(np.prod(shape))
+        if "int64" in i.type:
+            feed[i.name] = (np.arange(count) % 7).astype(np.int64).reshape(shape)
+        else:
+            feed[i.name] = np.random.default_rng(k + 1).standard_normal(shape).astype(np.float32)
+    return {"forward_ms": lambda: s.run(None, feed)}
+
+
+def onnx_models(args):
+    import onnxruntime
+    bench = bench_path()
+    cpu = None
+    lines = []
+    for label, relative, batch, steps in ONNX_MODELS:
+        path = os.path.join(ROOT, relative)
+        if not os.path.exists(path):
+            print(f"{label}: {relative} missing (bash tools/ensure-silero.sh)")
+            continue
+        peers = {t: onnx_peer(path, t, batch, steps) for t in (1, 2)}
+        rows = []
+        for _ in range(args.rounds):
+            command = [bench, "--onnx", path, "--json", "--repeats", str(args.repeats)]
+            if batch:
+                command += ["--batch", str(batch), "--steps", str(steps)]
+            time.sleep(0.05)
+            out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+            ours = [json.loads(line) for line in out.splitlines() if line.startswith("{")][0]
+            cpu = ours.pop("cpu")
+            ours.pop("threads")
+            row = {}
+            for key, ms in ours.items():
+                fn = peers[1][key]
+                repeats = args.repeats * 20 if key == "chunk_ms" else max(1, args.repeats // 5) if key == "file60s_ms" else args.repeats
+                time.sleep(0.05)
+                one = median_ms(fn, repeats)
+                fn2 = peers[2][key]
+                time.sleep(0.05)
+                two = median_ms(fn2, repeats)
+                row[key] = (ms, one, two)
+            rows.append(row)
+        for key in rows[0]:
+            ms, one, two = (statistics.median(r[key][i] for r in rows) for i in range(3))
+            r1 = statistics.median(r[key][0] / r[key][1] for r in rows)
+            r2 = statistics.median(r[key][0] / r[key][2] for r in rows)
+            lines.append(f"{label:13} {key:11} {ms:>10.4f} {one:>10.4f} {two:>10.4f} {r1:>8.2f}x {r2:>8.2f}x")
+    print(cpu)
+    print(f"ONNXModel (1 thread) vs onnxruntime {onnxruntime.__version__} (1 and 2 intra-op threads); "
+          f"medians in ms, {args.rounds} interleaved rounds")
+    print(f"{'model':13} {'what':11} {'ONNXModel':>10} {'ort 1 thr':>10} {'ort 2 thr':>10} "
+          f"{'vs ort 1':>9} {'vs ort 2':>9}")
+    print("\n".join(lines))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
@@ -280,7 +381,12 @@ def main():
                         help="the layer to time (GRU: PyTorch's form, ONNX linear_before_reset 1)")
     parser.add_argument("--out", default=None,
                         help="with --grid: JSONL path (default docs/grid-peers.jsonl)")
+    parser.add_argument("--onnx", action="store_true",
+                        help="whole ONNX files (Silero VAD, torch.onnx exports) vs onnxruntime")
     args = parser.parse_args()
+    if args.onnx:
+        onnx_models(args)
+        return
     if args.train:
         train(args)
         return

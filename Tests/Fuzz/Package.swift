@@ -28,5 +28,11 @@ let package = Package(
       name: "fuzz-optimizer",
       dependencies: ["FuzzSupport", .product(name: "TensorLSTM", package: "TensorLSTM")],
       path: "Sources/optimizer"),
+    .executableTarget(
+      name: "fuzz-onnx", dependencies: [.product(name: "TensorLSTM", package: "TensorLSTM")],
+      path: "Sources/onnx"),
+    .executableTarget(
+      name: "fuzz-wav", dependencies: [.product(name: "TensorLSTM", package: "TensorLSTM")],
+      path: "Sources/wav"),
   ]
 )

@@ -154,6 +154,76 @@ import Testing
     #expect(plan16 !== plan8)
   }
 
+  static func loadError(_ bytes: [UInt8]) -> ONNXError? {
+    do {
+      _ = try ONNXModel(bytes: bytes)
+      return nil
+    } catch { return error }
+  }
+
+  static func fixtureBytes(_ name: String) throws -> [UInt8] {
+    Array(try Data(contentsOf: URL(fileURLWithPath: "\(Fixtures.directory)/\(name).onnx")))
+  }
+
+  @Test func unsupportedOperatorsAreReportedTogetherAtLoad() throws {
+    let error = Self.loadError(try Self.fixtureBytes("onnx_unsupported"))
+    #expect(
+      error
+        == .unsupportedOperators([
+          "Foo (node 'first')", "com.example::Bar (node 'second')",
+          "NonMaxSuppression (node 'third')",
+        ]))
+  }
+
+  @Test func refusedModelsSayWhy() throws {
+    let unsorted = "\(Self.loadError(try Self.fixtureBytes("onnx_unsorted")).map { "\($0)" } ?? "")"
+    #expect(unsorted.contains("node 'late'") && unsorted.contains("reads 'a' before"))
+    let clip = "\(Self.loadError(try Self.fixtureBytes("onnx_clip")).map { "\($0)" } ?? "")"
+    #expect(clip.contains("clipped") && clip.contains("clip = 1.0 is not supported"))
+  }
+
+  /// Truncating a valid file anywhere throws a malformed-file error naming a field (never a
+  /// trap); the wrong wire type for a known field too.
+  @Test func truncatedAndCorruptFilesThrow() throws {
+    let bytes = try Self.fixtureBytes("onnx_rnn_op14")
+    for cut in stride(from: 1, to: bytes.count, by: 97) {
+      let error = Self.loadError(Array(bytes.prefix(cut)))
+      #expect(error != nil, "cut at \(cut)")
+    }
+    #expect(
+      Self.loadError([0x3A, 0x05, 0x01])
+        == .malformed(field: "graph", reason: "claims 5 bytes, 1 remain"))
+    #expect(
+      Self.loadError([0x0A, 0x05, 0x01])
+        == .malformed(
+          field: "ir_version", reason: "expected a varint, got wire type lengthDelimited"))
+    #expect(
+      Self.loadError([0x08, 0x07]) == .malformed(field: "graph", reason: "the model has no graph"))
+    #expect(
+      Self.loadError([0x0B])
+        == .malformed(
+          field: "field 1 at byte 0",
+          reason: "wire type 3 is not one of 0, 1, 2, 5 (groups are not used by ONNX)"))
+  }
+
+  /// The fuzzers' seeds (tools/make_onnx_fixtures.py) load and run: the seeds reach the
+  /// executor, not only the reader.
+  @Test func fuzzSeedsLoadAndRun() throws {
+    let directory = Fixtures.directory.replacingOccurrences(
+      of: "TensorLSTMTests/Fixtures", with: "Fuzz/corpus/onnx")
+    for name in ["add_relu", "if", "lstm", "conv", "shapes"] {
+      let model = try ONNXModel(
+        bytes: Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name).onnx"))))
+      var inputs: [String: ONNXValue] = [:]
+      for info in model.inputs {
+        let shape = info.shape.map { $0 ?? 2 }
+        inputs[info.name] = .float(.randomNormal(shape: shape, seed: 1))
+      }
+      let out = try model.run(inputs)
+      #expect(out.count == model.outputs.count, "\(name)")
+    }
+  }
+
   @Test func runChecksItsInputsBeforeRunning() throws {
     let model = try Self.silero("silero_vad_16k_op15")
     let chunk = Tensor<Float>.zeros(shape: [1, 576])

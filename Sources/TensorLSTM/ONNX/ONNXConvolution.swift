@@ -90,6 +90,11 @@ enum ONNXConvolution {
         }
       }
     }
+    if c.relu {
+      y.withMutableBase { out in
+        for i in 0..<(batch * outChannels * outLength) where out[i] < 0 { out[i] = 0 }
+      }
+    }
     return y
   }
 }

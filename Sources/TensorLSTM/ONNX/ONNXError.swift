@@ -42,3 +42,22 @@ public enum ONNXError: Error, Equatable, CustomStringConvertible {
     }
   }
 }
+
+/// The most elements an operator may create from sizes it reads out of the model's data
+/// (`ConstantOfShape`, `Expand`, `Range`, `Pad`): 2²⁸ at run time; 2²² while folding constants
+/// at load, where a larger value is left to be computed at run time instead (so a hostile file
+/// cannot make loading allocate gigabytes).
+enum ONNXLimits {
+  @TaskLocal static var elements = 1 << 28
+  static let folding = 1 << 22
+
+  static func check(_ count: Int, _ node: String) throws(ONNXError) {
+    if count > elements {
+      throw ONNXError.runtime(
+        node: node,
+        reason:
+          "would create \(count == .max ? "more than 2⁶³" : "\(count)") elements, more than the \(elements) allowed"
+      )
+    }
+  }
+}

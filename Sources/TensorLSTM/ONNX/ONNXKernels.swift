@@ -47,11 +47,10 @@ extension ONNXOperator {
       return [ONNXArithmetic.cast(try input(0), to: to)]
     case .constantOfShape(let value):
       let shape = try intList(0)
-      guard shape.allSatisfy({ $0 >= 0 }), let count = TensorLayout.addressableCount(shape),
-        count <= 1 << 31
-      else {
+      guard shape.allSatisfy({ $0 >= 0 }), let count = TensorLayout.addressableCount(shape) else {
         throw fail("shape \(shape) is not a valid shape")
       }
+      try ONNXLimits.check(count, node)
       switch value {
       case .float(let t): return [.float(Tensor(repeating: t.scalars[0], shape: shape))]
       case .int64(let v, _): return [.int64(Array(repeating: v[0], count: count), shape: shape)]
@@ -171,10 +170,8 @@ extension ONNXOperator {
     case .expand:
       let x = try input(0)
       let shape = try ONNXLayout.broadcast(x.shape, try intList(1), node)
-      guard shape.allSatisfy({ $0 >= 0 }), (TensorLayout.addressableCount(shape) ?? .max) <= 1 << 31
-      else {
-        throw fail("shape \(shape) is too large")
-      }
+      guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("shape \(shape) is not a valid shape") }
+      try ONNXLimits.check(TensorLayout.addressableCount(shape) ?? .max, node)
       return [x.relayout { ONNXLayout.expanded($0, to: shape) }]
     case .range:
       return [try ONNXStructure.range(try input(0), try input(1), try input(2), node)]
@@ -208,6 +205,13 @@ extension ONNXOperator {
         throw fail("pads \(pads) must be \(2 * x.rank) values ≥ 0 for shape \(x.shape)")
       }
       let widths = (0..<x.rank).map { (before: pads[$0], after: pads[$0 + x.rank]) }
+      var padded = 1
+      for (i, w) in widths.enumerated() {
+        padded =
+          padded.multipliedReportingOverflow(by: x.shape[i] + w.before + w.after).partialValue
+        if padded < 0 || padded > ONNXLimits.elements { padded = .max }
+      }
+      try ONNXLimits.check(padded, node)
       if reflect {
         for (i, w) in widths.enumerated() where w.before >= x.shape[i] || w.after >= x.shape[i] {
           if w.before == 0 && w.after == 0 { continue }

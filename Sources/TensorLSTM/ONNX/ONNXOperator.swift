@@ -13,6 +13,8 @@ enum ONNXOperator {
     var dilation: Int
     var pads: (Int, Int)
     var groups: Int
+    /// A `Relu` fused by the plan (the convolution's only reader).
+    var relu = false
   }
 
   struct Recurrent {

@@ -145,13 +145,35 @@ struct ONNXTracer {
     recorded.append(step)
   }
 
-  /// The flat plan, or nil when an `If` condition depended on data.
+  /// The flat plan, or nil when an `If` condition depended on data. Besides dropping the
+  /// steps whose outputs are fixed, it fuses a `Relu` into the `Conv` it is the only reader of.
   func plan(_ program: ONNXProgram) -> ONNXPlan? {
     if dynamicCondition != nil { return nil }
+    var aliases = self.aliases
     func resolve(_ s: Int) -> Int {
       var s = s
       while let t = aliases[s] { s = t }
       return s
+    }
+    var kept = recorded.filter { !$0.outputs.allSatisfy { $0 < 0 || fixed[$0] } }
+    var readers: [Int: Int] = [:]
+    for step in kept { for s in step.inputs where s >= 0 { readers[resolve(s), default: 0] += 1 } }
+    for output in program.outputs { readers[resolve(output.slot), default: 0] += 1 }
+    var producer: [Int: Int] = [:]
+    var dropped = Set<Int>()
+    for (i, step) in kept.enumerated() {
+      if case .conv = step.op, step.outputs.count == 1, step.outputs[0] >= 0 {
+        producer[step.outputs[0]] = i
+      }
+      if case .unary(.relu) = step.op, step.inputs[0] >= 0, step.outputs[0] >= 0 {
+        let source = resolve(step.inputs[0])
+        if let j = producer[source], readers[source] == 1, case .conv(var c) = kept[j].op {
+          c.relu = true
+          kept[j].op = .conv(c)
+          aliases[step.outputs[0]] = source
+          dropped.insert(i)
+        }
+      }
     }
     var compact: [Int: Int] = [:]
     var names: [String] = []
@@ -165,8 +187,7 @@ struct ONNXTracer {
       return names.count - 1
     }
     var steps: [ONNXPlan.Step] = []
-    for step in recorded {
-      if step.outputs.allSatisfy({ $0 < 0 || fixed[$0] }) { continue }
+    for (i, step) in kept.enumerated() where !dropped.contains(i) {
       steps.append(
         ONNXPlan.Step(
           name: step.name, opType: step.opType, op: step.op,
@@ -227,9 +248,12 @@ extension ONNXProgram {
         }
         slots[o] = results[i]
       }
-      if case .identity = step.op, step.inputs[0] >= 0, step.outputs.count == 1,
-        step.outputs[0] >= 0
-      {
+      var sameValue = false
+      if case .identity = step.op { sameValue = true }
+      if case .cast(let to) = step.op, to == 1 || to == 11, case .float? = arguments.first ?? nil {
+        sameValue = true
+      }
+      if sameValue, step.inputs[0] >= 0, step.outputs.count == 1, step.outputs[0] >= 0 {
         let (o, source) = (step.outputs[0], step.inputs[0])
         tracer.aliases[o] = source
         tracer.fixed[o] = tracer.fixed[source]

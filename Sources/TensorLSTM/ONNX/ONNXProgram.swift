@@ -326,13 +326,27 @@ struct ONNXProgramBuilder {
           continue
         }
         let arguments = step.inputs.map { $0 >= 0 ? constants[$0] : nil }
-        let results: [ONNXValue]
+        var results: [ONNXValue] = []
+        var tooLarge = false
         do {
-          results = try step.op.evaluate(arguments, outputs: step.outputs.count, node: step.name)
-        } catch let error as ONNXError {
-          throw ONNXError.invalidModel("constant node '\(step.name)' fails: \(error)")
+          try ONNXLimits.$elements.withValue(ONNXLimits.folding) {
+            do {
+              results = try step.op.evaluate(
+                arguments, outputs: step.outputs.count, node: step.name)
+            } catch let error as ONNXError {
+              guard case .runtime(_, let reason) = error, reason.contains("allowed") else {
+                throw error
+              }
+              tooLarge = true
+            }
+          }
         } catch {
           throw ONNXError.invalidModel("constant node '\(step.name)' fails: \(error)")
+        }
+        if tooLarge {
+          // Too large to keep as a constant: computed at run time instead.
+          kept.append(step)
+          continue
         }
         for (i, o) in step.outputs.enumerated() where o >= 0 && i < results.count {
           constants[o] = results[i]

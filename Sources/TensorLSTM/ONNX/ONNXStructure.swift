@@ -113,17 +113,16 @@ enum ONNXStructure {
     where s.count == 1 && l.count == 1 && d.count == 1:
       guard d[0] != 0 else { throw ONNXError.runtime(node: node, reason: "Range delta is 0") }
       let count = Swift.max(0, (Double(l[0]) - Double(s[0])) / Double(d[0])).rounded(.up)
-      guard count <= Double(1 << 31) else {
-        throw ONNXError.runtime(node: node, reason: "Range of \(count) elements")
-      }
+      try ONNXLimits.check(count < 1e18 ? Int(count) : .max, node)
       return .int64((0..<Int(count)).map { s[0] &+ Int64($0) &* d[0] }, shape: [Int(count)])
     case (.float(let s), .float(let l), .float(let d))
     where s.count == 1 && l.count == 1 && d.count == 1:
       let (a, b, c) = (s.scalars[0], l.scalars[0], d.scalars[0])
-      guard c != 0, (b - a) / c <= Float(1 << 31) else {
+      guard c != 0, (b - a) / c <= Float(1 << 40) else {
         throw ONNXError.runtime(node: node, reason: "Range(\(a), \(b), \(c)) has no finite count")
       }
       let count = Int(Swift.max(0, ((b - a) / c).rounded(.up)))
+      try ONNXLimits.check(count, node)
       return .float(Tensor(shape: [count], scalars: (0..<count).map { a + Float($0) * c }))
     default:
       throw ONNXError.runtime(
