@@ -39,11 +39,14 @@ enum ONNXConvolution {
     let outLength = (padded - span) / c.stride + 1
     let groupOut = outChannels / groups
     let rows = groupIn * kernel
-    var y: Tensor<Float>
-    if let bias {
-      y = bias.unsqueezed(axis: -1).expanded(to: [batch, outChannels, outLength]).contiguous()
-    } else {
-      y = .zeros(shape: [batch, outChannels, outLength])
+    // The bias (or zeros) in every output row; the GEMMs accumulate onto it.
+    var y = Tensor<Float>.unfilled(shape: [batch, outChannels, outLength])
+    let b = bias?.contiguous()
+    y.withMutableBase { out in
+      for row in 0..<(batch * outChannels) {
+        let value = b?.withBase { $0[row % outChannels] } ?? 0
+        (out + row * outLength).update(repeating: value, count: outLength)
+      }
     }
     let w = weight.contiguous()
     let column = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(rows * outLength, 1))

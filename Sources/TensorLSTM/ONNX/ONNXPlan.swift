@@ -62,8 +62,11 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
   func run(_ inputs: [ONNXValue], isa: VectorISA?) throws(ONNXError) -> [ONNXValue] {
     var slots = template
     for (slot, value) in zip(inputSlots, inputs) where slot >= 0 { slots[slot] = value }
+    var arguments: [ONNXValue?] = []
+    arguments.reserveCapacity(8)
     for step in steps {
-      let arguments = step.inputs.map { $0 >= 0 ? slots[$0] : nil }
+      arguments.removeAll(keepingCapacity: true)
+      for s in step.inputs { arguments.append(s >= 0 ? slots[s] : nil) }
       let results: [ONNXValue]
       do {
         results = try step.op.evaluate(

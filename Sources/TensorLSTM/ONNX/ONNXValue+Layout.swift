@@ -80,6 +80,8 @@ enum ONNXLayout {
     }
     var shape: [Int] = []
     var strides: [Int] = []
+    shape.reserveCapacity(rank)
+    strides.reserveCapacity(rank)
     var source = 0
     for i in 0..<rank {
       if normalized.contains(i) {
