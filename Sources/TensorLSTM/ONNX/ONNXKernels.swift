@@ -2,6 +2,29 @@
 /// for presence by the loader (arity); their shapes and values are checked here, and a
 /// contradiction throws ``ONNXError/runtime(node:reason:)``.
 extension ONNXOperator {
+  /// Evaluates on `arguments` and stores result `i` in `slots[outputs[i]]` (an output slot of
+  /// -1 is dropped): the one step of every executor (program, trace, plan). Errors other than
+  /// ``ONNXError`` (a layer's) become ``ONNXError/runtime(node:reason:)`` naming the node.
+  func run(
+    _ arguments: [ONNXValue?], outputs: [Int], node: String, isa: VectorISA?,
+    into slots: inout [ONNXValue?]
+  ) throws(ONNXError) {
+    let results: [ONNXValue]
+    do {
+      results = try evaluate(arguments, outputs: outputs.count, node: node, isa: isa)
+    } catch let error as ONNXError {
+      throw error
+    } catch {
+      throw ONNXError.runtime(node: node, reason: "\(error)")
+    }
+    for (i, o) in outputs.enumerated() where o >= 0 {
+      guard i < results.count else {
+        throw ONNXError.runtime(node: node, reason: "output \(i) is not produced")
+      }
+      slots[o] = results[i]
+    }
+  }
+
   func evaluate(
     _ inputs: [ONNXValue?], outputs: Int, node: String, isa: VectorISA? = VectorISA.available.last
   ) throws -> [ONNXValue] {

@@ -67,21 +67,8 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
     for step in steps {
       arguments.removeAll(keepingCapacity: true)
       for s in step.inputs { arguments.append(s >= 0 ? slots[s] : nil) }
-      let results: [ONNXValue]
-      do {
-        results = try step.op.evaluate(
-          arguments, outputs: step.outputs.count, node: step.name, isa: isa)
-      } catch let error as ONNXError {
-        throw error
-      } catch {
-        throw ONNXError.runtime(node: step.name, reason: "\(error)")
-      }
-      for (i, o) in step.outputs.enumerated() where o >= 0 {
-        guard i < results.count else {
-          throw ONNXError.runtime(node: step.name, reason: "output \(i) is not produced")
-        }
-        slots[o] = results[i]
-      }
+      try step.op.run(
+        arguments, outputs: step.outputs, node: step.name, isa: isa, into: &slots)
       for r in step.release { slots[r] = nil }
     }
     var result: [ONNXValue] = []
@@ -236,21 +223,8 @@ extension ONNXProgram {
         continue
       }
       let arguments = step.inputs.map { $0 >= 0 ? slots[$0] : nil }
-      let results: [ONNXValue]
-      do {
-        results = try step.op.evaluate(
-          arguments, outputs: step.outputs.count, node: step.name, isa: isa)
-      } catch let error as ONNXError {
-        throw error
-      } catch {
-        throw ONNXError.runtime(node: step.name, reason: "\(error)")
-      }
-      for (i, o) in step.outputs.enumerated() where o >= 0 {
-        guard i < results.count else {
-          throw ONNXError.runtime(node: step.name, reason: "output \(i) is not produced")
-        }
-        slots[o] = results[i]
-      }
+      try step.op.run(
+        arguments, outputs: step.outputs, node: step.name, isa: isa, into: &slots)
       var sameValue = false
       if case .identity = step.op { sameValue = true }
       if case .cast(let to) = step.op, to == 1 || to == 11, case .float? = arguments.first ?? nil {

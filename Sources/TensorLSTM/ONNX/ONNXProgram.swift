@@ -79,21 +79,8 @@ final class ONNXProgram: Sendable {
         }
       } else {
         let arguments = step.inputs.map { $0 >= 0 ? slots[$0] : nil }
-        let results: [ONNXValue]
-        do {
-          results = try step.op.evaluate(
-            arguments, outputs: step.outputs.count, node: step.name, isa: isa)
-        } catch let error as ONNXError {
-          throw error
-        } catch {
-          throw ONNXError.runtime(node: step.name, reason: "\(error)")
-        }
-        for (i, o) in step.outputs.enumerated() where o >= 0 {
-          guard i < results.count else {
-            throw ONNXError.runtime(node: step.name, reason: "output \(i) is not produced")
-          }
-          slots[o] = results[i]
-        }
+        try step.op.run(
+          arguments, outputs: step.outputs, node: step.name, isa: isa, into: &slots)
       }
       for r in step.release { slots[r] = nil }
     }
