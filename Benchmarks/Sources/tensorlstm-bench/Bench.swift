@@ -99,7 +99,8 @@ struct Bench: ParsableCommand {
     }
     if train {
       TrainBench.run(
-        custom ? shapes : TrainBench.shapes, threads: threads, repeats: repeats, json: json)
+        custom ? shapes : TrainBench.shapes, cell: cell, threads: threads, repeats: repeats,
+        json: json)
       return
     }
     if compareCells {

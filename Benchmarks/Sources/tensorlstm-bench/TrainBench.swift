@@ -1,7 +1,8 @@
 import TensorLSTM
 
-/// `--train`: the LSTM's forward with trace plus backward against its plain forward, per shape
-/// (issue 12's shapes), and the trace's size.
+/// `--train`: the forward with trace plus backward against the plain forward, per shape (issue
+/// 12's shapes), and the trace's size; `--cell gru|rnn` times the GRU or RNN instead of the
+/// LSTM (called from this package, where an unspecialised generic trace would show).
 enum TrainBench {
   static let shapes: [LSTMShape] = [
     .article,
@@ -13,29 +14,30 @@ enum TrainBench {
   ]
 
   /// Medians of forward, forward-with-trace + backward, interleaved; one line (or JSON) a shape.
-  static func run(_ shapes: [LSTMShape], threads: Int, repeats: Int, json: Bool) {
+  static func run(_ shapes: [LSTMShape], cell: Cell, threads: Int, repeats: Int, json: Bool) {
     if !json {
       print(CPU.summary)
       print(
-        "LSTM training step (forwardWithTrace + backward, dY given) vs forward, Float, \(threads) thread(s), median of \(repeats), interleaved"
+        "\(cell.name) training step (forwardWithTrace + backward, dY given) vs forward, Float, \(threads) thread(s), median of \(repeats), interleaved"
       )
       print(
         "case          B     T     I     H  L  D   forward ms   trace ms  fwd+bwd ms  bwd/fwd   trace MiB"
       )
     }
     for shape in shapes {
-      var model = LSTM<Float>(
-        inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
-        batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
-      model.threads = threads
       let x = Tensor<Float>.randomNormal(shape: [shape.batch, shape.steps, shape.input], seed: 2)
       let dY = Tensor<Float>.randomNormal(
         shape: [shape.batch, shape.steps, shape.directions * shape.hidden], seed: 3)
       let runs = shape.flops > 1e9 ? Swift.max(3, repeats / 3) : repeats
       var traceBytes = 0
-      let ms = Timing.interleavedMedianMilliseconds(
-        repeats: runs,
-        [
+      let bodies: [() -> Void]
+      switch cell {
+      case .lstm:
+        var model = LSTM<Float>(
+          inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
+          batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
+        model.threads = threads
+        bodies = [
           { _ = try? model(x) },
           {
             guard let trace = try? model.forwardWithTrace(x) else { return }
@@ -43,7 +45,33 @@ enum TrainBench {
             _ = try? model.backward(trace, outputGradient: dY)
           },
           { _ = try? model.forwardWithTrace(x) },
-        ])
+        ]
+      case .gru, .rnn:
+        var gru = GRU<Float>(
+          inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
+          batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
+        var rnn = RNN<Float>(
+          inputSize: shape.input, hiddenSize: shape.hidden, numLayers: shape.layers,
+          batchFirst: true, bidirectional: shape.bidirectional, seed: 1)
+        gru.threads = threads
+        rnn.threads = threads
+        let isGRU = cell == .gru
+        bodies = [
+          { _ = isGRU ? try? gru(x) : try? rnn(x) },
+          {
+            guard let trace = try? (isGRU ? gru.forwardWithTrace(x) : rnn.forwardWithTrace(x))
+            else { return }
+            traceBytes = trace.byteCount
+            _ =
+              try?
+              (isGRU
+              ? gru.backward(trace, outputGradient: dY)
+              : rnn.backward(trace, outputGradient: dY))
+          },
+          { _ = try? (isGRU ? gru.forwardWithTrace(x) : rnn.forwardWithTrace(x)) },
+        ]
+      }
+      let ms = Timing.interleavedMedianMilliseconds(repeats: runs, bodies)
       // The backward alone (fwd+bwd − forward with trace) relative to the plain forward.
       let ratio = (ms[1] - ms[2]) / ms[0]
       if json {

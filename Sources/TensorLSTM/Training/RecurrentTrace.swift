@@ -45,6 +45,11 @@ public struct RecurrentGradients<Scalar: BLASScalar>: Sendable {
 extension RecurrentCore {
   /// The GRU/RNN forward on the GEMM path, keeping the trace: one input GEMM per
   /// layer-direction over all steps, per step the recurrent GEMM(s) and the Swift cell pass.
+  /// Specialised here: called from another package through the public generic layers, an
+  /// unspecialised body ran its per-element cell pass through generic witnesses, 20× slower
+  /// than the forward (issue 22).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func forwardWithTrace(_ input: Tensor<Scalar>, h0 initial: Tensor<Scalar>?, lengths: [Int]?)
     throws -> RecurrentTrace<Scalar>
   {
