@@ -30,14 +30,8 @@ struct ONNXSignature: Hashable, Sendable {
 ///
 ///     print(try model.plan(for: ["input": .float(chunk), "state": .float(state), "sr": sr])!)
 public final class ONNXPlan: Sendable, CustomStringConvertible {
-  struct Step: Sendable {
-    var name: String
-    var opType: String
-    var op: ONNXOperator
-    var inputs: [Int]
-    var outputs: [Int]
-    var release: [Int] = []
-  }
+  /// A step of the plan: the program's step type, over the plan's compact slots.
+  typealias Step = ONNXProgram.Step
 
   let steps: [Step]
   /// The number of steps a run executes.
