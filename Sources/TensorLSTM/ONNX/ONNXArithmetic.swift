@@ -39,8 +39,8 @@ enum ONNXArithmetic {
   static func zipped<T, U>(
     _ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int], shape: [Int], _ op: (T, T) -> U
   ) -> [U] {
-    let aLayout = ONNXLayout.expanded(TensorLayout(contiguous: aShape), to: shape)
-    let bLayout = ONNXLayout.expanded(TensorLayout(contiguous: bShape), to: shape)
+    let aLayout = TensorLayout(contiguous: aShape).expanded(to: shape)
+    let bLayout = TensorLayout(contiguous: bShape).expanded(to: shape)
     var result: [U] = []
     result.reserveCapacity(TensorLayout(contiguous: shape).count)
     StridedWalk.forEachRow(aLayout, bLayout) { i, j, n, si, sj in
@@ -136,10 +136,10 @@ enum ONNXArithmetic {
         node: node, reason: "the condition must be bool, got \(c.elementType)")
     }
     let shape = try ONNXLayout.broadcast(try ONNXLayout.broadcast(cs, x.shape, node), y.shape, node)
-    let cLayout = ONNXLayout.expanded(TensorLayout(contiguous: cs), to: shape)
+    let cLayout = TensorLayout(contiguous: cs).expanded(to: shape)
     func choose<T>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int]) -> [T] {
-      let aLayout = ONNXLayout.expanded(TensorLayout(contiguous: aShape), to: shape)
-      let bLayout = ONNXLayout.expanded(TensorLayout(contiguous: bShape), to: shape)
+      let aLayout = TensorLayout(contiguous: aShape).expanded(to: shape)
+      let bLayout = TensorLayout(contiguous: bShape).expanded(to: shape)
       var result: [T] = []
       result.reserveCapacity(TensorLayout(contiguous: shape).count)
       StridedWalk.forEachRow(cLayout, aLayout, bLayout) { k, i, j, n, sk, si, sj in
@@ -203,10 +203,10 @@ enum ONNXArithmetic {
           node: node, reason: "\(name) \(p.shape) does not broadcast to \(normalizedShape)")
       }
     }
-    let s = scale.viewing(ONNXLayout.expanded(scale.layout, to: normalizedShape)).contiguous()
+    let s = scale.expanded(to: normalizedShape).contiguous()
       .scalars
     let b = bias.map {
-      $0.viewing(ONNXLayout.expanded($0.layout, to: normalizedShape)).contiguous().scalars
+      $0.expanded(to: normalizedShape).contiguous().scalars
     }
     var v = x.contiguous().scalars
     if inner > 0 {

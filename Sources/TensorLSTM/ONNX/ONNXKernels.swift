@@ -195,7 +195,7 @@ extension ONNXOperator {
       let shape = try ONNXLayout.broadcast(x.shape, try intList(1), node)
       guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("shape \(shape) is not a valid shape") }
       try ONNXLimits.check(TensorLayout.addressableCount(shape) ?? .max, node)
-      return [x.relayout { ONNXLayout.expanded($0, to: shape) }]
+      return [x.relayout { $0.expanded(to: shape) }]
     case .range:
       return [try ONNXStructure.range(try input(0), try input(1), try input(2), node)]
     case .pad(let reflect, let attributes):
@@ -305,7 +305,7 @@ extension ONNXOperator {
         guard try ONNXLayout.broadcast(c.shape, shape, node) == shape else {
           throw fail("C \(c.shape) does not broadcast to \(shape)")
         }
-        y = c.viewing(ONNXLayout.expanded(c.layout, to: shape)).contiguous()
+        y = c.expanded(to: shape).contiguous()
         TensorLSTM.matmul(a, b, into: &y, alpha: alpha, beta: beta)
       } else {
         y = .zeros(shape: shape)

@@ -35,15 +35,6 @@ extension ONNXValue {
     case .bool(let v, _): .bool(v, shape: shape)
     }
   }
-
-  /// Float elements in row-major order (int64 and bool converted).
-  var floatElements: [Float] {
-    switch self {
-    case .float(let t): t.scalars
-    case .int64(let v, _): v.map { Float($0) }
-    case .bool(let v, _): v.map { $0 ? 1 : 0 }
-    }
-  }
 }
 
 /// Layout functions with ONNX's rules (negative axes, clamped slice bounds); every argument from
@@ -179,16 +170,5 @@ enum ONNXLayout {
       result[i] = x == 1 ? y : x
     }
     return result
-  }
-
-  /// `l` broadcast to `shape` (which must be a broadcast of `l.shape`): stride 0 on new and
-  /// size-1 axes.
-  static func expanded(_ l: TensorLayout, to shape: [Int]) -> TensorLayout {
-    let lead = shape.count - l.rank
-    var strides = [Int](repeating: 0, count: shape.count)
-    for i in 0..<l.rank where l.shape[i] == shape[lead + i] && l.shape[i] != 1 {
-      strides[lead + i] = l.strides[i]
-    }
-    return TensorLayout(shape: shape, strides: strides, offset: l.offset)
   }
 }

@@ -149,45 +149,45 @@ struct ProtobufReader {
   mutating func repeatedFloats(
     _ wire: WireType, _ field: String, into values: inout [Float], limit: Int
   ) throws(ONNXError) {
-    if wire == .fixed32 {
-      guard values.count < limit else { throw error(field, "more than \(limit) values") }
-      values.append(Float(bitPattern: UInt32(try fixed(4, field))))
-      return
+    try repeatedFixed(wire, size: 4, "floats", field, into: &values, limit: limit) {
+      Float(bitPattern: UInt32($0))
     }
-    guard wire == .lengthDelimited else {
-      throw error(field, "expected 32-bit floats, got wire type \(wire)")
-    }
-    let range = try lengthDelimited(field)
-    guard range.count % 4 == 0 else {
-      throw error(field, "packed floats take \(range.count) bytes, not a multiple of 4")
-    }
-    guard values.count + range.count / 4 <= limit else {
-      throw error(field, "more than \(limit) values")
-    }
-    var inner = ProtobufReader(bytes, range: range, path: path)
-    while !inner.isAtEnd { values.append(Float(bitPattern: UInt32(try inner.fixed(4, field)))) }
   }
 
   /// A repeated double field, packed or not.
   mutating func repeatedDoubles(
     _ wire: WireType, _ field: String, into values: inout [Double], limit: Int
   ) throws(ONNXError) {
-    if wire == .fixed64 {
+    try repeatedFixed(wire, size: 8, "doubles", field, into: &values, limit: limit) {
+      Double(bitPattern: $0)
+    }
+  }
+
+  /// A repeated field of `size`-byte little-endian words (4: fixed32, 8: fixed64), packed or
+  /// not, each converted by `make`; at most `limit` values in all. `kind` names them in errors.
+  mutating func repeatedFixed<T>(
+    _ wire: WireType, size: Int, _ kind: String, _ field: String, into values: inout [T],
+    limit: Int,
+    _ make: (UInt64) -> T
+  ) throws(ONNXError) {
+    let single: WireType = size == 4 ? .fixed32 : .fixed64
+    if wire == single {
       guard values.count < limit else { throw error(field, "more than \(limit) values") }
-      values.append(Double(bitPattern: try fixed(8, field)))
+      values.append(make(try fixed(size, field)))
       return
     }
     guard wire == .lengthDelimited else {
-      throw error(field, "expected 64-bit floats, got wire type \(wire)")
+      throw error(field, "expected \(size * 8)-bit floats, got wire type \(wire)")
     }
     let range = try lengthDelimited(field)
-    guard range.count % 8 == 0 else {
-      throw error(field, "packed doubles take \(range.count) bytes, not a multiple of 8")
+    guard range.count % size == 0 else {
+      throw error(
+        field, "packed \(kind) take \(range.count) bytes, not a multiple of \(size)")
     }
-    guard values.count + range.count / 8 <= limit else {
+    guard values.count + range.count / size <= limit else {
       throw error(field, "more than \(limit) values")
     }
     var inner = ProtobufReader(bytes, range: range, path: path)
-    while !inner.isAtEnd { values.append(Double(bitPattern: try inner.fixed(8, field))) }
+    while !inner.isAtEnd { values.append(make(try inner.fixed(size, field))) }
   }
 }
