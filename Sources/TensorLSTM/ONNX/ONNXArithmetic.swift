@@ -13,26 +13,67 @@ enum ONNXArithmetic {
       return .int64(v.map { $0 == .min ? .min : Swift.abs($0) }, shape: shape)
     case (.neg, .int64(let v, let shape)): return .int64(v.map { 0 &- $0 }, shape: shape)
     case (.relu, .int64(let v, let shape)): return .int64(v.map { Swift.max($0, 0) }, shape: shape)
-    case (_, .float(let t)):
-      switch op {
-      case .relu: return .float(t.relu())
-      case .sigmoid: return .float(t.sigmoid())
-      case .tanh: return .float(t.tanh())
-      case .sqrt: return .float(t.sqrt())
-      case .exp: return .float(t.exp())
-      case .log: return .float(t.log())
-      case .abs: return .float(t.abs())
-      case .neg: return .float(t.negated())
-      // glibc's erff (< 1 ulp): the Double series of Activations.preciseErf costs ~100
-      // dependent divisions per element, which dominated small exported GELU heads.
-      case .erf: return .float(t.mapped { erff($0) })
-      case .gelu: return .float(t.gelu())
-      case .reciprocal: return .float(t.mapped { 1 / $0 })
-      case .not: break
+    case (_, .float(let t)) where op != .not:
+      let x = t.contiguous()
+      let y = Tensor<Float>.unfilled(shape: t.shape)
+      withExtendedLifetime(x) {
+        apply(op, x.storage.base + x.layout.offset, into: y.storage.base, count: y.count)
       }
+      return .float(y)
     default: break
     }
     throw ONNXError.runtime(node: node, reason: "\(op) is not defined for \(x.elementType) input")
+  }
+
+  /// `op` of `count` contiguous floats into `y`: the one loop of every float activation, in
+  /// a plan's replay and in a traced run alike.
+  static func apply(
+    _ op: ONNXOperator.Unary, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+    count n: Int
+  ) {
+    switch op {
+    case .relu: for i in 0..<n { y[i] = x[i] < 0 ? 0 : x[i] }
+    case .sigmoid: for i in 0..<n { y[i] = Activations.sigmoid(x[i]) }
+    case .tanh: for i in 0..<n { y[i] = Activations.tanh(x[i]) }
+    case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
+    case .exp: for i in 0..<n { y[i] = Float(Activations.preciseExp(Double(x[i]))) }
+    case .log: for i in 0..<n { y[i] = Float(Activations.preciseLog(Double(x[i]))) }
+    case .abs: for i in 0..<n { y[i] = Swift.abs(x[i]) }
+    case .neg: for i in 0..<n { y[i] = -x[i] }
+    // glibc's erff (< 1 ulp): the Double series of Activations.preciseErf costs ~100
+    // dependent divisions per element, which dominated small exported GELU heads.
+    case .erf: for i in 0..<n { y[i] = erff(x[i]) }
+    case .gelu:
+      for i in 0..<n {
+        let v = Double(x[i])
+        y[i] = Float(0.5 * v * (1 + Activations.preciseErf(v * 0.7071067811865476)))
+      }
+    case .reciprocal: for i in 0..<n { y[i] = 1 / x[i] }
+    case .not: break
+    }
+  }
+
+  /// Float arithmetic of `a` and `b` read through `aLayout` and `bLayout` (expanded to the
+  /// result's shape) into `y`; no allocation.
+  static func floatBinary(
+    _ op: ONNXOperator.Binary, _ a: Tensor<Float>, _ aLayout: TensorLayout, _ b: Tensor<Float>,
+    _ bLayout: TensorLayout, into y: Tensor<Float>
+  ) {
+    switch op {
+    case .add: Tensor.zipped(a, aLayout, b, bLayout, into: y) { $0 + $1 }
+    case .sub: Tensor.zipped(a, aLayout, b, bLayout, into: y) { $0 - $1 }
+    case .mul: Tensor.zipped(a, aLayout, b, bLayout, into: y) { $0 * $1 }
+    case .div: Tensor.zipped(a, aLayout, b, bLayout, into: y) { $0 / $1 }
+    default:
+      let e = b.count == 1 ? b.storage.base[b.layout.offset] : .nan
+      if e == 2 {
+        Tensor.zipped(a, aLayout, b, bLayout, into: y) { u, _ in u * u }
+      } else if e == 0.5 {
+        Tensor.zipped(a, aLayout, b, bLayout, into: y) { u, _ in u.squareRoot() }
+      } else {
+        Tensor.zipped(a, aLayout, b, bLayout, into: y) { Tensor.power($0, $1) }
+      }
+    }
   }
 
   /// `op(a[i], b[j])` over the broadcast of two row-major shapes.
@@ -59,17 +100,11 @@ enum ONNXArithmetic {
     switch (a, b) {
     case (.float(let x), .float(let y)):
       switch op {
-      case .add: return .float(x + y)
-      case .sub: return .float(x - y)
-      case .mul: return .float(x * y)
-      case .div: return .float(x / y)
-      case .pow:
-        if y.count == 1 {
-          let e = y.scalars[0]
-          if e == 2 { return .float(Tensor.zipped(x, y) { u, _ in u * u }) }
-          if e == 0.5 { return .float(Tensor.zipped(x, y) { u, _ in u.squareRoot() }) }
-        }
-        return .float(x.pow(y))
+      case .add, .sub, .mul, .div, .pow:
+        let result = Tensor<Float>.unfilled(shape: shape)
+        floatBinary(
+          op, x, x.layout.expanded(to: shape), y, y.layout.expanded(to: shape), into: result)
+        return .float(result)
       case .equal, .less, .greater, .lessOrEqual, .greaterOrEqual:
         let compare = comparison(op, Float.self)
         return .bool(

@@ -7,9 +7,25 @@ enum ONNXConvolution {
   /// Output positions up to which the skinny kernel runs instead of BLAS.
   static let skinnyColumns = 8
 
+  /// The im2col scratch `run` needs, in floats (0 when the shapes do not fit; `run` throws).
+  static func scratchCount(_ c: ONNXOperator.Convolution, x: Tensor<Float>, weight: Tensor<Float>?)
+    -> Int
+  {
+    guard x.rank == 3, let weight, weight.rank == 3, c.stride > 0 else { return 0 }
+    let span = c.dilation * (weight.shape[2] - 1) + 1
+    let padded = x.shape[2] + c.pads.0 + c.pads.1
+    guard padded >= span else { return 0 }
+    return weight.shape[1] * weight.shape[2] * ((padded - span) / c.stride + 1)
+  }
+
+  /// The convolution of `x` into `output` (contiguous `[N, M, L_out]`, allocated when nil)
+  /// with the im2col matrix in `column` (``scratchCount(_:x:weight:)`` floats, allocated when
+  /// nil); returns the output.
+  @discardableResult
   static func run(
     _ c: ONNXOperator.Convolution, x: Tensor<Float>, weight: Tensor<Float>, bias: Tensor<Float>?,
-    isa: VectorISA?, _ node: String
+    isa: VectorISA?, _ node: String, into output: Tensor<Float>? = nil,
+    column scratch: UnsafeMutablePointer<Float>? = nil
   ) throws(ONNXError) -> Tensor<Float> {
     func fail(_ reason: String) -> ONNXError { .runtime(node: node, reason: reason) }
     guard x.rank == 3, weight.rank == 3 else {
@@ -40,24 +56,28 @@ enum ONNXConvolution {
     let groupOut = outChannels / groups
     let rows = groupIn * kernel
     // The bias (or zeros) in every output row; the GEMMs accumulate onto it.
-    var y = Tensor<Float>.unfilled(shape: [batch, outChannels, outLength])
+    let y = output ?? Tensor<Float>.unfilled(shape: [batch, outChannels, outLength])
+    let out = y.storage.base + y.layout.offset
     let b = bias?.contiguous()
-    y.withMutableBase { out in
+    withExtendedLifetime(b) {
+      let biasBase = b.map { $0.storage.base + $0.layout.offset }
       for row in 0..<(batch * outChannels) {
-        let value = b?.withBase { $0[row % outChannels] } ?? 0
-        (out + row * outLength).update(repeating: value, count: outLength)
+        (out + row * outLength).update(
+          repeating: biasBase?[row % outChannels] ?? 0, count: outLength)
       }
     }
     let w = weight.contiguous()
-    let column = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(rows * outLength, 1))
-    defer { column.deallocate() }
+    let column =
+      scratch ?? UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(rows * outLength, 1))
+    defer { if scratch == nil { column.deallocate() } }
     // Few output positions: the columns as rows ([L_out, C/g·K], each a window of the input)
     // and the skinny kernel, which reads the weight once instead of packing it.
     let skinny = outLength <= skinnyColumns
     let (sn, sc, sl) = (x.strides[0], x.strides[1], x.strides[2])
-    y.withMutableBase { out in
-      x.withBase { input in
-        w.withBase { wBase in
+    withExtendedLifetime((x, w, y)) {
+      do {
+        let (input, wBase) = (x.storage.base + x.layout.offset, w.storage.base + w.layout.offset)
+        do {
           for n in 0..<batch {
             for g in 0..<groups {
               for ci in 0..<groupIn {
@@ -94,9 +114,7 @@ enum ONNXConvolution {
       }
     }
     if c.relu {
-      y.withMutableBase { out in
-        for i in 0..<(batch * outChannels * outLength) where out[i] < 0 { out[i] = 0 }
-      }
+      for i in 0..<(batch * outChannels * outLength) where out[i] < 0 { out[i] = 0 }
     }
     return y
   }

@@ -200,48 +200,9 @@ extension ONNXOperator {
       return [try ONNXStructure.range(try input(0), try input(1), try input(2), node)]
     case .pad(let reflect, let attributes):
       let x = try float(0)
-      var pads: [Int]
-      var value: Float = 0
-      if let attributes {
-        (pads, value) = attributes
-      } else {
-        pads = try intList(1)
-        if let v = optional(2) {
-          guard let t = v.float, t.count == 1 else {
-            throw fail("constant_value must be one float")
-          }
-          value = t.scalars[0]
-        }
-        if let axesValue = optional(3) {
-          guard let axes = axesValue.int64Elements, axes.count * 2 == pads.count else {
-            throw fail("axes must be int64 with one entry per pair of pads")
-          }
-          var full = [Int](repeating: 0, count: 2 * x.rank)
-          for (i, a) in axes.enumerated() {
-            let n = try ONNXLayout.axis(Int(a), rank: x.rank, node)
-            (full[n], full[n + x.rank]) = (pads[i], pads[i + axes.count])
-          }
-          pads = full
-        }
-      }
-      guard pads.count == 2 * x.rank, pads.allSatisfy({ $0 >= 0 }) else {
-        throw fail("pads \(pads) must be \(2 * x.rank) values ≥ 0 for shape \(x.shape)")
-      }
-      let widths = (0..<x.rank).map { (before: pads[$0], after: pads[$0 + x.rank]) }
-      var padded = 1
-      for (i, w) in widths.enumerated() {
-        padded =
-          padded.multipliedReportingOverflow(by: x.shape[i] + w.before + w.after).partialValue
-        if padded < 0 || padded > ONNXLimits.elements { padded = .max }
-      }
-      try ONNXLimits.check(padded, node)
-      if reflect {
-        for (i, w) in widths.enumerated() where w.before >= x.shape[i] || w.after >= x.shape[i] {
-          if w.before == 0 && w.after == 0 { continue }
-          throw fail("reflect pads \(pads) need each width smaller than its axis of \(x.shape)")
-        }
-      }
-      return [.float(x.padded(widths, mode: reflect ? .reflect : .constant(value)))]
+      let (widths, mode) = try ONNXOperator.padding(
+        x, reflect: reflect, attributes: attributes, inputs, node)
+      return [.float(x.padded(widths, mode: mode))]
     case .reduce(let kind, let attributeAxes, let keepDims, let noop):
       let x = try float(0)
       var axes = try attributeAxes ?? (optional(1) == nil ? [] : intList(1))
@@ -326,5 +287,68 @@ extension ONNXOperator {
     case .ifElse:
       throw fail("internal: If is run by the executor")
     }
+  }
+}
+
+extension ONNXOperator {
+  /// `Pad`'s widths per axis and mode, from its attributes (opset < 11) or its `pads`,
+  /// `constant_value` and `axes` inputs; checked against `x` and the element limit.
+  static func padding(
+    _ x: Tensor<Float>, reflect: Bool, attributes: (pads: [Int], value: Float)?,
+    _ inputs: [ONNXValue?], _ node: String
+  ) throws(ONNXError) -> (widths: [(before: Int, after: Int)], mode: Tensor<Float>.Padding) {
+    func fail(_ reason: String) -> ONNXError { .runtime(node: node, reason: reason) }
+    func optional(_ i: Int) -> ONNXValue? { i < inputs.count ? inputs[i] : nil }
+    func intList(_ i: Int) throws(ONNXError) -> [Int] {
+      guard let e = optional(i)?.int64Elements else { throw fail("input \(i) must be int64") }
+      return try e.map { v throws(ONNXError) -> Int in
+        guard v >= Int64(Int32.min), v <= Int64(Int32.max) else {
+          throw fail("value \(v) of input \(i) is out of range")
+        }
+        return Int(v)
+      }
+    }
+    var pads: [Int]
+    var value: Float = 0
+    if let attributes {
+      (pads, value) = attributes
+    } else {
+      pads = try intList(1)
+      if let v = optional(2) {
+        guard let t = v.float, t.count == 1 else {
+          throw fail("constant_value must be one float")
+        }
+        value = t.scalars[0]
+      }
+      if let axesValue = optional(3) {
+        guard let axes = axesValue.int64Elements, axes.count * 2 == pads.count else {
+          throw fail("axes must be int64 with one entry per pair of pads")
+        }
+        var full = [Int](repeating: 0, count: 2 * x.rank)
+        for (i, a) in axes.enumerated() {
+          let n = try ONNXLayout.axis(Int(a), rank: x.rank, node)
+          (full[n], full[n + x.rank]) = (pads[i], pads[i + axes.count])
+        }
+        pads = full
+      }
+    }
+    guard pads.count == 2 * x.rank, pads.allSatisfy({ $0 >= 0 }) else {
+      throw fail("pads \(pads) must be \(2 * x.rank) values ≥ 0 for shape \(x.shape)")
+    }
+    let widths = (0..<x.rank).map { (before: pads[$0], after: pads[$0 + x.rank]) }
+    var padded = 1
+    for (i, w) in widths.enumerated() {
+      padded =
+        padded.multipliedReportingOverflow(by: x.shape[i] + w.before + w.after).partialValue
+      if padded < 0 || padded > ONNXLimits.elements { padded = .max }
+    }
+    try ONNXLimits.check(padded, node)
+    if reflect {
+      for (i, w) in widths.enumerated() where w.before >= x.shape[i] || w.after >= x.shape[i] {
+        if w.before == 0 && w.after == 0 { continue }
+        throw fail("reflect pads \(pads) need each width smaller than its axis of \(x.shape)")
+      }
+    }
+    return (widths, reflect ? .reflect : .constant(value))
   }
 }

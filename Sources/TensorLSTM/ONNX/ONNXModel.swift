@@ -85,18 +85,20 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
   /// Runs the model on `inputs` (one value per model input, by name) and returns every output
   /// by name.
   ///
-  /// Cost: the steps left after constant folding, each allocating its result; values are
-  /// released after their last reader.
+  /// Cost: the first run with a new ``ONNXSignature`` (input shapes, small integer values)
+  /// traces the model into an ``ONNXPlan``; later runs follow the plan, whose steps write into
+  /// buffers kept from run to run (views cost nothing), so a steady caller's run allocates
+  /// only its result dictionary and a few bookkeeping arrays.
   /// - Throws: ``ONNXError/invalidInput(name:expected:actual:)`` before anything runs for a
   ///   missing or unknown name, a wrong element type, or a shape that contradicts a fixed
   ///   dimension or another input's size for the same symbolic dimension;
   ///   ``ONNXError/runtime(node:reason:)`` when a node's data contradicts it.
   public func run(_ inputs: [String: ONNXValue]) throws(ONNXError) -> [String: ONNXValue] {
     try check(inputs)
-    let values = program.inputs.map { inputs[$0.info.name]! }
-    let results = try run(values)
-    var named: [String: ONNXValue] = [:]
-    for ((info, _), value) in zip(program.outputs, results) { named[info.name] = value }
+    var named = [String: ONNXValue](minimumCapacity: program.outputs.count)
+    try run(NamedInputs(program: program, given: inputs)) { i, value in
+      named[program.outputs[i].info.name] = value
+    }
     return named
   }
 
@@ -113,11 +115,35 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
 
   /// Runs on checked inputs in program order: the cached plan for their signature, or a traced
   /// run that makes one.
-  func run(_ values: [ONNXValue]) throws(ONNXError) -> [ONNXValue] {
+  func run(_ given: some RandomAccessCollection<ONNXValue>) throws(ONNXError) -> [ONNXValue] {
+    var results: [ONNXValue] = []
+    try run(given) { _, value in results.append(value) }
+    return results
+  }
+
+  /// Runs on checked inputs in program order, giving output `i` to `emit` in order: the
+  /// latest plan when the inputs have its signature (nothing allocated here), else by
+  /// signature.
+  func run(
+    _ given: some RandomAccessCollection<ONNXValue>, emit: (Int, ONNXValue) -> Void
+  ) throws(ONNXError) {
+    if let plan = cache.recent(matching: given) {
+      return try plan.run(given, isa: kernels.vectorISA, emit: emit)
+    }
+    for (i, value) in try traceOrRun(Array(given)).enumerated() { emit(i, value) }
+  }
+
+  /// A run whose signature is not the latest: its cached plan, or unplanned when the model
+  /// branches on data, or a traced run that makes the plan.
+  private func traceOrRun(_ values: [ONNXValue]) throws(ONNXError) -> [ONNXValue] {
     let isa = kernels.vectorISA
     let signature = ONNXSignature(values)
     if let cached = cache.plan(for: signature) {
-      if let plan = cached { return try plan.run(values, isa: isa) }
+      if let plan = cached {
+        var results: [ONNXValue] = []
+        try plan.run(values, isa: isa) { _, value in results.append(value) }
+        return results
+      }
       var slots = program.constants
       for ((_, slot), value) in zip(program.inputs, values) { slots[slot] = value }
       try program.execute(0, &slots, isa: isa)
@@ -137,7 +163,7 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
     }
     try program.trace(0, &slots, &tracer, isa: isa)
     let results = try outputs(slots)
-    cache.store(tracer.plan(program), for: signature)
+    cache.store(tracer.plan(program, values: slots), for: signature)
     return results
   }
 
@@ -153,14 +179,14 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
   }
 
   func check(_ given: [String: ONNXValue]) throws(ONNXError) {
-    let expected = Set(program.inputs.map(\.info.name))
-    for name in given.keys.sorted() where !expected.contains(name) {
+    for name in given.keys where !program.inputs.contains(where: { $0.info.name == name }) {
+      let unknown = given.keys.filter { n in !program.inputs.contains { $0.info.name == n } }
       throw ONNXError.invalidInput(
-        name: name, expected: "one of the model's inputs \(program.inputs.map(\.info.name))",
+        name: unknown.sorted()[0],
+        expected: "one of the model's inputs \(program.inputs.map(\.info.name))",
         actual: "an unknown name")
     }
-    var symbols: [String: (Int, String)] = [:]
-    for (info, _) in program.inputs {
+    for (index, (info, _)) in program.inputs.enumerated() {
       guard let value = given[info.name] else {
         throw ONNXError.invalidInput(name: info.name, expected: "a value", actual: "nothing")
       }
@@ -169,28 +195,32 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
           name: info.name, expected: "\(info.elementType) elements", actual: "\(value.elementType)")
       }
       let shape = value.shape
-      if info.declaresShape {
-        let declared = info.shape.enumerated().map { i, d in
+      guard info.declaresShape else { continue }
+      func declared() -> String {
+        let dims = info.shape.enumerated().map { i, d in
           d.map(String.init) ?? info.dimensionNames[i] ?? "?"
         }
-        guard shape.count == info.shape.count else {
-          throw ONNXError.invalidInput(
-            name: info.name, expected: "shape [\(declared.joined(separator: ", "))]",
-            actual: "\(shape)")
+        return "shape [\(dims.joined(separator: ", "))]"
+      }
+      guard shape.count == info.shape.count else {
+        throw ONNXError.invalidInput(name: info.name, expected: declared(), actual: "\(shape)")
+      }
+      for i in shape.indices {
+        if let d = info.shape[i], d != shape[i] {
+          throw ONNXError.invalidInput(name: info.name, expected: declared(), actual: "\(shape)")
         }
-        for i in shape.indices {
-          if let d = info.shape[i], d != shape[i] {
+        guard let symbol = info.dimensionNames[i] else { continue }
+        // The same symbolic dimension in an earlier input (or axis) must have the same size.
+        for (other, _) in program.inputs[...index] where other.declaresShape {
+          guard let owner = given[other.name] else { continue }
+          for (j, name) in other.dimensionNames.enumerated()
+          where name == symbol && j < owner.shape.count && (other.name != info.name || j < i)
+            && owner.shape[j] != shape[i]
+          {
             throw ONNXError.invalidInput(
-              name: info.name, expected: "shape [\(declared.joined(separator: ", "))]",
+              name: info.name,
+              expected: "\(symbol) = \(owner.shape[j]) (as in '\(other.name)') at axis \(i)",
               actual: "\(shape)")
-          }
-          if let symbol = info.dimensionNames[i] {
-            if let (size, owner) = symbols[symbol], size != shape[i] {
-              throw ONNXError.invalidInput(
-                name: info.name,
-                expected: "\(symbol) = \(size) (as in '\(owner)') at axis \(i)", actual: "\(shape)")
-            }
-            symbols[symbol] = (shape[i], info.name)
           }
         }
       }
@@ -224,4 +254,14 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
     steps(0, "  ")
     return lines.joined(separator: "\n")
   }
+}
+
+/// The given inputs in the program's order, looked up by name as they are read (no array, no
+/// closure: a run with a known signature allocates nothing for them).
+struct NamedInputs: RandomAccessCollection {
+  let program: ONNXProgram
+  let given: [String: ONNXValue]
+  var startIndex: Int { 0 }
+  var endIndex: Int { program.inputs.count }
+  subscript(i: Int) -> ONNXValue { given[program.inputs[i].info.name]! }
 }

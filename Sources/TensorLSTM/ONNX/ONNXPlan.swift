@@ -9,6 +9,33 @@ struct ONNXSignature: Hashable, Sendable {
   /// Integer and bool inputs of at most this many elements are part of the signature.
   static let smallInput = 8
 
+  /// Whether `inputs` have this signature; allocates nothing.
+  func matches(_ inputs: some RandomAccessCollection<ONNXValue>) -> Bool {
+    guard inputs.count == shapes.count else { return false }
+    for (i, v) in zip(shapes.indices, inputs) {
+      guard v.shape == shapes[i] else { return false }
+      switch v {
+      case .float:
+        if values[i] != nil { return false }
+      case .int64(let e, _):
+        if e.count > Self.smallInput {
+          if values[i] != nil { return false }
+        } else {
+          guard let expected = values[i], e == expected else { return false }
+        }
+      case .bool(let e, _):
+        if e.count > Self.smallInput {
+          if values[i] != nil { return false }
+        } else {
+          guard let expected = values[i], e.count == expected.count,
+            zip(e, expected).allSatisfy({ ($0 ? 1 : 0) == $1 })
+          else { return false }
+        }
+      }
+    }
+    return true
+  }
+
   init(_ inputs: [ONNXValue]) {
     shapes = inputs.map(\.shape)
     values = inputs.map { v in
@@ -43,36 +70,55 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
   /// Per program output, its slot.
   let outputSlots: [Int]
   let names: [String]
+  /// Per step, how it replays (``ONNXReplay``).
+  let kernels: [Kernel]
+  /// Run states not in use; a run takes one (or makes one) and gives it back.
+  private let idle = Mutex<[ONNXRunState]>([])
+  /// Idle run states kept, for as many concurrent callers.
+  static let idleLimit = 8
 
   init(
-    steps: [Step], template: [ONNXValue?], inputSlots: [Int], outputSlots: [Int], names: [String]
+    steps: [Step], template: [ONNXValue?], inputSlots: [Int], outputSlots: [Int], names: [String],
+    kernels: [Kernel]
   ) {
-    (self.steps, self.template, self.inputSlots, self.outputSlots, self.names) = (
-      steps, template, inputSlots, outputSlots, names
+    (self.steps, self.template, self.inputSlots, self.outputSlots, self.names, self.kernels) = (
+      steps, template, inputSlots, outputSlots, names, kernels
     )
   }
 
-  /// Runs the plan on the program's inputs (in program order); returns the outputs in order.
-  func run(_ inputs: [ONNXValue], isa: VectorISA?) throws(ONNXError) -> [ONNXValue] {
-    var slots = template
-    for (slot, value) in zip(inputSlots, inputs) where slot >= 0 { slots[slot] = value }
-    var arguments: [ONNXValue?] = []
-    arguments.reserveCapacity(8)
-    for step in steps {
-      arguments.removeAll(keepingCapacity: true)
-      for s in step.inputs { arguments.append(s >= 0 ? slots[s] : nil) }
-      try step.op.run(
-        arguments, outputs: step.outputs, node: step.name, isa: isa, into: &slots)
-      for r in step.release { slots[r] = nil }
+  /// Runs the plan on the program's inputs (in program order), giving output `i` to `emit`.
+  ///
+  /// Steps whose inputs have the traced layouts replay into the run state's buffers; after
+  /// the first run of a caller, those allocate nothing.
+  func run(
+    _ inputs: some Collection<ONNXValue>, isa: VectorISA?, emit: (Int, ONNXValue) -> Void
+  ) throws(ONNXError) {
+    let state = idle.withLock { $0.popLast() } ?? ONNXRunState(plan: self)
+    defer {
+      // Hold no caller value between runs: buffers are free again once the caller drops them.
+      state.arguments.removeAll(keepingCapacity: true)
+      for i in state.slots.indices { state.slots[i] = template[i] }
+      idle.withLock { if $0.count < Self.idleLimit { $0.append(state) } }
     }
-    var result: [ONNXValue] = []
-    for slot in outputSlots {
-      guard let v = slots[slot] else {
+    for (slot, value) in zip(inputSlots, inputs) where slot >= 0 { state.slots[slot] = value }
+    for (index, step) in steps.enumerated() {
+      state.arguments.removeAll(keepingCapacity: true)
+      for s in step.inputs { state.arguments.append(s >= 0 ? state.slots[s] : nil) }
+      let kernel = kernels[index]
+      if kernel.matches(state.arguments) {
+        try replay(index, kernel, state, isa: isa)
+      } else {
+        try step.op.run(
+          state.arguments, outputs: step.outputs, node: step.name, isa: isa, into: &state.slots)
+      }
+      for r in step.release { state.slots[r] = nil }
+    }
+    for (i, slot) in outputSlots.enumerated() {
+      guard let v = state.slots[slot] else {
         throw ONNXError.runtime(node: names[slot], reason: "the output was not computed")
       }
-      result.append(v)
+      emit(i, v)
     }
-    return result
   }
 
   /// The steps, one per line, with their inputs; constants are marked `=`.
@@ -80,9 +126,10 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
     var lines = [
       "ONNXPlan: \(steps.count) steps over \(template.count) slots (\(template.compactMap { $0 }.count) constants)"
     ]
-    for step in steps {
+    for (step, kernel) in zip(steps, kernels) {
       let ins = step.inputs.map { $0 < 0 ? "-" : (template[$0] != nil ? "=" : "") + names[$0] }
-      lines.append("  \(step.opType) '\(step.name)' (\(ins.joined(separator: ", ")))")
+      lines.append(
+        "  \(step.opType) '\(step.name)' (\(ins.joined(separator: ", "))) \(kernel.replay.label)")
     }
     return lines.joined(separator: "\n")
   }
@@ -131,7 +178,7 @@ struct ONNXTracer {
 
   /// The flat plan, or nil when an `If` condition depended on data. Besides dropping the
   /// steps whose outputs are fixed, it fuses a `Relu` into the `Conv` it is the only reader of.
-  func plan(_ program: ONNXProgram) -> ONNXPlan? {
+  func plan(_ program: ONNXProgram, values: [ONNXValue?]) -> ONNXPlan? {
     if dynamicCondition != nil { return nil }
     var aliases = self.aliases
     func resolve(_ s: Int) -> Int {
@@ -171,7 +218,13 @@ struct ONNXTracer {
       return names.count - 1
     }
     var steps: [ONNXPlan.Step] = []
+    var kernels: [ONNXPlan.Kernel] = []
     for (i, step) in kept.enumerated() where !dropped.contains(i) {
+      kernels.append(
+        .make(
+          step, inputs: step.inputs.map { $0 < 0 ? nil : values[$0] },
+          outputs: step.outputs.map { $0 < 0 ? nil : values[$0] },
+          constant: step.inputs.map { $0 >= 0 && fixed[resolve($0)] }))
       steps.append(
         ONNXPlan.Step(
           name: step.name, opType: step.opType, op: step.op,
@@ -190,7 +243,8 @@ struct ONNXTracer {
       steps[i].release.append(s)
     }
     return ONNXPlan(
-      steps: steps, template: template, inputSlots: inputs, outputSlots: outputs, names: names)
+      steps: steps, template: template, inputSlots: inputs, outputSlots: outputs, names: names,
+      kernels: kernels)
   }
 }
 
@@ -244,8 +298,22 @@ final class ONNXPlanCache: Sendable {
   static let limit = 32
   let plans = Mutex<(entries: [ONNXSignature: ONNXPlan?], order: [ONNXSignature])>(([:], []))
 
+  /// The most recently used plan, for repeated runs of one shape without hashing a
+  /// signature.
+  let latest = Mutex<(signature: ONNXSignature, plan: ONNXPlan)?>(nil)
+
   func plan(for signature: ONNXSignature) -> ONNXPlan?? {
-    plans.withLock { $0.entries[signature] }
+    let found = plans.withLock { $0.entries[signature] }
+    if let plan = found ?? nil { latest.withLock { $0 = (signature, plan) } }
+    return found
+  }
+
+  /// The latest plan when `values` have its signature; allocates nothing.
+  func recent(matching values: some RandomAccessCollection<ONNXValue>) -> ONNXPlan? {
+    latest.withLock { entry in
+      guard let entry, entry.signature.matches(values) else { return nil }
+      return entry.plan
+    }
   }
 
   func store(_ plan: ONNXPlan?, for signature: ONNXSignature) {

@@ -87,6 +87,10 @@ enum ONNXStructure {
     }
     switch data {
     case .float(let t):
+      if indexShape.isEmpty {
+        // One scalar index: the slice at it, a view (Silero's `state[0]`).
+        return .float(t.selected(axis: a, index: rows[0]))
+      }
       if a == 0 && t.isContiguous {
         // Embedding rows: one copy per index straight from the table, which is not copied.
         var result = Tensor<Float>.zeros(shape: outShape)

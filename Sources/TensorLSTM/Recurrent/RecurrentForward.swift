@@ -65,7 +65,6 @@ struct RecurrentForward<Scalar: BLASScalar> {
     let output = Tensor<Scalar>.zeros(
       shape: batchFirst && !s.unbatched
         ? [batch, steps, outputWidth] : [steps, batch, outputWidth])
-    let outputTimeMajor = batchFirst && !s.unbatched ? output.permuted([1, 0, 2]) : output
     let hiddenOut = Tensor<Scalar>.zeros(shape: [numLayers * directions, batch, hOut])
     let cellOut = Tensor<Scalar>.zeros(
       shape: carriesCell ? [numLayers * directions, batch, hidden] : [0])
@@ -74,33 +73,10 @@ struct RecurrentForward<Scalar: BLASScalar> {
 
     let workspace = Workspace<Scalar>(plan: plan, geometry: geometry)
     defer { workspace.deallocate() }
-    let validLengths = lengths ?? []
-
-    withExtendedLifetime((source, output, hiddenOut, cellOut, h0, c0)) {
-      validLengths.withUnsafeBufferPointer { lengthBuffer in
-        Workers.withBudget(plan) {
-          Workers.forEach(workspace.slices.count) { worker in
-            let first = worker * plan.rowsPerWorker
-            let count = Swift.min(plan.rowsPerWorker, batch - first)
-            guard count > 0 else { return }
-            runSlice(
-              plan, first: first, count: count, batch: batch,
-              regions: workspace.slices[worker], partner: workspace.partner,
-              lengths: lengths == nil ? nil : lengthBuffer.baseAddress! + first,
-              input: Rows(
-                base: source.storage.base + source.layout.offset + first * source.strides[1],
-                timeStride: source.strides[0], batchStride: source.strides[1],
-                features: inputSize),
-              output: Rows(
-                base: output.storage.base + outputTimeMajor.layout.offset + first
-                  * outputTimeMajor.strides[1],
-                timeStride: outputTimeMajor.strides[0], batchStride: outputTimeMajor.strides[1],
-                features: outputWidth),
-              hiddenOut: hiddenOut.storage.base, cellOut: cellOut.storage.base, h0: h0, c0: c0)
-          }
-        }
-      }
-    }
+    run(
+      plan, source: source, output: output, batchMajor: batchFirst && !s.unbatched,
+      hiddenOut: hiddenOut, cellOut: cellOut, h0: h0,
+      c0: c0, lengths: lengths, workspace: workspace)
 
     var lastStep = Tensor<Scalar>.zeros(shape: [batch, outputWidth])
     lastStep.withMutableBase { base in
@@ -123,6 +99,58 @@ struct RecurrentForward<Scalar: BLASScalar> {
     }
     return Result(
       output: output, hidden: hiddenOut, cell: carriesCell ? cellOut : nil, lastStep: lastStep)
+  }
+
+  /// The time loop of every layer and direction, into result buffers the caller owns: the
+  /// allocating ``run(_:input:h0:c0:lengths:)`` and the ONNX plan's replay (which keeps its
+  /// buffers and workspace across runs) both end here. Allocates nothing.
+  ///
+  /// `source` is the time-major `[T, B, I]` input `plan` was made for; `output` is contiguous,
+  /// `[B, T, D·Hout]` when `batchMajor` (batchFirst, batched), else `[T, B, D·Hout]`, and zero
+  /// where `lengths` leave steps out; `hiddenOut` `[D·L, B, Hout]` and `cellOut` `[D·L, B, H]`
+  /// are contiguous; `h0` and `c0` are `[D·L, B, ·]` with any strides.
+  func run(
+    _ plan: ForwardPlan, source: Tensor<Scalar>, output: Tensor<Scalar>, batchMajor: Bool,
+    hiddenOut: Tensor<Scalar>, cellOut: Tensor<Scalar>, h0: Tensor<Scalar>?,
+    c0: Tensor<Scalar>?, lengths: [Int]?, workspace: Workspace<Scalar>
+  ) {
+    let (steps, batch) = (plan.steps, plan.batch)
+    let outputWidth = geometry.directions * geometry.outputHiddenSize
+    let inputSize = geometry.inputSize
+    // The output's time and batch strides, time-major whatever its layout.
+    let (timeStride, batchStride) =
+      batchMajor ? (outputWidth, steps * outputWidth) : (batch * outputWidth, outputWidth)
+    let validLengths = lengths ?? []
+    withExtendedLifetime((source, output, hiddenOut, cellOut, h0, c0)) {
+      validLengths.withUnsafeBufferPointer { lengthBuffer in
+        func slice(_ worker: Int) {
+          let first = worker * plan.rowsPerWorker
+          let count = Swift.min(plan.rowsPerWorker, batch - first)
+          guard count > 0 else { return }
+          runSlice(
+            plan, first: first, count: count, batch: batch,
+            regions: workspace.slices[worker], partner: workspace.partner,
+            lengths: lengths == nil ? nil : lengthBuffer.baseAddress! + first,
+            input: Rows(
+              base: source.storage.base + source.layout.offset + first * source.strides[1],
+              timeStride: source.strides[0], batchStride: source.strides[1],
+              features: inputSize),
+            output: Rows(
+              base: output.storage.base + output.layout.offset + first * batchStride,
+              timeStride: timeStride, batchStride: batchStride, features: outputWidth),
+            hiddenOut: hiddenOut.storage.base + hiddenOut.layout.offset,
+            cellOut: cellOut.storage.base + cellOut.layout.offset, h0: h0, c0: c0)
+        }
+        Workers.withBudget(plan) {
+          // One worker runs here directly: no closure context for the helpers.
+          if workspace.slices.count == 1 {
+            slice(0)
+          } else {
+            Workers.forEach(workspace.slices.count) { slice($0) }
+          }
+        }
+      }
+    }
   }
 
   /// Every layer and direction over sequences `first..<first+count` of the batch: `input` and
@@ -150,17 +178,18 @@ struct RecurrentForward<Scalar: BLASScalar> {
       for direction in 0..<directions {
         let index = layer * directions + direction
         // h0 and c0 for this layer-direction and these sequences, as [count, ·] rows.
-        for (state, destination, width) in [
-          (h0, regions.initialHidden, hOut), (c0, regions.cellState, carriesCell ? hidden : 0),
-        ] where width > 0 {
+        func load(
+          _ state: Tensor<Scalar>?, _ destination: UnsafeMutablePointer<Scalar>, _ width: Int
+        ) {
+          guard width > 0 else { return }
           if let state {
-            copyRows(
-              state.selected(axis: 0, index: index).sliced(axis: 0, range: first..<(first + count)),
-              into: destination)
+            copyRows(state, index: index, first: first, count: count, into: destination)
           } else {
             destination.update(repeating: 0, count: count * width)
           }
         }
+        load(h0, regions.initialHidden, hOut)
+        load(c0, regions.cellState, carriesCell ? hidden : 0)
         let directionOutput = Rows(
           base: layerOutput.base + direction * hOut, timeStride: layerOutput.timeStride,
           batchStride: layerOutput.batchStride, features: hOut)
@@ -187,12 +216,17 @@ struct RecurrentForward<Scalar: BLASScalar> {
     }
   }
 
-  /// Copies a `[B, n]` tensor (any strides) into contiguous rows at `destination`.
-  private func copyRows(_ tensor: Tensor<Scalar>, into destination: UnsafeMutablePointer<Scalar>) {
-    tensor.withBase { base in
-      Tensor.copyElements(
-        from: base - tensor.layout.offset, tensor.layout, to: destination,
-        TensorLayout(contiguous: tensor.shape))
+  /// Copies rows `first..<first+count` of `state[index]` (`[D·L, B, n]`, any strides) into
+  /// contiguous rows at `destination`.
+  private func copyRows(
+    _ state: Tensor<Scalar>, index: Int, first: Int, count: Int,
+    into destination: UnsafeMutablePointer<Scalar>
+  ) {
+    let (rowStride, featureStride, width) = (state.strides[1], state.strides[2], state.shape[2])
+    let base = state.storage.base + state.layout.offset + index * state.strides[0]
+    for b in 0..<count {
+      let row = base + (first + b) * rowStride
+      for f in 0..<width { destination[b * width + f] = row[f * featureStride] }
     }
   }
 }

@@ -35,26 +35,35 @@ extension Tensor {
     _ a: Tensor, _ b: Tensor, _ op: (Scalar, Scalar) -> Scalar
   ) -> Tensor {
     let shape = broadcastShape(a.shape, b.shape)
-    let (aLayout, bLayout) = (a.layout.expanded(to: shape), b.layout.expanded(to: shape))
     let result = Tensor.zeros(shape: shape)
+    zipped(a, a.layout.expanded(to: shape), b, b.layout.expanded(to: shape), into: result, op)
+    return result
+  }
+
+  /// `op` of `a` and `b` read through `aLayout` and `bLayout` (their layouts expanded to the
+  /// result's shape) into `result`, which must not share storage with either; no allocation.
+  @inline(__always)
+  static func zipped(
+    _ a: Tensor, _ aLayout: TensorLayout, _ b: Tensor, _ bLayout: TensorLayout,
+    into result: Tensor, _ op: (Scalar, Scalar) -> Scalar
+  ) {
     let out = result.storage.base
-    withExtendedLifetime((a, b)) {
+    withExtendedLifetime((a, b, result)) {
       let (x, y) = (a.storage.base, b.storage.base)
-      StridedWalk.forEachRow(aLayout, bLayout, result.layout) { i, j, k, n, si, sj, _ in
-        if si == 1 && sj == 1 {
+      StridedWalk.forEachRow(aLayout, bLayout, result.layout) { i, j, k, n, si, sj, sk in
+        if si == 1 && sj == 1 && sk == 1 {
           for t in 0..<n { out[k + t] = op(x[i + t], y[j + t]) }
-        } else if si == 1 && sj == 0 {
+        } else if si == 1 && sj == 0 && sk == 1 {
           let v = y[j]
           for t in 0..<n { out[k + t] = op(x[i + t], v) }
-        } else if si == 0 && sj == 1 {
+        } else if si == 0 && sj == 1 && sk == 1 {
           let u = x[i]
           for t in 0..<n { out[k + t] = op(u, y[j + t]) }
         } else {
-          for t in 0..<n { out[k + t] = op(x[i + t * si], y[j + t * sj]) }
+          for t in 0..<n { out[k + t * sk] = op(x[i + t * si], y[j + t * sj]) }
         }
       }
     }
-    return result
   }
 
   /// `op` of every element, into a new contiguous tensor of this shape.

@@ -96,13 +96,20 @@ extension Tensor {
   @_specialize(where Scalar == Double)
   public func padded(_ widths: [(before: Int, after: Int)], mode: Padding = .constant(0)) -> Tensor
   {
+    let sources = paddingSources(widths, mode: mode)
+    let result = Tensor.unfilled(shape: sources.map(\.count))
+    pad(into: result, sources: sources, mode: mode)
+    return result
+  }
+
+  /// Per axis, the source index of every index of the padded tensor (−1: the constant):
+  /// ``padded(_:mode:)``'s table, O(padded sizes).
+  func paddingSources(_ widths: [(before: Int, after: Int)], mode: Padding) -> [[Int]] {
     require(
       widths.count <= rank && widths.allSatisfy { $0.before >= 0 && $0.after >= 0 },
       "padded: \(widths.count) widths for shape \(shape); give at most one (before, after) ≥ 0 per axis"
     )
-    // Per axis, the source index of every output index (−1: the constant).
     var sources: [[Int]] = []
-    var outShape = shape
     for axis in 0..<rank {
       let w = axis - (rank - widths.count)
       let (before, after) = w >= 0 ? widths[w] : (0, 0)
@@ -113,7 +120,6 @@ extension Tensor {
           "padded(mode: .reflect): widths (\(before), \(after)) on axis \(axis) of shape \(shape) must be smaller than the axis"
         )
       }
-      outShape[axis] = n + before + after
       sources.append(
         (0..<(n + before + after)).map { i in
           let j = i - before
@@ -122,39 +128,56 @@ extension Tensor {
           return j < 0 ? -j : 2 * (n - 1) - j
         })
     }
+    return sources
+  }
+
+  /// Writes this tensor padded through `sources` (``paddingSources(_:mode:)``) into `result`,
+  /// contiguous of the padded shape and not sharing storage with this; no allocation.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func pad(into result: Tensor, sources: [[Int]], mode: Padding) {
     let fill: Scalar
     if case .constant(let value) = mode { fill = value } else { fill = 0 }
-    let result = Tensor(repeating: fill, shape: outShape)
-    if result.count == 0 { return result }
-    let out = result.storage.base
-    withExtendedLifetime(self) {
+    let count = result.count
+    if count == 0 { return }
+    let out = result.storage.base + result.layout.offset
+    out.update(repeating: fill, count: count)
+    withExtendedLifetime((self, result)) {
       let x = storage.base + layout.offset
-      var index = [Int](repeating: 0, count: Swift.max(rank - 1, 0))
-      var k = 0
-      let inner = rank == 0 ? [0] : sources[rank - 1]
-      let innerStride = rank == 0 ? 0 : strides[rank - 1]
-      while true {
-        // The outer axes' source offset, or nil where an outer index is constant padding.
-        var base: Int? = 0
-        for axis in 0..<index.count {
-          let s = sources[axis][index[axis]]
-          if s < 0 { base = nil } else { base = base.map { $0 + s * strides[axis] } }
+      let outer = Swift.max(rank - 1, 0)
+      withUnsafeTemporaryAllocation(of: Int.self, capacity: outer) { index in
+        index.initialize(repeating: 0)
+        var k = 0
+        let innerCount = rank == 0 ? 1 : sources[rank - 1].count
+        let innerStride = rank == 0 ? 0 : strides[rank - 1]
+        while true {
+          // The outer axes' source offset, or nil where an outer index is constant padding.
+          var base: Int? = 0
+          for axis in 0..<outer {
+            let s = sources[axis][index[axis]]
+            if s < 0 { base = nil } else { base = base.map { $0 + s * strides[axis] } }
+          }
+          if let base {
+            if rank == 0 {
+              out[k] = x[base]
+            } else {
+              for (t, s) in sources[rank - 1].enumerated() where s >= 0 {
+                out[k + t] = x[base + s * innerStride]
+              }
+            }
+          }
+          k += innerCount
+          var axis = outer - 1
+          while axis >= 0 {
+            index[axis] += 1
+            if index[axis] < sources[axis].count { break }
+            index[axis] = 0
+            axis -= 1
+          }
+          if axis < 0 { break }
         }
-        if let base {
-          for (t, s) in inner.enumerated() where s >= 0 { out[k + t] = x[base + s * innerStride] }
-        }
-        k += inner.count
-        var axis = index.count - 1
-        while axis >= 0 {
-          index[axis] += 1
-          if index[axis] < outShape[axis] { break }
-          index[axis] = 0
-          axis -= 1
-        }
-        if axis < 0 { break }
       }
     }
-    return result
   }
 
   /// The slices at `indices` along `axis`, in that order (`torch.index_select`); indices may

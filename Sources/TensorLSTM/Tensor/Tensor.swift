@@ -162,7 +162,7 @@ extension Tensor: CustomStringConvertible {
 }
 
 /// Row-by-row walks over one or two layouts of the same shape: the innermost axis becomes a
-/// strided run, the outer axes an odometer. No allocation beyond the odometer's index array.
+/// strided run, the outer axes an odometer kept on the stack: no allocation.
 enum StridedWalk {
   /// Calls `body(sourceStart, destinationStart, length, sourceStride, destinationStride)` once
   /// per innermost row, in row-major order.
@@ -194,24 +194,26 @@ enum StridedWalk {
     }
     let length = a.shape[rank - 1]
     let (aInner, bInner, cInner) = (a.strides[rank - 1], b.strides[rank - 1], c.strides[rank - 1])
-    var index = [Int](repeating: 0, count: rank - 1)
-    var (aPosition, bPosition, cPosition) = (a.offset, b.offset, c.offset)
-    while true {
-      body(aPosition, bPosition, cPosition, length, aInner, bInner, cInner)
-      var axis = rank - 2
-      while axis >= 0 {
-        index[axis] += 1
-        aPosition += a.strides[axis]
-        bPosition += b.strides[axis]
-        cPosition += c.strides[axis]
-        if index[axis] < a.shape[axis] { break }
-        aPosition -= a.strides[axis] * a.shape[axis]
-        bPosition -= b.strides[axis] * b.shape[axis]
-        cPosition -= c.strides[axis] * c.shape[axis]
-        index[axis] = 0
-        axis -= 1
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: rank - 1) { index in
+      index.initialize(repeating: 0)
+      var (aPosition, bPosition, cPosition) = (a.offset, b.offset, c.offset)
+      while true {
+        body(aPosition, bPosition, cPosition, length, aInner, bInner, cInner)
+        var axis = rank - 2
+        while axis >= 0 {
+          index[axis] += 1
+          aPosition += a.strides[axis]
+          bPosition += b.strides[axis]
+          cPosition += c.strides[axis]
+          if index[axis] < a.shape[axis] { break }
+          aPosition -= a.strides[axis] * a.shape[axis]
+          bPosition -= b.strides[axis] * b.shape[axis]
+          cPosition -= c.strides[axis] * c.shape[axis]
+          index[axis] = 0
+          axis -= 1
+        }
+        if axis < 0 { return }
       }
-      if axis < 0 { return }
     }
   }
 }
