@@ -57,6 +57,55 @@ struct FusedKernelTests {
     }
   }
 
+  /// One step of one sequence: the input projection has a single row and runs on the skinny
+  /// kernel (not the BLAS's gemv), for every cell, on every kernel the CPU runs.
+  @Test(
+    "batch-1 single steps (one projection row) match the oracle on every kernel",
+    arguments: [7, 64, 136])
+  func singleRow(hidden: Int) throws {
+    var random = TestRandom(seed: UInt64(hidden))
+    let features = hidden == 64 ? 300 : 11
+    let x: Tensor<Float> = random.tensor([1, 1, features])
+    let h0: Tensor<Float> = random.tensor([2, 1, hidden])
+    for projected in [false, true] {
+      var lstm = LSTM<Float>(
+        inputSize: features, hiddenSize: hidden, bidirectional: true,
+        projSize: projected ? hidden / 2 : 0, seed: 3)
+      let state = LSTMState<Float>(
+        hidden: random.tensor([2, 1, lstm.outputHiddenSize]), cell: random.tensor([2, 1, hidden]))
+      let oracle = try Naive.lstm(lstm, x, initialState: state)
+      for kernels in RecurrentKernels.supported {
+        lstm.kernels = kernels
+        let out = try lstm(x, initialState: state)
+        expectClose(out.output, oracle.output, "LSTM projected \(projected) \(kernels)")
+        expectClose(out.cell, oracle.cell, "LSTM cell \(kernels)")
+        // Unbatched [1, I]: the same single row.
+        let unbatched = try lstm(
+          x.reshaped([1, features]),
+          initialState: LSTMState(
+            hidden: state.hidden.reshaped([2, lstm.outputHiddenSize]),
+            cell: state.cell.reshaped([2, hidden])))
+        expectClose(unbatched.output.reshaped([1, 1, 2 * lstm.outputHiddenSize]), oracle.output)
+      }
+    }
+    for resetAfter in [true, false] {
+      var gru = GRU<Float>(
+        inputSize: features, hiddenSize: hidden, bidirectional: true, resetAfter: resetAfter,
+        seed: 4)
+      let oracle = try Naive.gru(gru, x, initialState: h0)
+      for kernels in RecurrentKernels.supported {
+        gru.kernels = kernels
+        expectClose(try gru(x, initialState: h0).output, oracle.output, "GRU \(kernels)")
+      }
+    }
+    var rnn = RNN<Float>(inputSize: features, hiddenSize: hidden, bidirectional: true, seed: 5)
+    let oracle = try Naive.rnn(rnn, x, initialState: h0)
+    for kernels in RecurrentKernels.supported {
+      rnn.kernels = kernels
+      expectClose(try rnn(x, initialState: h0).output, oracle.output, "RNN \(kernels)")
+    }
+  }
+
   @Test(
     "long sequences stay within tolerance of the oracle (errors do not build up)",
     arguments: [false, true])

@@ -180,6 +180,18 @@ enum FusedStep {
 }
 
 extension FusedStep {
+  /// ``skinnyGemm(_:lda:_:ldb:into:ldc:rows:cols:k:isa:)`` from the engine's generic code.
+  ///
+  /// - Precondition: `Scalar` is `Float`.
+  static func skinnyGemm<Scalar>(
+    _ a: UnsafePointer<Scalar>, lda: Int, _ bt: UnsafePointer<Scalar>, ldb: Int,
+    into c: UnsafeMutablePointer<Scalar>, ldc: Int, rows: Int, cols: Int, k: Int, isa: VectorISA?
+  ) {
+    skinnyGemm(
+      float(a), lda: lda, float(bt), ldb: ldb, into: float(c), ldc: ldc, rows: rows, cols: cols,
+      k: k, isa: isa)
+  }
+
   /// `c[m·ldc + n] += Σ_j a[m·lda + j] · bt[n·ldb + j]` for `m < rows`, `n < cols`: a GEMM with
   /// few columns, each row of `a` read once per four columns (no packing), on `isa`'s kernel or,
   /// for nil, in Swift.

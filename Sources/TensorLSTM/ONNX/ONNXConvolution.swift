@@ -80,15 +80,38 @@ enum ONNXConvolution {
         do {
           for n in 0..<batch {
             for g in 0..<groups {
-              for ci in 0..<groupIn {
-                let source = input + n * sn + (g * groupIn + ci) * sc
-                for k in 0..<kernel {
-                  let shift = k * c.dilation - c.pads.0
-                  let (start, step) =
-                    skinny ? (ci * kernel + k, rows) : ((ci * kernel + k) * outLength, 1)
-                  for o in 0..<outLength {
-                    let i = o * c.stride + shift
-                    column[start + o * step] = i >= 0 && i < length ? source[i * sl] : 0
+              if skinny {
+                // Row o of the column matrix is window o of every channel: K contiguous
+                // elements per channel when the taps are adjacent and inside the input.
+                for o in 0..<outLength {
+                  let start = o * c.stride - c.pads.0
+                  for ci in 0..<groupIn {
+                    let source = input + n * sn + (g * groupIn + ci) * sc
+                    let destination = column + o * rows + ci * kernel
+                    if c.dilation == 1 && sl == 1 && start >= 0 && start + kernel <= length {
+                      if kernel > 16 {
+                        destination.update(from: source + start, count: kernel)
+                      } else {
+                        for k in 0..<kernel { destination[k] = source[start + k] }
+                      }
+                    } else {
+                      for k in 0..<kernel {
+                        let i = start + k * c.dilation
+                        destination[k] = i >= 0 && i < length ? source[i * sl] : 0
+                      }
+                    }
+                  }
+                }
+              } else {
+                for ci in 0..<groupIn {
+                  let source = input + n * sn + (g * groupIn + ci) * sc
+                  for k in 0..<kernel {
+                    let shift = k * c.dilation - c.pads.0
+                    let destination = column + (ci * kernel + k) * outLength
+                    for o in 0..<outLength {
+                      let i = o * c.stride + shift
+                      destination[o] = i >= 0 && i < length ? source[i * sl] : 0
+                    }
                   }
                 }
               }

@@ -59,49 +59,57 @@ struct ONNXRecurrentReplay: Sendable {
 }
 
 extension ONNXPlan {
-  /// A step's replay and the float input layouts it was made for.
-  struct Kernel: Sendable {
-    var replay: ONNXReplay
-    var inputLayouts: [TensorLayout?]
+  /// A step with its replay and the float input layouts the replay was made for; a class, so
+  /// that the run loop holds each step by one reference.
+  final class Kernel: Sendable {
+    let step: Step
+    let replay: ONNXReplay
+    let inputLayouts: [TensorLayout?]
+
+    init(step: Step, replay: ONNXReplay, inputLayouts: [TensorLayout?]) {
+      (self.step, self.replay, self.inputLayouts) = (step, replay, inputLayouts)
+    }
 
     /// Whether `arguments` are what the replay was made for.
-    func matches(_ arguments: [ONNXValue?]) -> Bool {
+    /// Whether the step's inputs in `slots` are what the replay was made for.
+    func matches(_ slots: [ONNXValue?]) -> Bool {
       if case .generic = replay { return false }
-      for (i, expected) in inputLayouts.enumerated() {
-        guard let expected else { continue }
-        guard i < arguments.count, case .float(let t)? = arguments[i], t.layout == expected else {
-          return false
-        }
+      let inputs = step.inputs
+      for i in inputLayouts.indices {
+        guard let expected = inputLayouts[i] else { continue }
+        guard i < inputs.count, inputs[i] >= 0, case .float(let t)? = slots[inputs[i]],
+          t.layout == expected
+        else { return false }
       }
       return true
     }
 
-    static let generic = Kernel(replay: .generic, inputLayouts: [])
+    static let generic: (ONNXReplay, [TensorLayout?]) = (.generic, [])
 
-    /// The kernel for `step` given the values its trace read and wrote; `constant[i]` tells
-    /// whether input `i` is fixed in the plan.
-    static func make(
-      _ step: Step, inputs: [ONNXValue?], outputs: [ONNXValue?], constant: [Bool]
-    ) -> Kernel {
+    /// The replay of `step` and the input layouts it needs, given the values its trace read
+    /// and wrote; `constant[i]` tells whether input `i` is fixed in the plan.
+    static func replay(
+      for step: Step, inputs: [ONNXValue?], outputs: [ONNXValue?], constant: [Bool]
+    ) -> (ONNXReplay, [TensorLayout?]) {
       let layouts = inputs.map { $0?.float?.layout }
       // Every input that is not float data must be fixed: its value shaped the outputs.
       for (i, v) in inputs.enumerated() where v != nil && v?.float == nil && !constant[i] {
-        return .generic
+        return generic
       }
-      guard let first = inputs.first ?? nil, case .float(let x) = first else { return .generic }
+      guard let first = inputs.first ?? nil, case .float(let x) = first else { return generic }
       // Outputs nobody reads are nil; every other one must be float.
       guard outputs.allSatisfy({ $0 == nil || $0?.float != nil }), let first = outputs.first,
         let result0 = first?.float
-      else { return .generic }
+      else { return generic }
       let results = outputs.map { $0?.float }
       // A view: every output reads input 0's storage, and nothing but input 0 is data.
       if results.allSatisfy({ $0 == nil || $0!.sharesStorage(with: x) }),
         inputs.indices.dropFirst().allSatisfy({ inputs[$0] == nil || constant[$0] })
       {
-        return Kernel(replay: .view(results.map { $0?.layout }), inputLayouts: [x.layout])
+        return (.view(results.map { $0?.layout }), [x.layout])
       }
       if !isRecurrent(step.op) && (!result0.isContiguous || result0.layout.offset != 0) {
-        return .generic
+        return generic
       }
       let out = result0.layout
       var replay = ONNXReplay.generic
@@ -161,8 +169,8 @@ extension ONNXPlan {
         }
       default: break
       }
-      if case .generic = replay { return .generic }
-      return Kernel(replay: replay, inputLayouts: layouts)
+      if case .generic = replay { return generic }
+      return (replay, layouts)
     }
 
     static func isRecurrent(_ op: ONNXOperator) -> Bool {
@@ -271,9 +279,9 @@ final class ONNXRunState: @unchecked Sendable {
   init(plan: ONNXPlan) {
     slots = plan.template
     arguments.reserveCapacity(16)
-    buffers = Array(repeating: [], count: plan.steps.count)
-    scratch = Array(repeating: nil, count: plan.steps.count)
-    workspaces = Array(repeating: nil, count: plan.steps.count)
+    buffers = Array(repeating: [], count: plan.kernels.count)
+    scratch = Array(repeating: nil, count: plan.kernels.count)
+    workspaces = Array(repeating: nil, count: plan.kernels.count)
   }
 
   deinit {
@@ -309,12 +317,11 @@ extension ONNXPlan {
   func replay(
     _ index: Int, _ kernel: Kernel, _ state: ONNXRunState, isa: VectorISA?
   ) throws(ONNXError) {
-    let step = steps[index]
-    let arguments = state.arguments
+    let (inputs, outputs) = (kernel.step.inputs, kernel.step.outputs)
     func store(_ i: Int, _ t: Tensor<Float>) {
-      if i < step.outputs.count, step.outputs[i] >= 0 { state.slots[step.outputs[i]] = .float(t) }
+      if i < outputs.count, outputs[i] >= 0 { state.slots[outputs[i]] = .float(t) }
     }
-    func float(_ i: Int) -> Tensor<Float> { arguments[i]!.float! }
+    func float(_ i: Int) -> Tensor<Float> { state.slots[inputs[i]]!.float! }
     switch kernel.replay {
     case .generic:
       break
@@ -337,9 +344,9 @@ extension ONNXPlan {
       store(0, y)
     case .conv(let c, let out, let scratch):
       let y = state.buffer(index, 0, out)
-      let bias = arguments.count > 2 ? arguments[2]?.float : nil
+      let bias = inputs.count > 2 && inputs[2] >= 0 ? float(2) : nil
       try ONNXConvolution.run(
-        c, x: float(0), weight: float(1), bias: bias, isa: isa, step.name, into: y,
+        c, x: float(0), weight: float(1), bias: bias, isa: isa, kernel.step.name, into: y,
         column: state.scratch(index, scratch))
       store(0, y)
     case .pad(let sources, let mode, let out):

@@ -60,9 +60,10 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
   /// A step of the plan: the program's step type, over the plan's compact slots.
   typealias Step = ONNXProgram.Step
 
-  let steps: [Step]
+  /// The steps in order.
+  var steps: [Step] { kernels.map(\.step) }
   /// The number of steps a run executes.
-  public var stepCount: Int { steps.count }
+  public var stepCount: Int { kernels.count }
   /// Per slot, the constant it holds from the start, or nil.
   let template: [ONNXValue?]
   /// Per program input, its slot (-1 when the plan does not read it).
@@ -78,11 +79,11 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
   static let idleLimit = 8
 
   init(
-    steps: [Step], template: [ONNXValue?], inputSlots: [Int], outputSlots: [Int], names: [String],
-    kernels: [Kernel]
+    kernels: [Kernel], template: [ONNXValue?], inputSlots: [Int], outputSlots: [Int],
+    names: [String]
   ) {
-    (self.steps, self.template, self.inputSlots, self.outputSlots, self.names, self.kernels) = (
-      steps, template, inputSlots, outputSlots, names, kernels
+    (self.kernels, self.template, self.inputSlots, self.outputSlots, self.names) = (
+      kernels, template, inputSlots, outputSlots, names
     )
   }
 
@@ -101,17 +102,18 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
       idle.withLock { if $0.count < Self.idleLimit { $0.append(state) } }
     }
     for (slot, value) in zip(inputSlots, inputs) where slot >= 0 { state.slots[slot] = value }
-    for (index, step) in steps.enumerated() {
-      state.arguments.removeAll(keepingCapacity: true)
-      for s in step.inputs { state.arguments.append(s >= 0 ? state.slots[s] : nil) }
-      let kernel = kernels[index]
-      if kernel.matches(state.arguments) {
+    for (index, kernel) in kernels.enumerated() {
+      if kernel.matches(state.slots) {
         try replay(index, kernel, state, isa: isa)
       } else {
-        try step.op.run(
-          state.arguments, outputs: step.outputs, node: step.name, isa: isa, into: &state.slots)
+        state.arguments.removeAll(keepingCapacity: true)
+        for s in kernel.step.inputs { state.arguments.append(s >= 0 ? state.slots[s] : nil) }
+        try kernel.step.op.run(
+          state.arguments, outputs: kernel.step.outputs, node: kernel.step.name, isa: isa,
+          into: &state.slots)
+        state.arguments.removeAll(keepingCapacity: true)
       }
-      for r in step.release { state.slots[r] = nil }
+      for r in kernel.step.release { state.slots[r] = nil }
     }
     for (i, slot) in outputSlots.enumerated() {
       guard let v = state.slots[slot] else {
@@ -126,7 +128,8 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
     var lines = [
       "ONNXPlan: \(steps.count) steps over \(template.count) slots (\(template.compactMap { $0 }.count) constants)"
     ]
-    for (step, kernel) in zip(steps, kernels) {
+    for kernel in kernels {
+      let step = kernel.step
       let ins = step.inputs.map { $0 < 0 ? "-" : (template[$0] != nil ? "=" : "") + names[$0] }
       lines.append(
         "  \(step.opType) '\(step.name)' (\(ins.joined(separator: ", "))) \(kernel.replay.label)")
@@ -218,11 +221,11 @@ struct ONNXTracer {
       return names.count - 1
     }
     var steps: [ONNXPlan.Step] = []
-    var kernels: [ONNXPlan.Kernel] = []
+    var replays: [(ONNXReplay, [TensorLayout?])] = []
     for (i, step) in kept.enumerated() where !dropped.contains(i) {
-      kernels.append(
-        .make(
-          step, inputs: step.inputs.map { $0 < 0 ? nil : values[$0] },
+      replays.append(
+        ONNXPlan.Kernel.replay(
+          for: step, inputs: step.inputs.map { $0 < 0 ? nil : values[$0] },
           outputs: step.outputs.map { $0 < 0 ? nil : values[$0] },
           constant: step.inputs.map { $0 >= 0 && fixed[resolve($0)] }))
       steps.append(
@@ -243,8 +246,9 @@ struct ONNXTracer {
       steps[i].release.append(s)
     }
     return ONNXPlan(
-      steps: steps, template: template, inputSlots: inputs, outputSlots: outputs, names: names,
-      kernels: kernels)
+      kernels: zip(steps, replays).map {
+        ONNXPlan.Kernel(step: $0, replay: $1.0, inputLayouts: $1.1)
+      }, template: template, inputSlots: inputs, outputSlots: outputs, names: names)
   }
 }
 

@@ -120,6 +120,17 @@ struct DirectionPass<Scalar: BLASScalar> {
       let gates = perGate ? run.gates : run.gates.lowerBound..<(run.gates.lowerBound + 1)
       for g in gates {
         let columns = perGate ? n : run.gates.count * hidden
+        let weights = weightIH + (g * hidden + units.lowerBound) * features
+        let into = gateRows.base + (run.slot + g - run.gates.lowerBound) * gateRows.slot
+        if x.rows == 1, x.columnStride == 1 || features == 1, let isa, Scalar.self == Float.self {
+          // One input row (batch-1 streaming): the skinny kernel reads W_ih's rows in place
+          // at the CPU's width, where the BLAS's gemv may run narrower kernels (OpenBLAS
+          // 0.3.21 picks 128-bit ones on some CPUs that have 512-bit vectors).
+          FusedStep.skinnyGemm(
+            weights, lda: features, x.base, ldb: features, into: into, ldc: 1, rows: columns,
+            cols: 1, k: features, isa: isa)
+          continue
+        }
         BLAS.gemm(
           x,
           StridedMatrix(
