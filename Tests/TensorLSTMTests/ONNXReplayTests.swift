@@ -16,40 +16,45 @@ import Testing
     ["input": .float(chunk), "state": .float(state), "sr": .int64([16000], shape: [])]
   }
 
-  /// Every Silero model's plan replays every step (views, or into buffers): none is
-  /// evaluated as in the trace.
-  @Test(arguments: ["silero_vad", "silero_vad_16k_op15", "silero_vad_op18_ifless"])
-  func sileroPlansReplayEveryStep(file: String) throws {
-    let model = try ONNXModelTests.silero(file)
-    let plan = try #require(
-      try model.plan(for: Self.sileroInputs(Self.chunk(1), .zeros(shape: [2, 1, 128]))))
+  static let models = [
+    "silero_vad", "silero_vad_16k_op15", "silero_vad_op18_ifless", "onnx_tagger_op17",
+    "onnx_convgru_op17", "onnx_rnn_op17", "onnx_tagger_op14",
+  ]
+
+  /// The model and inputs of `file`: Silero with a random chunk and state, a torch export
+  /// with its fixture's first input.
+  static func modelAndInputs(_ file: String) throws -> (ONNXModel, [String: ONNXValue]) {
+    if file.hasPrefix("silero") {
+      return (
+        try ONNXModelTests.silero(file),
+        sileroInputs(chunk(2), .randomNormal(shape: [2, 1, 128], seed: 3))
+      )
+    }
+    let model = try ONNXModel(contentsOfFile: "\(Fixtures.directory)/\(file).onnx")
+    let (fixture, metadata) = try Fixtures.load(file)
+    let x = fixture["input.a"]!
+    let input: ONNXValue =
+      metadata["int_input"] == "1" ? .int64(x.scalars.map { Int64($0) }, shape: x.shape) : .float(x)
+    return (model, ["input": input])
+  }
+
+  /// Every plan replays every step (a view, or into buffers): none is evaluated as in the
+  /// trace, so none allocates its result.
+  @Test(arguments: models)
+  func plansReplayEveryStep(file: String) throws {
+    let (model, inputs) = try Self.modelAndInputs(file)
+    let plan = try #require(try model.plan(for: inputs))
     let steps = plan.description.split(separator: "\n").dropFirst()
     #expect(steps.count == plan.stepCount)
     for step in steps {
-      #expect(step.hasSuffix(" view") || step.hasSuffix(" into buffers"), "\(step)")
+      #expect(step.hasSuffix(" view") || step.hasSuffix(" into buffers"), "\(file): \(step)")
     }
   }
 
   /// Runs 2 and 3 (replayed) against run 1 (traced), for Silero and the torch exports.
-  @Test(arguments: [
-    "silero_vad", "silero_vad_16k_op15", "silero_vad_op18_ifless", "onnx_tagger_op17",
-    "onnx_convgru_op17", "onnx_rnn_op17", "onnx_tagger_op14",
-  ])
+  @Test(arguments: models)
   func replayedRunsMatchTheTracedRun(file: String) throws {
-    let model: ONNXModel
-    let inputs: [String: ONNXValue]
-    if file.hasPrefix("silero") {
-      model = try ONNXModelTests.silero(file)
-      inputs = Self.sileroInputs(Self.chunk(2), .randomNormal(shape: [2, 1, 128], seed: 3))
-    } else {
-      model = try ONNXModel(contentsOfFile: "\(Fixtures.directory)/\(file).onnx")
-      let (fixture, metadata) = try Fixtures.load(file)
-      let x = fixture["input.a"]!
-      inputs = [
-        "input": metadata["int_input"] == "1"
-          ? .int64(x.scalars.map { Int64($0) }, shape: x.shape) : .float(x)
-      ]
-    }
+    let (model, inputs) = try Self.modelAndInputs(file)
     let first = try model.run(inputs)
     for _ in 0..<2 {
       let again = try model.run(inputs)
@@ -60,6 +65,25 @@ import Testing
           ONNXModelTests.maxDifference(again[name]!.float!.scalars, value.float!.scalars) < 1e-6,
           "\(file) \(name)")
       }
+    }
+  }
+
+  /// A replayed embedding still checks its token ids: an id past the table throws, naming
+  /// the node, and the next good run is unaffected.
+  @Test func replayedGatherChecksItsIndices() throws {
+    let (model, inputs) = try Self.modelAndInputs("onnx_tagger_op17")
+    guard case .int64(let ids, let shape)? = inputs["input"] else {
+      Issue.record("the tagger takes int64 ids")
+      return
+    }
+    let expected = try model.run(inputs)
+    _ = try model.run(inputs)
+    var bad = ids
+    bad[3] = 1_000_000
+    #expect(throws: ONNXError.self) { try model.run(["input": .int64(bad, shape: shape)]) }
+    let again = try model.run(inputs)
+    for (name, value) in expected {
+      #expect(again[name]!.float!.scalars == value.float!.scalars, "\(name)")
     }
   }
 

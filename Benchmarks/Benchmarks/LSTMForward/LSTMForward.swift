@@ -1,4 +1,5 @@
 import Benchmark
+import Foundation
 import TensorLSTM
 
 /// Perf regression thresholds for the LSTM, GRU and RNN forwards.
@@ -50,6 +51,41 @@ let benchmarks: @Sendable () -> Void = {
       for _ in benchmark.scaledIterations {
         blackHole(try gru.backward(try gru.forwardWithTrace(x), outputGradient: dY))
       }
+    }
+  }
+
+  // ONNX models after their first run: the plan's steps replay into kept buffers, so a run
+  // allocates only its result dictionary (and the caller's input dictionary, built here per
+  // chunk as a streaming caller does): 2 for a Silero chunk, 1 for the tagger.
+  let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  let sileroPath = root.appendingPathComponent(
+    ".build/models/silero_vad/data/silero_vad_16k_op15.onnx"
+  ).path
+  if let silero = try? ONNXModel(contentsOfFile: sileroPath) {
+    let chunk = Tensor<Float>.randomNormal(shape: [1, 576], seed: 1)
+    let sr = ONNXValue.int64([16000], shape: [])
+    var state = Tensor<Float>.zeros(shape: [2, 1, 128])
+    for _ in 0..<3 {
+      state = try! silero.run(["input": .float(chunk), "state": .float(state), "sr": sr])[
+        "stateN"]!.float!
+    }
+    Benchmark("mallocs_onnx_silero_chunk", configuration: mallocs) { benchmark in
+      for _ in benchmark.scaledIterations {
+        let out = try silero.run(["input": .float(chunk), "state": .float(state), "sr": sr])
+        state = out["stateN"]!.float!
+      }
+    }
+  }
+  let taggerPath = root.appendingPathComponent(
+    "Tests/TensorLSTMTests/Fixtures/onnx_tagger_op17.onnx"
+  ).path
+  if let tagger = try? ONNXModel(contentsOfFile: taggerPath) {
+    let ids = ONNXValue.int64((0..<400).map { Int64($0 % 7) }, shape: [8, 50])
+    let inputs = ["input": ids]
+    for _ in 0..<3 { _ = try! tagger.run(inputs) }
+    Benchmark("mallocs_onnx_tagger", configuration: mallocs) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(try tagger.run(inputs)) }
     }
   }
 

@@ -239,13 +239,26 @@ enum ONNXArithmetic {
       }
     }
     let s = scale.expanded(to: normalizedShape).contiguous()
-      .scalars
-    let b = bias.map {
-      $0.expanded(to: normalizedShape).contiguous().scalars
-    }
-    var v = x.contiguous().scalars
-    if inner > 0 {
-      for row in 0..<(v.count / inner) {
+    let b = bias.map { $0.expanded(to: normalizedShape).contiguous() }
+    let v = x.contiguous()
+    let y = Tensor<Float>.unfilled(shape: x.shape)
+    layerNormRows(v, scale: s, bias: b, inner: inner, epsilon: epsilon, into: y)
+    return y
+  }
+
+  /// LayerNormalization of contiguous `x`'s rows of `inner` elements into `y`, with contiguous
+  /// `scale` and `bias` of `inner` elements; mean and variance in Double. Allocates nothing.
+  static func layerNormRows(
+    _ x: Tensor<Float>, scale: Tensor<Float>, bias: Tensor<Float>?, inner: Int, epsilon: Float,
+    into y: Tensor<Float>
+  ) {
+    guard inner > 0 else { return }
+    withExtendedLifetime((x, scale, bias, y)) {
+      let v = x.storage.base + x.layout.offset
+      let out = y.storage.base + y.layout.offset
+      let s = scale.storage.base + scale.layout.offset
+      let b = bias.map { $0.storage.base + $0.layout.offset }
+      for row in 0..<(x.count / inner) {
         let base = row * inner
         var mean = 0.0
         for i in 0..<inner { mean += Double(v[base + i]) }
@@ -258,11 +271,10 @@ enum ONNXArithmetic {
         let inverse = 1 / (variance / Double(inner) + Double(epsilon)).squareRoot()
         for i in 0..<inner {
           let n = Float((Double(v[base + i]) - mean) * inverse) * s[i]
-          v[base + i] = b.map { n + $0[i] } ?? n
+          out[base + i] = b.map { n + $0[i] } ?? n
         }
       }
     }
-    return Tensor(shape: x.shape, scalars: v)
   }
 
   /// numpy's `matmul`: 1-D operands gain and lose an axis, batch axes broadcast.

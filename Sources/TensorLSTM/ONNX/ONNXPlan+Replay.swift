@@ -27,6 +27,17 @@ enum ONNXReplay: Sendable {
   case reduce(mean: Bool, outer: Int, n: Int, inner: Int, out: TensorLayout)
   /// `Gemm` into a buffer preloaded with `C` (read through `c`, its layout expanded).
   case gemm(ONNXOperator, c: TensorLayout?, out: TensorLayout)
+  /// `Softmax`/`LogSoftmax` along the innermost axis of these permuted layouts.
+  case softmax(log: Bool, rows: TensorLayout, out: TensorLayout, outRows: TensorLayout)
+  /// `LayerNormalization` over rows of `inner` elements (input copied to buffer 1 first when it
+  /// is not contiguous).
+  case layerNorm(inner: Int, epsilon: Float, copiesInput: Bool, out: TensorLayout)
+  /// `MatMul` of A read as `[M, K]` through `rows` (after a copy to buffer 1 of layout `copy`
+  /// when A has no such view) by a 2-D B into `[M, N]` rows.
+  case matmul(rows: TensorLayout, copy: TensorLayout?, out: TensorLayout)
+  /// `Gather` of rows of a contiguous table by int64 indices (an embedding): `rows` indices
+  /// of `inner` elements each, from an axis of `size`.
+  case gatherRows(rows: Int, inner: Int, size: Int, out: TensorLayout)
   /// An `LSTM`, `GRU` or `RNN` node on the engine, with the engine's plan for this shape.
   case recurrent(ONNXRecurrentReplay)
 
@@ -51,7 +62,8 @@ struct ONNXRecurrentReplay: Sendable {
   var h0: TensorLayout?
   var c0: TensorLayout?
   var lengths: [Int]?
-  /// The engine's result buffers: output (call layout), h_n, c_n.
+  /// The engine's buffers: output (call layout), h_n, c_n, and the time-major copy of X when
+  /// the plan copies it (``ForwardPlan/copiesInput``).
   var buffers: [TensorLayout]
   var batchMajor: Bool
   /// `Y`, `Y_h`, `Y_c` as views of buffers 0, 1, 2.
@@ -65,9 +77,14 @@ extension ONNXPlan {
     let step: Step
     let replay: ONNXReplay
     let inputLayouts: [TensorLayout?]
+    /// The inputs whose layouts are checked, and those layouts.
+    private let checkedInputs: [Int]
+    private let checkedLayouts: [TensorLayout]
 
     init(step: Step, replay: ONNXReplay, inputLayouts: [TensorLayout?]) {
       (self.step, self.replay, self.inputLayouts) = (step, replay, inputLayouts)
+      checkedInputs = inputLayouts.indices.filter { inputLayouts[$0] != nil }
+      checkedLayouts = inputLayouts.compactMap { $0 }
     }
 
     /// Whether `arguments` are what the replay was made for.
@@ -75,10 +92,9 @@ extension ONNXPlan {
     func matches(_ slots: [ONNXValue?]) -> Bool {
       if case .generic = replay { return false }
       let inputs = step.inputs
-      for i in inputLayouts.indices {
-        guard let expected = inputLayouts[i] else { continue }
-        guard i < inputs.count, inputs[i] >= 0, case .float(let t)? = slots[inputs[i]],
-          t.layout == expected
+      for (k, i) in checkedInputs.enumerated() {
+        guard i < inputs.count, inputs[i] >= 0,
+          slots[inputs[i]]?.hasLayout(checkedLayouts[k]) == true
         else { return false }
       }
       return true
@@ -92,8 +108,12 @@ extension ONNXPlan {
       for step: Step, inputs: [ONNXValue?], outputs: [ONNXValue?], constant: [Bool]
     ) -> (ONNXReplay, [TensorLayout?]) {
       let layouts = inputs.map { $0?.float?.layout }
-      // Every input that is not float data must be fixed: its value shaped the outputs.
-      for (i, v) in inputs.enumerated() where v != nil && v?.float == nil && !constant[i] {
+      // Every input that is not float data must be fixed (its value shaped the outputs),
+      // but for a Gather's indices, whose count the signature fixes.
+      var gathersByData = false
+      if case .gather = step.op { gathersByData = true }
+      for (i, v) in inputs.enumerated()
+      where v != nil && v?.float == nil && !constant[i] && !(gathersByData && i == 1) {
         return generic
       }
       guard let first = inputs.first ?? nil, case .float(let x) = first else { return generic }
@@ -161,6 +181,48 @@ extension ONNXPlan {
         {
           replay = .gemm(step.op, c: c.map { $0.layout.expanded(to: out.shape) }, out: out)
         }
+      case .softmax(let axis, let log, let coerced):
+        if let a = try? ONNXLayout.axis(axis, rank: x.rank, step.name), !coerced || a == x.rank - 1
+        {
+          let (rows, outRows) = Tensor<Float>.rowLayouts(x.layout, out, axis: a)
+          replay = .softmax(log: log, rows: rows, out: out, outRows: outRows)
+        }
+      case .layerNormalization(let axis, let epsilon):
+        let a = try? ONNXLayout.axis(axis, rank: x.rank, step.name)
+        let inner = a.map { x.shape[$0...].reduce(1, *) } ?? 0
+        let parameters = inputs.dropFirst().compactMap { $0?.float }
+        if a != nil,
+          parameters.allSatisfy({ $0.isContiguous && $0.count == inner && $0.layout.offset == 0 })
+        {
+          replay = .layerNorm(
+            inner: inner, epsilon: epsilon, copiesInput: !x.isContiguous || x.layout.offset != 0,
+            out: out)
+        }
+      case .matmul:
+        if let b = inputs[1]?.float, b.rank == 2, x.rank >= 2, x.shape[x.rank - 1] > 0,
+          ONNXReplay.matrix(b, false).blasForm != nil
+        {
+          let k = x.shape[x.rank - 1]
+          let flat = [x.count / k, k]
+          var a = x.layout.reshapedView(flat)
+          if let view = a,
+            ONNXReplay.matrix(Tensor(storage: x.storage, layout: view), false)
+              .blasForm == nil
+          {
+            a = nil
+          }
+          replay = .matmul(
+            rows: a ?? TensorLayout(contiguous: flat),
+            copy: a == nil ? TensorLayout(contiguous: x.shape) : nil, out: out)
+        }
+      case .gather(let axis):
+        if let indices = inputs[1]?.int64Elements, !(inputs[1]?.shape.isEmpty ?? true),
+          (try? ONNXLayout.axis(axis, rank: x.rank, step.name)) == 0, x.isContiguous
+        {
+          replay = .gatherRows(
+            rows: indices.count, inner: x.count / Swift.max(x.shape[0], 1), size: x.shape[0],
+            out: out)
+        }
       case .recurrent(_, let prepared?):
         if let r = ONNXReplay.recurrent(
           prepared, step.op, inputs: inputs, outputs: results, constant: constant)
@@ -176,6 +238,16 @@ extension ONNXPlan {
     static func isRecurrent(_ op: ONNXOperator) -> Bool {
       if case .recurrent = op { return true }
       return false
+    }
+  }
+}
+
+extension ONNXValue {
+  /// Whether this is a float tensor with `layout` (read in place, no copy of the value).
+  func hasLayout(_ layout: TensorLayout) -> Bool {
+    switch self {
+    case .float(let t): t.layout == layout
+    default: false
     }
   }
 }
@@ -219,7 +291,6 @@ extension ONNXReplay {
       !shape.unbatched
     else { return nil }
     let plan = engine.plan(shape, input: x, hasLengths: lengths != nil)
-    if plan.copiesInput { return nil }
     func state(_ i: Int) -> TensorLayout? {
       guard inputs.count > i, let t = inputs[i]?.float else { return nil }
       return LSTM<Float>.onnxStateTensor(t, layout: node.layout).layout
@@ -247,7 +318,9 @@ extension ONNXReplay {
     else { return nil }
     return ONNXRecurrentReplay(
       engine: engine, plan: plan, source: shape.timeMajor(x, batchFirst: engine.batchFirst).layout,
-      h0: state(5), c0: state(6), lengths: lengths, buffers: [output, hidden, cell],
+      h0: state(5), c0: state(6), lengths: lengths,
+      buffers: [output, hidden, cell]
+        + (plan.copiesInput ? [TensorLayout(contiguous: [steps, batch, g.inputSize])] : []),
       batchMajor: engine.batchFirst, outputs: Array(views.prefix(outputs.count)))
   }
 }
@@ -314,9 +387,10 @@ final class ONNXRunState: @unchecked Sendable {
 
 extension ONNXPlan {
   /// Runs step `index` by its replay into `state`'s buffers and slots.
+  /// Returns false when the step must be evaluated instead (a Gather's index count changed).
   func replay(
     _ index: Int, _ kernel: Kernel, _ state: ONNXRunState, isa: VectorISA?
-  ) throws(ONNXError) {
+  ) throws(ONNXError) -> Bool {
     let (inputs, outputs) = (kernel.step.inputs, kernel.step.outputs)
     func store(_ i: Int, _ t: Tensor<Float>) {
       if i < outputs.count, outputs[i] >= 0 { state.slots[outputs[i]] = .float(t) }
@@ -403,6 +477,60 @@ extension ONNXPlan {
         }
       }
       store(0, y)
+    case .softmax(let log, let rows, let out, let outRows):
+      let y = state.buffer(index, 0, out)
+      Tensor.normalize(float(0), rows, into: y, outRows, logarithm: log)
+      store(0, y)
+    case .layerNorm(let inner, let epsilon, let copiesInput, let out):
+      var x = float(0)
+      if copiesInput {
+        let copy = state.buffer(index, 1, out)
+        withExtendedLifetime(x) {
+          Tensor.copyElements(from: x.storage.base, x.layout, to: copy.storage.base, copy.layout)
+        }
+        x = copy
+      }
+      let y = state.buffer(index, 0, out)
+      let bias = inputs.count > 2 && inputs[2] >= 0 ? float(2) : nil
+      ONNXArithmetic.layerNormRows(
+        x, scale: float(1), bias: bias, inner: inner, epsilon: epsilon, into: y)
+      store(0, y)
+    case .matmul(let rows, let copy, let out):
+      var (x, b) = (float(0), float(1))
+      if let copy {
+        let contiguous = state.buffer(index, 1, copy)
+        withExtendedLifetime(x) {
+          Tensor.copyElements(
+            from: x.storage.base, x.layout, to: contiguous.storage.base, contiguous.layout)
+        }
+        x = contiguous
+      }
+      let y = state.buffer(index, 0, out)
+      withExtendedLifetime((x, b)) {
+        BLAS.gemm(
+          ONNXReplay.matrix(Tensor(storage: x.storage, layout: rows), false),
+          ONNXReplay.matrix(b, false), into: y.storage.base, rowStride: b.shape[1])
+      }
+      store(0, y)
+    case .gatherRows(let rows, let inner, let size, let out):
+      guard case .int64(let indices, _)? = state.slots[inputs[1]], indices.count == rows else {
+        return false
+      }
+      let table = float(0)
+      let y = state.buffer(index, 0, out)
+      for (k, i) in indices.enumerated() {
+        guard i >= -Int64(size) && i < Int64(size) else {
+          throw ONNXError.runtime(
+            node: kernel.step.name,
+            reason: "index \(i) is out of range for axis 0 of \(table.shape) (size \(size))")
+        }
+        let row = Int(i < 0 ? i + Int64(size) : i)
+        withExtendedLifetime(table) {
+          (y.storage.base + k * inner).update(
+            from: table.storage.base + table.layout.offset + row * inner, count: inner)
+        }
+      }
+      store(0, y)
     case .recurrent(let r):
       let x = float(0)
       let output = state.buffer(index, 0, r.buffers[0])
@@ -414,8 +542,17 @@ extension ONNXPlan {
       }
       let h0 = r.h0.map { Tensor(storage: float(5).storage, layout: $0) }
       let c0 = r.c0.map { Tensor(storage: float(6).storage, layout: $0) }
+      var source = Tensor(storage: x.storage, layout: r.source)
+      if r.buffers.count > 3 {
+        // The plan reads X contiguous: copy it time-major, as the engine's own call does.
+        let copy = state.buffer(index, 3, r.buffers[3])
+        withExtendedLifetime(x) {
+          Tensor.copyElements(from: x.storage.base, r.source, to: copy.storage.base, copy.layout)
+        }
+        source = copy
+      }
       r.engine.run(
-        r.plan, source: Tensor(storage: x.storage, layout: r.source), output: output,
+        r.plan, source: source, output: output,
         batchMajor: r.batchMajor, hiddenOut: hidden, cellOut: cell, h0: h0, c0: c0,
         lengths: r.lengths, workspace: state.workspaces[index]!)
       for (i, layout) in r.outputs.enumerated() {
@@ -426,5 +563,6 @@ extension ONNXPlan {
             layout: layout))
       }
     }
+    return true
   }
 }

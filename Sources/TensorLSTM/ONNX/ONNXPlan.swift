@@ -73,6 +73,9 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
   let names: [String]
   /// Per step, how it replays (``ONNXReplay``).
   let kernels: [Kernel]
+  /// The slots a run writes (not constants): cleared after each run; a run state keeps the
+  /// constants from its creation.
+  let computedSlots: [Int]
   /// Run states not in use; a run takes one (or makes one) and gives it back.
   private let idle = Mutex<[ONNXRunState]>([])
   /// Idle run states kept, for as many concurrent callers.
@@ -85,6 +88,7 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
     (self.kernels, self.template, self.inputSlots, self.outputSlots, self.names) = (
       kernels, template, inputSlots, outputSlots, names
     )
+    computedSlots = template.indices.filter { template[$0] == nil }
   }
 
   /// Runs the plan on the program's inputs (in program order), giving output `i` to `emit`.
@@ -98,14 +102,14 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
     defer {
       // Hold no caller value between runs: buffers are free again once the caller drops them.
       state.arguments.removeAll(keepingCapacity: true)
-      for i in state.slots.indices { state.slots[i] = template[i] }
+      for i in computedSlots { state.slots[i] = nil }
       idle.withLock { if $0.count < Self.idleLimit { $0.append(state) } }
     }
     for (slot, value) in zip(inputSlots, inputs) where slot >= 0 { state.slots[slot] = value }
     for (index, kernel) in kernels.enumerated() {
-      if kernel.matches(state.slots) {
-        try replay(index, kernel, state, isa: isa)
-      } else {
+      let replayed =
+        kernel.matches(state.slots) ? try replay(index, kernel, state, isa: isa) : false
+      if !replayed {
         state.arguments.removeAll(keepingCapacity: true)
         for s in kernel.step.inputs { state.arguments.append(s >= 0 ? state.slots[s] : nil) }
         try kernel.step.op.run(

@@ -119,11 +119,36 @@ extension Tensor {
   @inline(__always)
   func normalized(axis: Int, logarithm: Bool) -> Tensor {
     let result = Tensor.zeros(shape: shape)
+    let (x, y) = Tensor.rowLayouts(layout, result.layout, axis: axis)
+    Tensor.normalize(self, x, into: result, y, logarithm: logarithm)
+    return result
+  }
+
+  /// `x` and `y` permuted so that `axis` is innermost: the rows ``normalize(_:_:into:_:logarithm:)``
+  /// walks.
+  static func rowLayouts(_ x: TensorLayout, _ y: TensorLayout, axis: Int)
+    -> (TensorLayout, TensorLayout)
+  {
+    let a = x.normalizedAxis(axis, "axis \(axis) of shape \(x.shape)")
+    var order = Array(0..<x.rank)
+    order.remove(at: a)
+    order.append(a)
+    return (x.permuted(order), y.permuted(order))
+  }
+
+  /// softmax (or logSoftmax) of `input`'s rows into `result`'s, both read through layouts
+  /// from ``rowLayouts(_:_:axis:)``; allocates nothing.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func normalize(
+    _ input: Tensor, _ rows: TensorLayout, into result: Tensor, _ resultRows: TensorLayout,
+    logarithm: Bool
+  ) {
     let out = result.storage.base
-    withExtendedLifetime(self) {
-      forEachRow(along: axis, output: result.layout) { x, sx, y, sy, n in
+    withExtendedLifetime((input, result)) {
+      StridedWalk.forEachRow(rows, resultRows) { x, y, n, sx, sy in
         guard n > 0 else { return }
-        let input = storage.base + x
+        let input = input.storage.base + x
         let top = Double(Tensor.rowMax(input, sx, n))
         // An all −∞ row (or +∞ max) shifts by 0 so that the result is NaN/0 as PyTorch's.
         let shift = top.isFinite ? top : 0
@@ -142,6 +167,5 @@ extension Tensor {
         }
       }
     }
-    return result
   }
 }
