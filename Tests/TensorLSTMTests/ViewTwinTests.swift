@@ -195,3 +195,46 @@ struct ViewTwinTests {
     #expect(r.contiguous().scalars == r.scalars)
   }
 }
+
+/// Elementwise walks merge the axes every operand steps through as one (a slice of contiguous
+/// rows is one long row): on views of every kind, results equal an element-by-element twin.
+@Suite struct MergedWalkTests {
+  /// The element at row-major position `i` of `t`, read through `subscript(scalarAt:)`.
+  static func element(_ t: Tensor<Float>, _ i: Int) -> Float {
+    var index: [Int] = []
+    var rest = i
+    for size in t.shape.reversed() {
+      index.insert(rest % size, at: 0)
+      rest /= size
+    }
+    return t[scalarAt: index]
+  }
+
+  @Test(arguments: 0..<48)
+  func elementwiseOnViewsMatchesItsTwin(seed: Int) {
+    var random = TestRandom(seed: UInt64(seed))
+    let base: Tensor<Float> = random.tensor([3, 4, 5, 6])
+    // A view of the [3, 4, 5, 6] tensor: slices, steps, permutations, size-1 axes.
+    var views: [Tensor<Float>] = [
+      base, base.sliced(axis: 1, range: 1..<3), base.sliced(axis: 3, range: 0..<6, step: 2),
+      base.permuted([0, 2, 1, 3]), base.sliced(axis: 0, range: 1..<2),
+      base.sliced(axis: 2, range: 2..<3).sliced(axis: 1, range: 0..<4, step: 3),
+    ]
+    views.append(views[random.int(0...4)].permuted([3, 2, 1, 0]))
+    let x = views[seed % views.count]
+    let y = views[(seed / views.count) % views.count]
+    // A second operand of x's shape: y's elements where the shapes agree, else broadcast.
+    let other: Tensor<Float> =
+      y.shape == x.shape
+      ? y : random.tensor(x.shape.map { random.bool() ? 1 : $0 })
+    let sum = x + other
+    let copy = x.contiguous()
+    let doubled = x.relu()
+    let broadcastOther = other.expanded(to: x.shape)
+    for i in 0..<x.count {
+      #expect(Self.element(sum, i) == Self.element(x, i) + Self.element(broadcastOther, i))
+      #expect(Self.element(copy, i) == Self.element(x, i))
+      #expect(Self.element(doubled, i) == Swift.max(Self.element(x, i), 0))
+    }
+  }
+}

@@ -84,7 +84,7 @@ enum ONNXArithmetic {
     let bLayout = TensorLayout(contiguous: bShape).expanded(to: shape)
     var result: [U] = []
     result.reserveCapacity(TensorLayout(contiguous: shape).count)
-    StridedWalk.forEachRow(aLayout, bLayout) { i, j, n, si, sj in
+    StridedWalk.forEachRow(aLayout, bLayout, merging: true) { i, j, n, si, sj in
       for t in 0..<n { result.append(op(a[i + t * si], b[j + t * sj])) }
     }
     return result
@@ -177,7 +177,8 @@ enum ONNXArithmetic {
       let bLayout = TensorLayout(contiguous: bShape).expanded(to: shape)
       var result: [T] = []
       result.reserveCapacity(TensorLayout(contiguous: shape).count)
-      StridedWalk.forEachRow(cLayout, aLayout, bLayout) { k, i, j, n, sk, si, sj in
+      StridedWalk.forEachRow(cLayout, aLayout, bLayout, merging: true) {
+        k, i, j, n, sk, si, sj in
         for t in 0..<n { result.append(cv[k + t * sk] ? a[i + t * si] : b[j + t * sj]) }
       }
       return result

@@ -85,21 +85,22 @@ enum ONNXConvolution {
                 // elements per channel when the taps are adjacent and inside the input.
                 for o in 0..<outLength {
                   let start = o * c.stride - c.pads.0
+                  // The taps inside the input, kLo..<kHi; the others read the zero padding.
+                  var (kLo, kHi) = (0, kernel)
+                  while kLo < kernel && start + kLo * c.dilation < 0 { kLo += 1 }
+                  while kHi > kLo && start + (kHi - 1) * c.dilation >= length { kHi -= 1 }
+                  let step = c.dilation &* sl
                   for ci in 0..<groupIn {
                     let source = input + n * sn + (g * groupIn + ci) * sc
                     let destination = column + o * rows + ci * kernel
-                    if c.dilation == 1 && sl == 1 && start >= 0 && start + kernel <= length {
-                      if kernel > 16 {
-                        destination.update(from: source + start, count: kernel)
-                      } else {
-                        for k in 0..<kernel { destination[k] = source[start + k] }
-                      }
+                    for k in 0..<kLo { destination[k] = 0 }
+                    if step == 1 && kHi - kLo > 16 {
+                      (destination + kLo).update(from: source + start + kLo, count: kHi - kLo)
                     } else {
-                      for k in 0..<kernel {
-                        let i = start + k * c.dilation
-                        destination[k] = i >= 0 && i < length ? source[i * sl] : 0
-                      }
+                      let first = (start &+ kLo &* c.dilation) &* sl
+                      for k in kLo..<kHi { destination[k] = source[first &+ (k &- kLo) &* step] }
                     }
+                    for k in kHi..<kernel { destination[k] = 0 }
                   }
                 }
               } else {

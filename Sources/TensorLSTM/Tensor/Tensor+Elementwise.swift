@@ -50,7 +50,8 @@ extension Tensor {
     let out = result.storage.base
     withExtendedLifetime((a, b, result)) {
       let (x, y) = (a.storage.base, b.storage.base)
-      StridedWalk.forEachRow(aLayout, bLayout, result.layout) { i, j, k, n, si, sj, sk in
+      StridedWalk.forEachRow(aLayout, bLayout, result.layout, merging: true) {
+        i, j, k, n, si, sj, sk in
         if si == 1 && sj == 1 && sk == 1 {
           for t in 0..<n { out[k + t] = op(x[i + t], y[j + t]) }
         } else if si == 1 && sj == 0 && sk == 1 {
@@ -73,7 +74,7 @@ extension Tensor {
     let out = result.storage.base
     withExtendedLifetime(self) {
       let x = storage.base
-      StridedWalk.forEachRow(layout, result.layout) { i, k, n, si, _ in
+      StridedWalk.forEachRow(layout, result.layout, merging: true) { i, k, n, si, _ in
         if si == 1 {
           for t in 0..<n { out[k + t] = op(x[i + t]) }
         } else {

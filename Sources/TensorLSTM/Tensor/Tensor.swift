@@ -143,7 +143,12 @@ public struct Tensor<Scalar: BLASScalar>: Sendable {
     from source: UnsafePointer<Scalar>, _ sourceLayout: TensorLayout,
     to destination: UnsafeMutablePointer<Scalar>, _ destinationLayout: TensorLayout
   ) {
-    StridedWalk.forEachRow(sourceLayout, destinationLayout) { s, d, length, ss, ds in
+    StridedWalk.forEachRow(sourceLayout, destinationLayout, merging: true) {
+      s, d, length, ss, ds in
+      if ss == 1 && ds == 1 {
+        (destination + d).update(from: source + s, count: length)
+        return
+      }
       var i = 0
       while i < length {
         destination[d + i * ds] = source[s + i * ss]
@@ -167,18 +172,22 @@ enum StridedWalk {
   /// Calls `body(sourceStart, destinationStart, length, sourceStride, destinationStride)` once
   /// per innermost row, in row-major order.
   static func forEachRow(
-    _ a: TensorLayout, _ b: TensorLayout,
+    _ a: TensorLayout, _ b: TensorLayout, merging: Bool = false,
     _ body: (_ a: Int, _ b: Int, _ length: Int, _ aStride: Int, _ bStride: Int) -> Void
   ) {
-    forEachRow(a, b, b) { a, b, _, length, aStride, bStride, _ in
+    forEachRow(a, b, b, merging: merging) { a, b, _, length, aStride, bStride, _ in
       body(a, b, length, aStride, bStride)
     }
   }
 
   /// Three layouts of one shape walked together: `body(aStart, bStart, cStart, length,
   /// aStride, bStride, cStride)` once per innermost row, in row-major order.
+  ///
+  /// With `merging`, for elementwise work where a row means nothing: size-1 axes are dropped
+  /// and axes merged where every layout steps through them as through one, so a slice of
+  /// contiguous rows is walked as one long row.
   static func forEachRow(
-    _ a: TensorLayout, _ b: TensorLayout, _ c: TensorLayout,
+    _ a: TensorLayout, _ b: TensorLayout, _ c: TensorLayout, merging: Bool = false,
     _ body: (
       _ a: Int, _ b: Int, _ c: Int, _ length: Int, _ aStride: Int, _ bStride: Int, _ cStride: Int
     ) -> Void
@@ -187,28 +196,46 @@ enum StridedWalk {
       a.shape == b.shape && b.shape == c.shape,
       "internal: walking shapes \(a.shape), \(b.shape) and \(c.shape)")
     if a.count == 0 { return }
-    let rank = a.rank
-    if rank == 0 {
-      body(a.offset, b.offset, c.offset, 1, 0, 0, 0)
-      return
-    }
-    let length = a.shape[rank - 1]
-    let (aInner, bInner, cInner) = (a.strides[rank - 1], b.strides[rank - 1], c.strides[rank - 1])
-    withUnsafeTemporaryAllocation(of: Int.self, capacity: rank - 1) { index in
-      index.initialize(repeating: 0)
+    // The walked axes, kept on the stack.
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(5 * a.rank, 1)) { buffer in
+      let (shape, sa, sb, sc, index) = (
+        buffer.baseAddress!, buffer.baseAddress! + a.rank, buffer.baseAddress! + 2 * a.rank,
+        buffer.baseAddress! + 3 * a.rank, buffer.baseAddress! + 4 * a.rank
+      )
+      var rank = 0
+      for axis in 0..<a.rank where !merging || a.shape[axis] != 1 {
+        let n = a.shape[axis]
+        let (x, y, z) = (a.strides[axis], b.strides[axis], c.strides[axis])
+        if merging && rank > 0 && sa[rank - 1] == x &* n && sb[rank - 1] == y &* n
+          && sc[rank - 1] == z &* n
+        {
+          shape[rank - 1] &*= n
+          (sa[rank - 1], sb[rank - 1], sc[rank - 1]) = (x, y, z)
+        } else {
+          (shape[rank], sa[rank], sb[rank], sc[rank]) = (n, x, y, z)
+          rank += 1
+        }
+      }
+      if rank == 0 {
+        body(a.offset, b.offset, c.offset, 1, 0, 0, 0)
+        return
+      }
+      let length = shape[rank - 1]
+      let (aInner, bInner, cInner) = (sa[rank - 1], sb[rank - 1], sc[rank - 1])
+      for axis in 0..<(rank - 1) { index[axis] = 0 }
       var (aPosition, bPosition, cPosition) = (a.offset, b.offset, c.offset)
       while true {
         body(aPosition, bPosition, cPosition, length, aInner, bInner, cInner)
         var axis = rank - 2
         while axis >= 0 {
           index[axis] += 1
-          aPosition += a.strides[axis]
-          bPosition += b.strides[axis]
-          cPosition += c.strides[axis]
-          if index[axis] < a.shape[axis] { break }
-          aPosition -= a.strides[axis] * a.shape[axis]
-          bPosition -= b.strides[axis] * b.shape[axis]
-          cPosition -= c.strides[axis] * c.shape[axis]
+          aPosition += sa[axis]
+          bPosition += sb[axis]
+          cPosition += sc[axis]
+          if index[axis] < shape[axis] { break }
+          aPosition -= sa[axis] * shape[axis]
+          bPosition -= sb[axis] * shape[axis]
+          cPosition -= sc[axis] * shape[axis]
           index[axis] = 0
           axis -= 1
         }
