@@ -39,21 +39,8 @@ extension ONNXOperator {
       guard let t = v.float else { throw fail("input \(i) must be float, got \(v.elementType)") }
       return t
     }
-    func ints(_ i: Int) throws(ONNXError) -> [Int64] {
-      let v = try input(i)
-      guard let e = v.int64Elements else {
-        throw fail("input \(i) must be int64, got \(v.elementType)")
-      }
-      return e
-    }
-    func intList(_ i: Int) throws(ONNXError) -> [Int] {
-      try ints(i).map { v throws(ONNXError) -> Int in
-        guard v >= Int64(Int32.min), v <= Int64(Int32.max) else {
-          throw fail("value \(v) of input \(i) is out of range")
-        }
-        return Int(v)
-      }
-    }
+    func ints(_ i: Int) throws(ONNXError) -> [Int64] { try Self.ints(inputs, i, node) }
+    func intList(_ i: Int) throws(ONNXError) -> [Int] { try Self.intList(inputs, i, node) }
 
     switch self {
     case .identity:
@@ -291,6 +278,31 @@ extension ONNXOperator {
 }
 
 extension ONNXOperator {
+  /// Input `i` as int64 elements; throws naming `node` when it is absent or not int64.
+  static func ints(_ inputs: [ONNXValue?], _ i: Int, _ node: String) throws(ONNXError)
+    -> [Int64]
+  {
+    guard i < inputs.count, let v = inputs[i] else {
+      throw ONNXError.runtime(node: node, reason: "input \(i) is required")
+    }
+    guard let e = v.int64Elements else {
+      throw ONNXError.runtime(node: node, reason: "input \(i) must be int64, got \(v.elementType)")
+    }
+    return e
+  }
+
+  /// ``ints(_:_:_:)`` as sizes or indices: each must fit in 32 bits.
+  static func intList(_ inputs: [ONNXValue?], _ i: Int, _ node: String) throws(ONNXError)
+    -> [Int]
+  {
+    try ints(inputs, i, node).map { v throws(ONNXError) -> Int in
+      guard v >= Int64(Int32.min), v <= Int64(Int32.max) else {
+        throw ONNXError.runtime(node: node, reason: "value \(v) of input \(i) is out of range")
+      }
+      return Int(v)
+    }
+  }
+
   /// `Pad`'s widths per axis and mode, from its attributes (opset < 11) or its `pads`,
   /// `constant_value` and `axes` inputs; checked against `x` and the element limit.
   static func padding(
@@ -299,15 +311,7 @@ extension ONNXOperator {
   ) throws(ONNXError) -> (widths: [(before: Int, after: Int)], mode: Tensor<Float>.Padding) {
     func fail(_ reason: String) -> ONNXError { .runtime(node: node, reason: reason) }
     func optional(_ i: Int) -> ONNXValue? { i < inputs.count ? inputs[i] : nil }
-    func intList(_ i: Int) throws(ONNXError) -> [Int] {
-      guard let e = optional(i)?.int64Elements else { throw fail("input \(i) must be int64") }
-      return try e.map { v throws(ONNXError) -> Int in
-        guard v >= Int64(Int32.min), v <= Int64(Int32.max) else {
-          throw fail("value \(v) of input \(i) is out of range")
-        }
-        return Int(v)
-      }
-    }
+    func intList(_ i: Int) throws(ONNXError) -> [Int] { try Self.intList(inputs, i, node) }
     var pads: [Int]
     var value: Float = 0
     if let attributes {

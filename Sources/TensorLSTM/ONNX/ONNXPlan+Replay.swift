@@ -3,7 +3,7 @@ import Synchronization
 /// How one plan step runs once the plan exists, decided from the values its trace saw: the
 /// output layouts of a view, the buffers a computing step writes into, the recurrent engine's
 /// own plan. A run replays a step only when its float inputs have the layouts the trace saw
-/// (``ONNXPlan/Kernel/inputLayouts``); otherwise, and for operators without a replay, the
+/// (``ONNXPlan/Kernel/matches(_:)``); otherwise, and for operators without a replay, the
 /// step is evaluated as in the traced run. Replays allocate nothing: their outputs go to
 /// buffers the caller's ``ONNXRunState`` keeps from run to run.
 enum ONNXReplay: Sendable {
@@ -76,13 +76,13 @@ extension ONNXPlan {
   final class Kernel: Sendable {
     let step: Step
     let replay: ONNXReplay
-    let inputLayouts: [TensorLayout?]
-    /// The inputs whose layouts are checked, and those layouts.
+    /// The float inputs whose layouts are checked, and those layouts.
     private let checkedInputs: [Int]
     private let checkedLayouts: [TensorLayout]
 
+    /// `inputLayouts[i]`: the layout input `i` must have for the replay (nil: not checked).
     init(step: Step, replay: ONNXReplay, inputLayouts: [TensorLayout?]) {
-      (self.step, self.replay, self.inputLayouts) = (step, replay, inputLayouts)
+      (self.step, self.replay) = (step, replay)
       checkedInputs = inputLayouts.indices.filter { inputLayouts[$0] != nil }
       checkedLayouts = inputLayouts.compactMap { $0 }
     }
