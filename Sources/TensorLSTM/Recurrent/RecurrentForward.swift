@@ -53,8 +53,7 @@ struct RecurrentForward<Scalar: BLASScalar> {
   ) -> Result {
     let (steps, batch, hidden, hOut) =
       (s.steps, s.batch, geometry.hiddenSize, geometry.outputHiddenSize)
-    let (numLayers, directions, inputSize) =
-      (geometry.layers, geometry.directions, geometry.inputSize)
+    let (numLayers, directions) = (geometry.layers, geometry.directions)
     let carriesCell = geometry.cell.hasCellState
     let plan = plan(s, input: input, hasLengths: lengths != nil)
     // Time-major view [T, B, I] of the input, reading through its strides.
