@@ -123,4 +123,41 @@ struct FusedKernelTests {
       expectClose(fast.cell, slow.cell, absolute: 1e-4, relative: 1e-4, "\(kernels)")
     }
   }
+
+  /// The input projection on the packed GEMM (forced with the vector kernels): more rows than
+  /// one 144-row block (T·B 7 × 50 = 350, partial tiles at the end), more than one 256-step
+  /// inner block (I 300), columns that are not a whole panel (4 · 37 = 148), each cell (the
+  /// GRU's second input run writes slot 3 and its n_h slot keeps the bias), at 1 thread and
+  /// with the columns split between 2.
+  @Test(
+    "input projections on the packed GEMM match the oracle across blocks, cells and threads",
+    arguments: [1, 2])
+  func packedProjection(threads: Int) throws {
+    var random = TestRandom(seed: 41)
+    let (steps, batch, features, hidden) = (50, 7, 300, 37)
+    let x: Tensor<Float> = random.tensor([steps, batch, features])
+    let h0: Tensor<Float> = random.tensor([1, batch, hidden])
+    var lstm = LSTM<Float>(inputSize: features, hiddenSize: hidden, seed: 6)
+    var gru = GRU<Float>(inputSize: features, hiddenSize: hidden, seed: 7)
+    var rnn = RNN<Float>(inputSize: features, hiddenSize: hidden, seed: 8)
+    let state = LSTMState<Float>(hidden: h0, cell: random.tensor([1, batch, hidden]))
+    let oracles = (
+      try Naive.lstm(lstm, x, initialState: state).output,
+      try Naive.gru(gru, x, initialState: h0).output,
+      try Naive.rnn(rnn, x, initialState: h0).output
+    )
+    (lstm.threads, gru.threads, rnn.threads) = (threads, threads, threads)
+    let unsplit = ForwardPlan.Split.none
+    (lstm.threadSplit, gru.threadSplit, rnn.threadSplit) = (unsplit, unsplit, unsplit)
+    for kernels in RecurrentKernels.supported {
+      (lstm.kernels, gru.kernels, rnn.kernels) = (kernels, kernels, kernels)
+      let plan = try lstm.plan(for: x)
+      let expected =
+        kernels == .portable ? "sgemm" : "packed \(kernels == .avx512 ? "AVX-512F" : "AVX2+FMA")"
+      #expect(plan.inputProjection == expected, "\(plan)")
+      expectClose(try lstm(x, initialState: state).output, oracles.0, "LSTM \(kernels)")
+      expectClose(try gru(x, initialState: h0).output, oracles.1, "GRU \(kernels)")
+      expectClose(try rnn(x, initialState: h0).output, oracles.2, "RNN \(kernels)")
+    }
+  }
 }

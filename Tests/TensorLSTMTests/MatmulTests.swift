@@ -76,6 +76,32 @@ struct MatmulTests {
     }
   }
 
+  /// Products of at least 16 rows and columns run on the library's packed GEMM where the
+  /// calibration (or `BLAS.withGEMMKernels`) says so: each kernel the CPU runs, forced, over
+  /// several 144-row and 256-step blocks, partial tiles and panels, every operand form.
+  @Test("Float products on every GEMM kernel this CPU runs", arguments: Form.allCases)
+  func gemmKernels(form: Form) {
+    var random = TestRandom(seed: 12)
+    for (m, k, n) in [(16, 16, 16), (17, 300, 33), (150, 40, 70), (300, 513, 65)] {
+      let a: Tensor<Float> = random.tensor([m, k])
+      let b: Tensor<Float> = random.tensor([k, n])
+      let c0: Tensor<Float> = random.tensor([m, n])
+      let aView = Self.present(a, as: form, &random)
+      let bView = Self.present(b, as: form == .reversed ? .transposed : form, &random)
+      let product = Naive.matmul(a, b)
+      for kernels in RecurrentKernels.supported {
+        let context = "\(form) \(m)×\(k)·\(k)×\(n) \(kernels)"
+        BLAS.withGEMMKernels(kernels) {
+          expectClose(matmul(aView, bView), product, absolute: 1e-4, relative: 1e-5, context)
+          var c = c0.transposed(0, 1).contiguous().transposed(0, 1)
+          matmul(aView, bView, into: &c, beta: 1)
+          let expected = zip(product.scalars, c0.scalars).map { Double($0 + $1) }
+          expectClose(c.scalars.map(Double.init), expected, absolute: 1e-4, "beta 1, \(context)")
+        }
+      }
+    }
+  }
+
   @Test("accumulate form: c = alpha·a·b + beta·c, through c's strides")
   func accumulate() {
     var random = TestRandom(seed: 9)

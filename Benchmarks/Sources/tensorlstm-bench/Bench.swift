@@ -69,8 +69,19 @@ struct Bench: ParsableCommand {
   )
   var onnx: String?
 
+  @Flag(
+    help:
+      "Measure what the engine calibrates on this CPU (the input projection's GEMM: packed vs sgemm), print the choice and the times behind it, and exit."
+  )
+  var calibrate = false
+
   mutating func run() throws {
     BLAS.threadCount = threads
+    if calibrate {
+      print(CPU.summary)
+      print(GEMMCalibration.current.map(String.init(describing:)) ?? "GEMMCalibration: no vector instruction set on this CPU; sgemm runs every GEMM")
+      return
+    }
     let custom = [batch, steps, input, hidden].contains { $0 != nil }
     var shapes =
       custom

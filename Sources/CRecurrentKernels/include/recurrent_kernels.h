@@ -86,4 +86,37 @@ void tlstm_skinny_gemm_avx512(const float *a, ptrdiff_t lda, const float *bt, pt
                               float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
                               ptrdiff_t k);
 
+/// A GEMM with B packed once: c = [c +] [bias +] a · B for a (m × k, element (i, p) at
+/// a[i·a_row_stride + p·a_column_stride]), B (k × n) packed by tlstm_gemm_pack_b_* of the same
+/// instruction set, c row-major with leading dimension ldc; c is read only when `accumulate`,
+/// bias (n floats, NULL for none) is added once. Register tiles of 6 × 16 (AVX2) or 12 × 32
+/// (AVX-512) over 256-step blocks of k; A is packed per call into a per-thread buffer
+/// (allocated on the thread's first call). A caller splitting the columns among threads passes
+/// each a range starting at a multiple of the panel width (16 or 32), with packed_b, c and bias
+/// advanced to it (packed_b by start · k floats).
+void tlstm_gemm_packed_avx2(const float *a, ptrdiff_t a_row_stride, ptrdiff_t a_column_stride,
+                            const float *packed_b, float *c, ptrdiff_t ldc, ptrdiff_t m,
+                            ptrdiff_t n, ptrdiff_t k, const float *bias, int accumulate);
+void tlstm_gemm_packed_avx512(const float *a, ptrdiff_t a_row_stride,
+                              ptrdiff_t a_column_stride, const float *packed_b, float *c,
+                              ptrdiff_t ldc, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                              const float *bias, int accumulate);
+
+/// Floats tlstm_gemm_pack_b_* writes for a k × n operand: n rounded up to the panel width
+/// (16 for _avx2, 32 for _avx512) times k.
+ptrdiff_t tlstm_gemm_packed_count_avx2(ptrdiff_t k, ptrdiff_t n);
+ptrdiff_t tlstm_gemm_packed_count_avx512(ptrdiff_t k, ptrdiff_t n);
+
+/// Packs B (k × n, element (p, j) at b[p·row_stride + j·column_stride]) into panels of the
+/// instruction set's width: panel q holds columns q·width… as k rows of `width` floats (zero
+/// past n).
+void tlstm_gemm_pack_b_avx2(const float *b, ptrdiff_t row_stride, ptrdiff_t column_stride,
+                            ptrdiff_t k, ptrdiff_t n, float *packed);
+void tlstm_gemm_pack_b_avx512(const float *b, ptrdiff_t row_stride, ptrdiff_t column_stride,
+                              ptrdiff_t k, ptrdiff_t n, float *packed);
+
+/// This thread's buffer of at least `count` floats for packing a B operand per call (grown
+/// when too small, kept for the thread's life); NULL when it cannot be allocated.
+float *tlstm_gemm_b_scratch(ptrdiff_t count);
+
 #endif

@@ -215,8 +215,11 @@ struct StridedMatrix<Scalar: BLASScalar> {
 extension BLAS {
   /// `c ← alpha · a · b + beta · c` with `a` (m×k), `b` (k×n), `c` (m×n) read through strides.
   ///
-  /// Picks gemv when m or n is 1 (OpenBLAS's sgemm at M = 1 is several times slower), and
-  /// sgemm/dgemm otherwise. `c` must have a unit stride along one axis; `a` and `b` must have a
+  /// For Float products of at least ``PackedGEMM/minimumRows`` rows and columns with `alpha`
+  /// 1 and `beta` 0 or 1, runs the library's packed GEMM where ``GEMMCalibration`` found it
+  /// faster than the BLAS's sgemm (or where ``withGEMMKernels(_:_:)`` forces it). Otherwise
+  /// picks gemv when m or n is 1 (OpenBLAS's sgemm at M = 1 is several times slower), and
+  /// sgemm/dgemm. `c` must have a unit stride along one axis; `a` and `b` must have a
   /// ``StridedMatrix/blasForm`` (callers copy first when not).
   static func gemm<Scalar: BLASScalar>(
     _ a: StridedMatrix<Scalar>, _ b: StridedMatrix<Scalar>,
@@ -237,6 +240,15 @@ extension BLAS {
     }
     if k == 0 {
       scale(c, rows: m, columns: n, rowStride: ldc, columnStride: cColumnStride, by: beta)
+      return
+    }
+    if Scalar.self == Float.self, alpha == 1, beta == 0 || beta == 1,
+      let isa = PackedGEMM.isa(rows: m, columns: n)
+    {
+      // The library's GEMM where it beats this BLAS's sgemm (GEMMCalibration), b packed here.
+      PackedGEMM.multiply(
+        a.floats, packing: b.floats, into: PackedGEMM.floats(c), rowStride: ldc,
+        accumulate: beta == 1, isa: isa)
       return
     }
     if m == 1, let bForm = b.blasForm, a.columnStride > 0 || k == 1 {

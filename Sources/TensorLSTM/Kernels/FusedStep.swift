@@ -213,3 +213,39 @@ extension FusedStep {
     }
   }
 }
+
+extension FusedStep {
+  /// Floats a `k × n` operand takes packed for ``packedGEMM(_:packed:into:ldc:columns:bias:accumulate:isa:)``.
+  static func packedOperandCount(k: Int, n: Int, isa: VectorISA) -> Int {
+    isa == .avx512 ? tlstm_gemm_packed_count_avx512(k, n) : tlstm_gemm_packed_count_avx2(k, n)
+  }
+
+  /// Packs `b` (`k × n`, read through its strides) into `packed` for `isa`'s packed GEMM.
+  static func packOperand(
+    _ b: StridedMatrix<Float>, isa: VectorISA, into packed: UnsafeMutablePointer<Float>
+  ) {
+    let pack = isa == .avx512 ? tlstm_gemm_pack_b_avx512 : tlstm_gemm_pack_b_avx2
+    pack(b.base, b.rowStride, b.columnStride, b.rows, b.columns, packed)
+  }
+
+  /// This thread's buffer for packing an operand per call, at least `count` floats; allocated
+  /// on first use and grown, never freed (one per thread that multiplies).
+  static func operandScratch(count: Int) -> UnsafeMutablePointer<Float> {
+    guard let scratch = tlstm_gemm_b_scratch(count) else {
+      fatalError("FusedStep: cannot allocate \(count) floats to pack a GEMM operand")
+    }
+    return scratch
+  }
+
+  /// `c = [c +] [bias +] a · B` over `columns` columns of a `B` packed by
+  /// ``packOperand(_:isa:into:)``, `a` read through its strides; see `tlstm_gemm_packed_*`.
+  static func packedGEMM(
+    _ a: StridedMatrix<Float>, packed: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
+    ldc: Int, columns: Int, bias: UnsafePointer<Float>?, accumulate: Bool, isa: VectorISA
+  ) {
+    let kernel = isa == .avx512 ? tlstm_gemm_packed_avx512 : tlstm_gemm_packed_avx2
+    kernel(
+      a.base, a.rowStride, a.columnStride, packed, c, ldc, a.rows, columns, a.columns, bias,
+      accumulate ? 1 : 0)
+  }
+}

@@ -95,6 +95,11 @@ struct DirectionPass<Scalar: BLASScalar> {
     gathering scratch: UnsafeMutablePointer<Scalar>?
   ) {
     let (n, features) = (units.count, input.features)
+    let x = inputRows(input, first: first, count: count, gathering: scratch)
+    if n == hidden && !weights.packedInput.isEmpty && x.rows > 1 {
+      projectPacked(x, rows: gateRows, bias: bias)
+      return
+    }
     if n == hidden {
       // All units: the row bias is one run per row.
       for row in 0..<(count * batch) {
@@ -109,7 +114,6 @@ struct DirectionPass<Scalar: BLASScalar> {
         }
       }
     }
-    let x = inputRows(input, first: first, count: count, gathering: scratch)
     let runs = cell.inputRuns
     project(runs.first)
     if let second = runs.second { project(second) }
@@ -139,6 +143,31 @@ struct DirectionPass<Scalar: BLASScalar> {
           into: gateRows.base + (run.slot + g - run.gates.lowerBound) * gateRows.slot,
           rowStride: gateRows.stride, beta: 1)
       }
+    }
+  }
+
+  /// All units of `x`'s gate rows on the packed GEMM (``DirectionWeights/packedInput``): each
+  /// run of input gates is one product whose tiles add the row bias as they are stored, so the
+  /// rows are written once; slots no input gate reaches (the GRU's `n_h`) get their bias
+  /// copied.
+  func projectPacked(
+    _ x: StridedMatrix<Scalar>, rows gateRows: (base: UnsafeMutablePointer<Scalar>, stride: Int, slot: Int),
+    bias: UnsafePointer<Scalar>
+  ) {
+    for slot in 0..<cell.rowGates where !cell.inputReaches(slot: slot) {
+      for row in 0..<x.rows {
+        (gateRows.base + row * gateRows.stride + slot * hidden).update(
+          from: bias + slot * hidden, count: hidden)
+      }
+    }
+    let runs = cell.inputRuns
+    project(runs.first, weights.packedInput[0])
+    if let second = runs.second { project(second, weights.packedInput[1]) }
+    func project(_ run: RecurrentCell.InputRun, _ packed: PackedMatrix) {
+      PackedGEMM.multiply(
+        x.floats, packed, into: PackedGEMM.floats(gateRows.base + run.slot * hidden),
+        rowStride: gateRows.stride, bias: PackedGEMM.floats(bias + run.slot * hidden),
+        accumulate: false)
     }
   }
 

@@ -1,5 +1,6 @@
 /// One layer-direction's parameters, contiguous, plus what the kernels derive from them once,
-/// when the weights or the kernels are set: the gate rows' bias and the packed `W_hh`.
+/// when the weights or the kernels are set: the gate rows' bias, the packed `W_hh` and, where
+/// the packed GEMM runs the input projection, the packed `W_ihᵀ`.
 struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   /// In PyTorch's order: weight_ih, weight_hh, [bias_ih, bias_hh], [weight_hr].
   var parameters: [Tensor<Scalar>]
@@ -18,10 +19,14 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   var packedRecurrent: Tensor<Scalar>?
   /// The instruction set `packedRecurrent` is laid out for (its panel width).
   var packedISA: VectorISA?
+  /// `W_ihᵀ` packed for ``PackedGEMM`` on `packedISA`, one matrix per run of input gates
+  /// (``RecurrentCell/inputRuns``: columns `gates · H`), when the packed GEMM runs the input
+  /// projection (``GEMMCalibration/packsProjection(_:)``); empty when sgemm does.
+  var packedInput: [PackedMatrix] = []
 
   init(
     cell: RecurrentCell, parameters: [Tensor<Scalar>], bias: Bool, projected: Bool,
-    isa: VectorISA?
+    kernels: RecurrentKernels
   ) {
     (self.cell, hasBias) = (cell, bias)
     self.parameters = parameters.map { $0.contiguous() }
@@ -36,16 +41,33 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
           input: parameters[2].scalars, recurrent: parameters[3].scalars, hidden: hidden))
       : Tensor.zeros(shape: [width])
     packedRecurrent = nil
-    repack(for: isa)
+    repack(for: kernels)
   }
 
-  /// Packs `W_hh` for `isa`'s kernels (or drops the packed copy for nil); nothing when already
-  /// packed for it.
-  mutating func repack(for isa: VectorISA?) {
-    let usable = Scalar.self == Float.self ? isa : nil
+  /// Packs `W_hh` (and `W_ihᵀ` where the packed GEMM projects) for `kernels`' instruction set,
+  /// or drops the packed copies for the portable path; nothing when already packed so.
+  mutating func repack(for kernels: RecurrentKernels) {
+    let usable = Scalar.self == Float.self ? kernels.vectorISA : nil
+    let packsInput = usable != nil && GEMMCalibration.packsProjection(kernels)
     // packedISA is nil exactly when there is no packed copy, so equal means already done.
-    if usable == packedISA { return }
+    if usable == packedISA && packsInput == !packedInput.isEmpty { return }
     packedRecurrent = FusedStep.packedRecurrent(parameters[1], cell: cell, isa: usable)
     packedISA = packedRecurrent == nil ? nil : usable
+    packedInput = []
+    guard packsInput, let isa = packedISA else { return }
+    let hidden = parameters[0].shape[0] / cell.gateCount
+    let features = parameters[0].shape[1]
+    parameters[0].withBase { w in
+      let runs = cell.inputRuns
+      for run in [runs.first] + (runs.second.map { [$0] } ?? []) {
+        let base = UnsafeRawPointer(w + run.gates.lowerBound * hidden * features)
+          .assumingMemoryBound(to: Float.self)
+        packedInput.append(
+          PackedMatrix(
+            StridedMatrix(
+              base: base, rows: features, columns: run.gates.count * hidden, rowStride: 1,
+              columnStride: features), isa: isa))
+      }
+    }
   }
 }

@@ -100,6 +100,10 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   /// The vector instruction set of the fused step and gate pass ("AVX-512F", "AVX2+FMA"), or
   /// "portable".
   public let instructionSet: String
+  /// What multiplies the input projection `x · W_ihᵀ`: "packed AVX-512F" or "packed AVX2+FMA"
+  /// (the library's GEMM, `W_ihᵀ` packed once, the bias added as tiles are stored; chosen by
+  /// ``GEMMCalibration`` or by forcing ``RecurrentKernels``), else "sgemm" (the BLAS's).
+  public let inputProjection: String
   /// The facts behind the decisions, kept so that ``reasons`` can be written on demand (a
   /// forward never builds strings).
   let facts: Facts
@@ -110,6 +114,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     var recurrentWork: Int
     var recurrentBytes: Int
     var hasLengths: Bool
+    /// Whether the packed GEMM was asked for (weights packed) but the split keeps sgemm.
+    var projectionUnpacked: Bool
     var hiddenSize: Int
     var fusedLimit: Int
     /// The budget asked for, before the clamp to the cores.
@@ -141,7 +147,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   init(
     geometry g: RecurrentGeometry, steps: Int, batch: Int, hasLengths: Bool, threads: Int,
     input: TensorLayout, timeAxis: Int, batchAxis: Int, scalarSize: Int, isa: VectorISA?,
-    forcedSplit: Split? = nil
+    packedProjection: Bool = false, forcedSplit: Split? = nil
   ) {
     let fusedKernels = isa != nil
     gateCount = g.gateCount
@@ -217,9 +223,13 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     }
     stepKernels = Array(repeating: kernel, count: g.layers)
     instructionSet = isa?.description ?? "portable"
+    // The hidden split projects each worker's units per gate (columns not panel-aligned); one
+    // input row (streaming one step) runs the skinny kernel.
+    let projects = packedProjection && isa != nil && split != .hiddenUnits
+    inputProjection = projects ? "packed \(isa!.description)" : "sgemm"
     facts = Facts(
       inputCopy: inputCopy, recurrentWork: recurrentWork, recurrentBytes: recurrentBytes,
-      hasLengths: hasLengths,
+      hasLengths: hasLengths, projectionUnpacked: packedProjection && !projects,
       hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, requestedThreads: requestedThreads)
   }
 
@@ -254,6 +264,15 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     reasons.append(
       "chunk: \(chunk) of \(steps) steps per input GEMM; input rows \(gathersInput ? "gathered per chunk" : "read in place")"
     )
+    if inputProjection != "sgemm" {
+      reasons.append(
+        "projection: \(inputProjection) GEMM, W_ihᵀ packed once, bias added in its epilogue"
+          + (GEMMCalibration.current.map { " (\($0.summary))" } ?? ""))
+    } else {
+      reasons.append(
+        "projection: sgemm (OpenBLAS \(BLAS.coreName))"
+          + (facts.projectionUnpacked ? ", per worker's units in the hidden split" : ""))
+    }
     if stepKernels.first == .resetBeforeGEMMs {
       reasons.append(
         "step: a GEMM into r and z, then one of r ⊙ h into n (the reset-before GRU needs all of r first; no fused step)"

@@ -54,6 +54,15 @@ enum RecurrentCell: Sendable, Hashable, CustomStringConvertible {
       : (InputRun(gates: 0..<gateCount, slot: 0), nil)
   }
 
+  /// Whether an input run writes gate-row slot `slot` (all but the reset-after GRU's `n_h`).
+  func inputReaches(slot: Int) -> Bool {
+    let runs = inputRuns
+    func reaches(_ run: InputRun) -> Bool {
+      slot >= run.slot && slot < run.slot + run.gates.count
+    }
+    return reaches(runs.first) || runs.second.map(reaches) == true
+  }
+
   /// Gates `gates` of `weight_ih` whose products go to gate-row slots from `slot`.
   struct InputRun {
     var gates: Range<Int>

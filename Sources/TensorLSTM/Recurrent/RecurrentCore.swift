@@ -21,8 +21,7 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
   }
   var kernels: RecurrentKernels = .automatic {
     didSet {
-      let isa = kernels.vectorISA
-      for i in weights.indices { weights[i].repack(for: isa) }
+      for i in weights.indices { weights[i].repack(for: kernels) }
     }
   }
   /// Index `layer · D + direction`.
@@ -77,7 +76,7 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
         weights.append(
           DirectionWeights(
             cell: cell, parameters: parameters, bias: bias, projected: projSize > 0,
-            isa: RecurrentKernels.automatic.vectorISA))
+            kernels: .automatic))
       }
     }
     self.weights = weights
@@ -135,7 +134,7 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
         DirectionWeights(
           cell: geometry.cell, parameters: parameters, bias: bias,
           projected: geometry.projected,
-          isa: kernels.vectorISA))
+          kernels: kernels))
       index += count
     }
     weights = loaded

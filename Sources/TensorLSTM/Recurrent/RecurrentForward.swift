@@ -42,7 +42,8 @@ struct RecurrentForward<Scalar: BLASScalar> {
       geometry: geometry, steps: s.steps, batch: s.batch, hasLengths: hasLengths,
       threads: threads ?? BLAS.threadCount, input: input.layout, timeAxis: timeAxis,
       batchAxis: batchAxis, scalarSize: MemoryLayout<Scalar>.stride,
-      isa: kernels == .portable ? nil : weights[0].packedISA, forcedSplit: threadSplit)
+      isa: kernels == .portable ? nil : weights[0].packedISA,
+      packedProjection: !weights[0].packedInput.isEmpty, forcedSplit: threadSplit)
   }
 
   @_specialize(where Scalar == Float)

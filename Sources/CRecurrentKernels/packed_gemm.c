@@ -1,0 +1,113 @@
+// The packed GEMM; see include/recurrent_kernels.h. The driver and its register tile are
+// written once (packed_gemm_template.h) and instantiated per instruction set with a per-function
+// target attribute, as the step kernels are.
+#include "recurrent_kernels.h"
+
+#include <stdlib.h>
+
+// A's block: TLSTM_GEMM_MC rows × TLSTM_GEMM_KC inner steps, packed per call (147 KB, in L2),
+// while one B micro-panel (KC × NR: 32 KB at NR 32) stays in L1 across the block's tiles.
+#define TLSTM_GEMM_KC 256
+#define TLSTM_GEMM_MC 144
+
+// Per-thread buffers, allocated on a thread's first GEMM and kept: A's packed block, and B
+// packed by tlstm_gemm_b_scratch's callers (grown to the largest operand seen).
+static _Thread_local float *a_scratch;
+static _Thread_local float *b_scratch;
+static _Thread_local ptrdiff_t b_capacity;
+
+static float *tlstm_gemm_a_scratch(void) {
+  if (!a_scratch) a_scratch = aligned_alloc(64, sizeof(float) * TLSTM_GEMM_MC * TLSTM_GEMM_KC);
+  return a_scratch;
+}
+
+float *tlstm_gemm_b_scratch(ptrdiff_t count) {
+  if (count > b_capacity) {
+    free(b_scratch);
+    ptrdiff_t bytes = (ptrdiff_t)sizeof(float) * count;
+    b_scratch = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64));
+    b_capacity = b_scratch ? count : 0;
+  }
+  return b_scratch;
+}
+
+#if !defined(__x86_64__)
+
+#define STUB(isa)                                                                                \
+  ptrdiff_t tlstm_gemm_packed_count_##isa(ptrdiff_t k, ptrdiff_t n) { __builtin_trap(); }      \
+  void tlstm_gemm_pack_b_##isa(const float *b, ptrdiff_t row_stride, ptrdiff_t column_stride,  \
+                               ptrdiff_t k, ptrdiff_t n, float *packed) {                       \
+    __builtin_trap();                                                                            \
+  }                                                                                              \
+  void tlstm_gemm_packed_##isa(const float *a, ptrdiff_t a_row_stride,                         \
+                               ptrdiff_t a_column_stride, const float *packed_b, float *c,     \
+                               ptrdiff_t ldc, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,            \
+                               const float *bias, int accumulate) {                             \
+    __builtin_trap();                                                                            \
+  }
+STUB(avx2)
+STUB(avx512)
+
+#else
+
+#include <immintrin.h>
+
+#define SCRATCH tlstm_gemm_a_scratch()
+
+// AVX2 + FMA: a 6 × 16 tile is 12 accumulators, two B vectors and a broadcast (15 of 16
+// registers).
+#define ISA(name) name##_avx2
+#define TARGET __attribute__((target("avx2,fma")))
+#define W 8
+#define MR 6
+#define NV 2
+#define vec __m256
+#define mask_t __m256i
+#define vset1 _mm256_set1_ps
+#define vzero _mm256_setzero_ps
+#define vloadu _mm256_loadu_ps
+#define vstoreu _mm256_storeu_ps
+#define vfmadd _mm256_fmadd_ps
+#define vadd _mm256_add_ps
+#define vmask_below(n)                                                                           \
+  _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define vload_masked(p, m) _mm256_maskload_ps(p, m)
+#define vstore_masked(p, m, v) _mm256_maskstore_ps(p, m, v)
+#include "packed_gemm_template.h"
+#undef ISA
+#undef TARGET
+#undef W
+#undef MR
+#undef NV
+#undef vec
+#undef mask_t
+#undef vset1
+#undef vzero
+#undef vloadu
+#undef vstoreu
+#undef vfmadd
+#undef vadd
+#undef vmask_below
+#undef vload_masked
+#undef vstore_masked
+
+// AVX-512F: a 12 × 32 tile is 24 accumulators, two B vectors and a broadcast (27 of 32).
+#define ISA(name) name##_avx512
+#define TARGET __attribute__((target("avx512f,fma")))
+#define W 16
+#define MR 12
+#define NV 2
+#define vec __m512
+#define mask_t __mmask16
+#define vset1 _mm512_set1_ps
+#define vzero _mm512_setzero_ps
+#define vloadu _mm512_loadu_ps
+#define vstoreu _mm512_storeu_ps
+#define vfmadd _mm512_fmadd_ps
+#define vadd _mm512_add_ps
+#define vmask_below(n) ((__mmask16)((1u << (n)) - 1u))
+#define vload_masked(p, m) _mm512_maskz_loadu_ps(m, p)
+#define vstore_masked(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#include "packed_gemm_template.h"
+
+#endif

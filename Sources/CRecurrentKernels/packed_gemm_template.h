@@ -1,0 +1,136 @@
+// The packed GEMM of one instruction set, included by packed_gemm.c with ISA(name), TARGET, W
+// (Float lanes), MR (rows of a register tile), NV (vectors across a tile: NR = NV · W columns),
+// vec, vzero, vset1, vloadu, vstoreu, vfmadd, vadd, vmask_below, vload_masked and
+// vstore_masked defined.
+
+#define NR (NV * W)
+
+// One MR × NR tile over kc inner steps: a from an A micro-panel (kc × MR, step-major), b from a
+// B micro-panel (kc × NR). Stores rows < mr and columns < nr of
+//   c ← acc + (load ? c : 0) + (bias ? bias : 0).
+static TARGET void ISA(tlstm_gemm_tile)(ptrdiff_t kc, const float *restrict a,
+                                        const float *restrict b, float *c, ptrdiff_t ldc,
+                                        ptrdiff_t mr, ptrdiff_t nr, int load,
+                                        const float *bias) {
+  vec acc[MR][NV];
+#pragma clang loop unroll(full)
+  for (int i = 0; i < MR; i++) {
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NV; v++) acc[i][v] = vzero();
+  }
+  for (ptrdiff_t p = 0; p < kc; p++) {
+    vec bv[NV];
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NV; v++) bv[v] = vloadu(b + p * NR + v * W);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++) {
+      vec av = vset1(a[p * MR + i]);
+#pragma clang loop unroll(full)
+      for (int v = 0; v < NV; v++) acc[i][v] = vfmadd(av, bv[v], acc[i][v]);
+    }
+  }
+  if (mr == MR && nr == NR) {
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++) {
+#pragma clang loop unroll(full)
+      for (int v = 0; v < NV; v++) {
+        vec x = acc[i][v];
+        if (load) x = vadd(x, vloadu(c + i * ldc + v * W));
+        if (bias) x = vadd(x, vloadu(bias + v * W));
+        vstoreu(c + i * ldc + v * W, x);
+      }
+    }
+    return;
+  }
+#pragma clang loop unroll(full)
+  for (int v = 0; v < NV; v++) {
+    ptrdiff_t left = nr - v * W;
+    if (left <= 0) break;
+    mask_t m = vmask_below(left < W ? left : W);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++) {
+      if (i >= mr) break;
+      vec x = acc[i][v];
+      if (load) x = vadd(x, vload_masked(c + i * ldc + v * W, m));
+      if (bias) x = vadd(x, vload_masked(bias + v * W, m));
+      vstore_masked(c + i * ldc + v * W, m, x);
+    }
+  }
+}
+
+ptrdiff_t ISA(tlstm_gemm_packed_count)(ptrdiff_t k, ptrdiff_t n) { return (n + NR - 1) / NR * NR * k; }
+
+void ISA(tlstm_gemm_pack_b)(const float *b, ptrdiff_t row_stride, ptrdiff_t column_stride,
+                            ptrdiff_t k, ptrdiff_t n, float *packed) {
+  for (ptrdiff_t n0 = 0; n0 < n; n0 += NR) {
+    float *panel = packed + n0 * k;
+    ptrdiff_t width = n - n0 < NR ? n - n0 : NR;
+    if (row_stride == 1) {
+      // Columns are contiguous runs (B is the transpose of a row-major matrix, as W_ih is):
+      // read each run once.
+      for (ptrdiff_t l = 0; l < NR; l++) {
+        const float *column = b + (n0 + l) * column_stride;
+        for (ptrdiff_t p = 0; p < k; p++) panel[p * NR + l] = l < width ? column[p] : 0.0f;
+      }
+    } else {
+      for (ptrdiff_t p = 0; p < k; p++) {
+        for (ptrdiff_t l = 0; l < NR; l++)
+          panel[p * NR + l] = l < width ? b[p * row_stride + (n0 + l) * column_stride] : 0.0f;
+      }
+    }
+  }
+}
+
+// Rows first..first+rows of A's inner steps p0..p0+kc as MR-row micro-panels (kc × MR each,
+// rows past `rows` zero).
+static void ISA(tlstm_gemm_pack_a)(const float *a, ptrdiff_t row_stride,
+                                   ptrdiff_t column_stride, ptrdiff_t rows, ptrdiff_t kc,
+                                   float *packed) {
+  for (ptrdiff_t r0 = 0; r0 < rows; r0 += MR) {
+    float *panel = packed + r0 * kc;
+    ptrdiff_t height = rows - r0 < MR ? rows - r0 : MR;
+    if (column_stride == 1) {
+      for (ptrdiff_t i = 0; i < MR; i++) {
+        if (i < height) {
+          const float *row = a + (r0 + i) * row_stride;
+          for (ptrdiff_t p = 0; p < kc; p++) panel[p * MR + i] = row[p];
+        } else {
+          for (ptrdiff_t p = 0; p < kc; p++) panel[p * MR + i] = 0.0f;
+        }
+      }
+    } else {
+      for (ptrdiff_t p = 0; p < kc; p++) {
+        for (ptrdiff_t i = 0; i < MR; i++)
+          panel[p * MR + i] = i < height ? a[(r0 + i) * row_stride + p * column_stride] : 0.0f;
+      }
+    }
+  }
+}
+
+void ISA(tlstm_gemm_packed)(const float *a, ptrdiff_t a_row_stride, ptrdiff_t a_column_stride,
+                            const float *packed_b, float *c, ptrdiff_t ldc, ptrdiff_t m,
+                            ptrdiff_t n, ptrdiff_t k, const float *bias, int accumulate) {
+  float *scratch = SCRATCH;
+  for (ptrdiff_t p0 = 0; p0 < k || (p0 == 0 && k == 0); p0 += TLSTM_GEMM_KC) {
+    ptrdiff_t kc = k - p0 < TLSTM_GEMM_KC ? k - p0 : TLSTM_GEMM_KC;
+    int load = accumulate || p0 > 0;
+    const float *block_bias = p0 == 0 ? bias : NULL;
+    for (ptrdiff_t m0 = 0; m0 < m; m0 += TLSTM_GEMM_MC) {
+      ptrdiff_t mc = m - m0 < TLSTM_GEMM_MC ? m - m0 : TLSTM_GEMM_MC;
+      ISA(tlstm_gemm_pack_a)(a + m0 * a_row_stride + p0 * a_column_stride, a_row_stride,
+                             a_column_stride, mc, kc, scratch);
+      for (ptrdiff_t n0 = 0; n0 < n; n0 += NR) {
+        const float *panel = packed_b + n0 * k + p0 * NR;
+        ptrdiff_t nr = n - n0 < NR ? n - n0 : NR;
+        for (ptrdiff_t r0 = 0; r0 < mc; r0 += MR) {
+          ptrdiff_t mr = mc - r0 < MR ? mc - r0 : MR;
+          ISA(tlstm_gemm_tile)(kc, scratch + r0 * kc, panel, c + (m0 + r0) * ldc + n0, ldc, mr,
+                               nr, load, block_bias ? block_bias + n0 : NULL);
+        }
+      }
+    }
+    if (k == 0) break;
+  }
+}
+
+#undef NR
