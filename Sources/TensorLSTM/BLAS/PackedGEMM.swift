@@ -137,9 +137,11 @@ extension StridedMatrix {
   }
 }
 
-/// Whether the library's packed GEMM or the BLAS's sgemm runs the engine's input projections on
-/// this CPU, measured once per process and instruction set: both multiply the same probe
-/// shapes at one thread, best of three, and the faster total wins.
+/// Whether the library's packed GEMM or the BLAS's sgemm runs the engine's Float GEMMs on this
+/// CPU (the recurrent input projections, and ``BLAS`` products of 16+ rows and columns),
+/// measured once per process and instruction set: both multiply the same probe shapes at one
+/// thread (the packed one packing B each time, as per-call products do), best of three, and
+/// the faster total wins.
 ///
 ///     print(GEMMCalibration.current)
 ///     // GEMMCalibration (AVX-512F, OpenBLAS Prescott): packed GEMM — 0.21 vs sgemm 0.95 ms …
@@ -214,10 +216,11 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
               base: a, rows: shape.m, columns: shape.k, rowStride: shape.k, columnStride: 1)
             let right = StridedMatrix(
               base: w, rows: shape.k, columns: shape.n, rowStride: 1, columnStride: shape.k)
-            let packed = PackedMatrix(right, isa: isa)
             return BLAS.withThreads(1) {
+              // Packing B is timed too: BLAS.gemm's calls pay it every time.
               let packedTime = best {
-                PackedGEMM.multiply(left, packed, into: c, rowStride: shape.n, bias: nil, accumulate: false)
+                PackedGEMM.multiply(
+                  left, packing: right, into: c, rowStride: shape.n, accumulate: false, isa: isa)
               }
               let systemTime = best {
                 BLAS.withGEMMKernels(.portable) {
@@ -278,8 +281,8 @@ extension BLAS {
   ///     let reference = BLAS.withGEMMKernels(.portable) { a.matmul(b) }
   ///
   /// It applies to GEMMs called on this thread during `body` (matmul, Linear, Conv1d, the
-  /// backward passes, ONNX Gemm and MatMul), not to the recurrent layers' input projection,
-  /// which follows their ``LSTM/kernels``.
+  /// backward passes, ONNX Gemm and MatMul). A recurrent layer's forward runs all its GEMMs on
+  /// its own ``LSTM/kernels`` instead.
   /// - Precondition: a forced set is in ``RecurrentKernels/supported``.
   public static func withGEMMKernels<R>(
     _ kernels: RecurrentKernels, _ body: () throws -> R

@@ -102,7 +102,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   public let instructionSet: String
   /// What multiplies the input projection `x · W_ihᵀ`: "packed AVX-512F" or "packed AVX2+FMA"
   /// (the library's GEMM, `W_ihᵀ` packed once, the bias added as tiles are stored; chosen by
-  /// ``GEMMCalibration`` or by forcing ``RecurrentKernels``), else "sgemm" (the BLAS's).
+  /// ``GEMMCalibration`` or by forcing ``RecurrentKernels``), "packed … per call" (the hidden
+  /// split's per-worker products, packed as they run), else "sgemm" (the BLAS's).
   public let inputProjection: String
   /// The facts behind the decisions, kept so that ``reasons`` can be written on demand (a
   /// forward never builds strings).
@@ -114,8 +115,6 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     var recurrentWork: Int
     var recurrentBytes: Int
     var hasLengths: Bool
-    /// Whether the packed GEMM was asked for (weights packed) but the split keeps sgemm.
-    var projectionUnpacked: Bool
     var hiddenSize: Int
     var fusedLimit: Int
     /// The budget asked for, before the clamp to the cores.
@@ -223,13 +222,20 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     }
     stepKernels = Array(repeating: kernel, count: g.layers)
     instructionSet = isa?.description ?? "portable"
-    // The hidden split projects each worker's units per gate (columns not panel-aligned); one
-    // input row (streaming one step) runs the skinny kernel.
-    let projects = packedProjection && isa != nil && split != .hiddenUnits
-    inputProjection = projects ? "packed \(isa!.description)" : "sgemm"
+    // The hidden split projects each worker's units gate by gate through BLAS.gemm (columns
+    // that are not whole panels of the packed W_ihᵀ), which packs per call where calibrated.
+    if let isa, packedProjection, split != .hiddenUnits {
+      inputProjection = "packed \(isa.description)"
+    } else if split == .hiddenUnits, isa != nil,
+      let perCall = PackedGEMM.isa(rows: rowsPerWorker * chunk, columns: g.hiddenSize / 2)
+    {
+      inputProjection = "packed \(perCall.description) per call"
+    } else {
+      inputProjection = "sgemm"
+    }
     facts = Facts(
       inputCopy: inputCopy, recurrentWork: recurrentWork, recurrentBytes: recurrentBytes,
-      hasLengths: hasLengths, projectionUnpacked: packedProjection && !projects,
+      hasLengths: hasLengths,
       hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, requestedThreads: requestedThreads)
   }
 
@@ -264,14 +270,16 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     reasons.append(
       "chunk: \(chunk) of \(steps) steps per input GEMM; input rows \(gathersInput ? "gathered per chunk" : "read in place")"
     )
-    if inputProjection != "sgemm" {
+    let calibration = GEMMCalibration.current.map { " (\($0.summary))" } ?? ""
+    switch inputProjection {
+    case "sgemm": reasons.append("projection: sgemm (OpenBLAS \(BLAS.coreName))\(calibration)")
+    case let name where name.hasSuffix("per call"):
       reasons.append(
-        "projection: \(inputProjection) GEMM, W_ihᵀ packed once, bias added in its epilogue"
-          + (GEMMCalibration.current.map { " (\($0.summary))" } ?? ""))
-    } else {
+        "projection: \(name), each worker's units gate by gate (W_ihᵀ packed as it is read)\(calibration)")
+    default:
       reasons.append(
-        "projection: sgemm (OpenBLAS \(BLAS.coreName))"
-          + (facts.projectionUnpacked ? ", per worker's units in the hidden split" : ""))
+        "projection: \(inputProjection) GEMM, W_ihᵀ packed once, bias added as tiles are stored\(calibration)"
+      )
     }
     if stepKernels.first == .resetBeforeGEMMs {
       reasons.append(

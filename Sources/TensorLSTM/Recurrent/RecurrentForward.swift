@@ -141,7 +141,7 @@ struct RecurrentForward<Scalar: BLASScalar> {
             hiddenOut: hiddenOut.storage.base + hiddenOut.layout.offset,
             cellOut: cellOut.storage.base + cellOut.layout.offset, h0: h0, c0: c0)
         }
-        Workers.withBudget(plan) {
+        Workers.withBudget(plan, kernels: kernels) {
           // One worker runs here directly: no closure context for the helpers.
           if workspace.slices.count == 1 {
             slice(0)

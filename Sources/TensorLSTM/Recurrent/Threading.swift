@@ -11,9 +11,12 @@ import Synchronization
 /// while the forward's own workers run, at the plan's budget otherwise — exactly, whatever
 /// other threads do meanwhile.
 enum Workers {
-  /// Runs `body` in the BLAS thread scope of `plan` (``ForwardPlan/blasThreads``).
-  static func withBudget<R>(_ plan: ForwardPlan, _ body: () throws -> R) rethrows -> R {
-    try BLAS.withThreads(plan.blasThreads, body)
+  /// Runs `body` in the BLAS thread scope of `plan` (``ForwardPlan/blasThreads``), with the
+  /// layer's GEMMs on `kernels` (``BLAS/withGEMMKernels(_:_:)``: `.portable` keeps sgemm).
+  static func withBudget<R>(
+    _ plan: ForwardPlan, kernels: RecurrentKernels, _ body: () throws -> R
+  ) rethrows -> R {
+    try BLAS.withThreads(plan.blasThreads) { try BLAS.withGEMMKernels(kernels, body) }
   }
 
   /// Runs `body(0)` here and `body(1)` … on helper threads, concurrently; returns when all
@@ -24,11 +27,21 @@ enum Workers {
       return
     }
     let helpers = (1..<count).map { _ in HelperThread.take() }
-    // Helpers run in the caller's BLAS scope: they must not wait for it to end.
+    // Helpers run in the caller's BLAS scope (they must not wait for it to end), with its
+    // GEMM kernels.
     let scope = BLAS.currentScope
+    let gemmKernels = BLAS.gemmKernelsOverride
     withoutActuallyEscaping(body) { body in
       for (i, helper) in helpers.enumerated() {
-        helper.start { BLAS.inheritingScope(scope) { body(i + 1) } }
+        helper.start {
+          BLAS.inheritingScope(scope) {
+            if let gemmKernels {
+              BLAS.withGEMMKernels(gemmKernels) { body(i + 1) }
+            } else {
+              body(i + 1)
+            }
+          }
+        }
       }
       body(0)
       for helper in helpers { helper.wait() }
