@@ -9,6 +9,8 @@
 // while one B micro-panel (KC × NR: 32 KB at NR 32) stays in L1 across the block's tiles.
 #define TLSTM_GEMM_KC 256
 #define TLSTM_GEMM_MC 144
+// Products of up to this many rows run row by row (tlstm_gemm_row): no A packing, no zero rows.
+#define TLSTM_GEMM_FEW_ROWS 4
 
 // Per-thread buffers, allocated on a thread's first GEMM and kept: A's packed block, and B
 // packed by tlstm_gemm_b_scratch's callers (grown to the largest operand seen).

@@ -58,6 +58,44 @@ static TARGET void ISA(tlstm_gemm_tile)(ptrdiff_t kc, const float *restrict a,
   }
 }
 
+// One row of a (k steps, stride a_column_stride) times the packed B, for products of a few rows
+// where a tile's broadcasts would mostly multiply zeros: even and odd steps in two chains per
+// vector. Stores c ← acc + (load ? c : 0) + (bias ? bias : 0) over n columns.
+static TARGET void ISA(tlstm_gemm_row)(const float *a, ptrdiff_t a_column_stride,
+                                       const float *packed_b, float *c, ptrdiff_t n,
+                                       ptrdiff_t k, const float *bias, int load) {
+  for (ptrdiff_t n0 = 0; n0 < n; n0 += NR) {
+    const float *panel = packed_b + n0 * k;
+    vec even[NV], odd[NV];
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NV; v++) even[v] = odd[v] = vzero();
+    ptrdiff_t p = 0;
+    for (; p + 1 < k; p += 2) {
+      vec a0 = vset1(a[p * a_column_stride]), a1 = vset1(a[(p + 1) * a_column_stride]);
+#pragma clang loop unroll(full)
+      for (int v = 0; v < NV; v++) {
+        even[v] = vfmadd(a0, vloadu(panel + p * NR + v * W), even[v]);
+        odd[v] = vfmadd(a1, vloadu(panel + (p + 1) * NR + v * W), odd[v]);
+      }
+    }
+    if (p < k) {
+      vec a0 = vset1(a[p * a_column_stride]);
+#pragma clang loop unroll(full)
+      for (int v = 0; v < NV; v++) even[v] = vfmadd(a0, vloadu(panel + p * NR + v * W), even[v]);
+    }
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NV; v++) {
+      ptrdiff_t left = n - n0 - v * W;
+      if (left <= 0) break;
+      mask_t m = vmask_below(left < W ? left : W);
+      vec x = vadd(even[v], odd[v]);
+      if (load) x = vadd(x, vload_masked(c + n0 + v * W, m));
+      if (bias) x = vadd(x, vload_masked(bias + n0 + v * W, m));
+      vstore_masked(c + n0 + v * W, m, x);
+    }
+  }
+}
+
 ptrdiff_t ISA(tlstm_gemm_packed_count)(ptrdiff_t k, ptrdiff_t n) { return (n + NR - 1) / NR * NR * k; }
 
 void ISA(tlstm_gemm_pack_b)(const float *b, ptrdiff_t row_stride, ptrdiff_t column_stride,
@@ -110,6 +148,12 @@ static void ISA(tlstm_gemm_pack_a)(const float *a, ptrdiff_t row_stride,
 void ISA(tlstm_gemm_packed)(const float *a, ptrdiff_t a_row_stride, ptrdiff_t a_column_stride,
                             const float *packed_b, float *c, ptrdiff_t ldc, ptrdiff_t m,
                             ptrdiff_t n, ptrdiff_t k, const float *bias, int accumulate) {
+  if (m <= TLSTM_GEMM_FEW_ROWS) {
+    for (ptrdiff_t i = 0; i < m; i++)
+      ISA(tlstm_gemm_row)(a + i * a_row_stride, a_column_stride, packed_b, c + i * ldc, n, k,
+                          bias, accumulate);
+    return;
+  }
   float *scratch = SCRATCH;
   for (ptrdiff_t p0 = 0; p0 < k || (p0 == 0 && k == 0); p0 += TLSTM_GEMM_KC) {
     ptrdiff_t kc = k - p0 < TLSTM_GEMM_KC ? k - p0 : TLSTM_GEMM_KC;

@@ -79,7 +79,9 @@ struct Bench: ParsableCommand {
     BLAS.threadCount = threads
     if calibrate {
       print(CPU.summary)
-      print(GEMMCalibration.current.map(String.init(describing:)) ?? "GEMMCalibration: no vector instruction set on this CPU; sgemm runs every GEMM")
+      print(
+        GEMMCalibration.current.map(String.init(describing:))
+          ?? "GEMMCalibration: no vector instruction set on this CPU; sgemm runs every GEMM")
       return
     }
     let custom = [batch, steps, input, hidden].contains { $0 != nil }

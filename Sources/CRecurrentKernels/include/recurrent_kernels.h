@@ -91,7 +91,7 @@ void tlstm_skinny_gemm_avx512(const float *a, ptrdiff_t lda, const float *bt, pt
 /// instruction set, c row-major with leading dimension ldc; c is read only when `accumulate`,
 /// bias (n floats, NULL for none) is added once. Register tiles of 6 × 16 (AVX2) or 12 × 32
 /// (AVX-512) over 256-step blocks of k; A is packed per call into a per-thread buffer
-/// (allocated on the thread's first call). A caller splitting the columns among threads passes
+/// (allocated on the thread's first call). Up to 4 rows run one at a time without packing. A caller splitting the columns among threads passes
 /// each a range starting at a multiple of the panel width (16 or 32), with packed_b, c and bias
 /// advanced to it (packed_b by start · k floats).
 void tlstm_gemm_packed_avx2(const float *a, ptrdiff_t a_row_stride, ptrdiff_t a_column_stride,

@@ -104,8 +104,10 @@ enum PackedGEMM {
   /// ``BLAS/gemm(_:_:into:rowStride:columnStride:alpha:beta:)``, or nil for the BLAS: the
   /// override of ``BLAS/withGEMMKernels(_:_:)`` on this thread, else the calibration of the
   /// widest set this CPU runs.
-  static func isa(rows: Int, columns: Int) -> VectorISA? {
-    guard rows >= minimumRows, columns >= minimumRows else { return nil }
+  /// `minimumRows` is lower for an operand packed once for many products
+  /// (``ReusedOperand``).
+  static func isa(rows: Int, columns: Int, minimumRows: Int = minimumRows) -> VectorISA? {
+    guard rows >= minimumRows, columns >= Self.minimumRows else { return nil }
     let kernels = BLAS.gemmKernelsOverride ?? .automatic
     guard let isa = kernels.vectorISA else { return nil }
     return GEMMCalibration.packsProjection(kernels) ? isa : nil
@@ -117,7 +119,8 @@ extension PackedGEMM {
   ///
   /// - Precondition: `Scalar` is `Float`.
   static func floats<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
-    require(Scalar.self == Float.self, "PackedGEMM: the packed GEMM takes Float, not \(Scalar.self)")
+    require(
+      Scalar.self == Float.self, "PackedGEMM: the packed GEMM takes Float, not \(Scalar.self)")
     return UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
   }
 
@@ -203,7 +206,9 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
     var generator = SeededGenerator(seed: 0xca11b)
     var probes: [Probe] = []
     for shape in probeShapes {
-      if let last = probes.last, Swift.max(last.packed, last.system) >= 2 * Swift.min(last.packed, last.system) {
+      if let last = probes.last,
+        Swift.max(last.packed, last.system) >= 2 * Swift.min(last.packed, last.system)
+      {
         break
       }
       let a = Tensor<Float>.randomUniform(shape: [shape.m, shape.k], in: -1...1, using: &generator)
@@ -254,7 +259,8 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
   var summary: String {
     let packed = probes.map(\.packed).reduce(0, +)
     let system = probes.map(\.system).reduce(0, +)
-    return "calibrated: packed \(Self.milliseconds(packed)) vs sgemm \(Self.milliseconds(system)) ms on the probes"
+    return
+      "calibrated: packed \(Self.milliseconds(packed)) vs sgemm \(Self.milliseconds(system)) ms on the probes"
   }
 
   /// The verdict and the times behind it.
@@ -317,4 +323,39 @@ extension BLAS {
     require(pthread_key_create(&key, nil) == 0, "BLAS: pthread_key_create failed")
     return key
   }()
+}
+
+/// A `B` operand that many products of the same size multiply (a backward's `W_hh`, once per
+/// time step): packed once when ``BLAS`` would run those products on the packed GEMM, so no
+/// step repacks it; otherwise read in place by the BLAS each time.
+struct ReusedOperand<Scalar: BLASScalar> {
+  let matrix: StridedMatrix<Scalar>
+  let packed: PackedMatrix?
+
+  /// `b` for products of `rows` rows; packs it (one allocation, `b`'s size) when the packed
+  /// GEMM runs them (from one row: a product of up to 4 rows runs row by row on the packed
+  /// panels, where the BLAS would run gemv).
+  init(_ b: StridedMatrix<Scalar>, rows: Int) {
+    matrix = b
+    packed =
+      Scalar.self == Float.self
+      ? PackedGEMM.isa(rows: rows, columns: b.columns, minimumRows: 1).map {
+        PackedMatrix(b.floats, isa: $0)
+      }
+      : nil
+  }
+
+  /// `c = a · B + beta · c` (`beta` 0 or 1), `c` row-major with row stride `ldc`.
+  func multiply(
+    _ a: StridedMatrix<Scalar>, into c: UnsafeMutablePointer<Scalar>, rowStride ldc: Int,
+    beta: Scalar = 0
+  ) {
+    if let packed {
+      PackedGEMM.multiply(
+        a.floats, packed, into: PackedGEMM.floats(c), rowStride: ldc, bias: nil,
+        accumulate: beta == 1)
+    } else {
+      BLAS.gemm(a, matrix, into: c, rowStride: ldc, beta: beta)
+    }
+  }
 }

@@ -151,7 +151,8 @@ struct DirectionPass<Scalar: BLASScalar> {
   /// rows are written once; slots no input gate reaches (the GRU's `n_h`) get their bias
   /// copied.
   func projectPacked(
-    _ x: StridedMatrix<Scalar>, rows gateRows: (base: UnsafeMutablePointer<Scalar>, stride: Int, slot: Int),
+    _ x: StridedMatrix<Scalar>,
+    rows gateRows: (base: UnsafeMutablePointer<Scalar>, stride: Int, slot: Int),
     bias: UnsafePointer<Scalar>
   ) {
     for slot in 0..<cell.rowGates where !cell.inputReaches(slot: slot) {

@@ -275,7 +275,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     case "sgemm": reasons.append("projection: sgemm (OpenBLAS \(BLAS.coreName))\(calibration)")
     case let name where name.hasSuffix("per call"):
       reasons.append(
-        "projection: \(name), each worker's units gate by gate (W_ihᵀ packed as it is read)\(calibration)")
+        "projection: \(name), each worker's units gate by gate (W_ihᵀ packed as it is read)\(calibration)"
+      )
     default:
       reasons.append(
         "projection: \(inputProjection) GEMM, W_ihᵀ packed once, bias added as tiles are stored\(calibration)"

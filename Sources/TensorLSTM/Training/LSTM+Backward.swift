@@ -162,6 +162,10 @@ private struct LSTMBackward<Scalar: BLASScalar> {
       if g.projected { regions.fullHidden.update(repeating: 0, count: steps * batch * hidden) }
     }
     w.weightHH.withBase { wHH in
+      // W_hh is multiplied every step: packed once here where the packed GEMM runs it.
+      let recurrent = ReusedOperand(
+        StridedMatrix(base: wHH, rows: width, columns: hOut, rowStride: hOut, columnStride: 1),
+        rows: batch)
       for k in 0..<steps {
         // Backwards in time for the forward direction, forwards for the reverse one.
         let t = reverse ? k : steps - 1 - k
@@ -206,11 +210,10 @@ private struct LSTMBackward<Scalar: BLASScalar> {
             fullHidden: g.projected ? regions.fullHidden + row * hidden : nil, count: hidden)
         }
         // dh(t−1) = dG(t) · W_hh ([B, 4H] · [4H, Hout]); padded rows keep their carry.
-        BLAS.gemm(
+        recurrent.multiply(
           StridedMatrix(
             base: UnsafePointer(dG + t * batch * width), rows: batch, columns: width,
             rowStride: width, columnStride: 1),
-          StridedMatrix(base: wHH, rows: width, columns: hOut, rowStride: hOut, columnStride: 1),
           into: regions.nextCarry, rowStride: hOut)
         for b in 0..<batch where trace.isValid(t, b) {
           (carryH + b * hOut).update(from: regions.nextCarry + b * hOut, count: hOut)

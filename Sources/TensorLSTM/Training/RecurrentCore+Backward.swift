@@ -71,6 +71,18 @@ extension RecurrentCore {
             base: dOutput.storage.base + dOutput.layout.offset + direction * hidden,
             timeStride: dOutput.strides[0], batchStride: dOutput.strides[1], features: hidden)
           w.weightHH.withBase { wHH in
+            // W_hh's rows are multiplied every step: packed once here where the packed GEMM
+            // runs them (the reset-before GRU's n rows separately, into r ⊙ h).
+            let direct = isGRU && !resetAfter ? 2 * hidden : width
+            let recurrent = ReusedOperand(
+              StridedMatrix(
+                base: wHH, rows: direct, columns: hidden, rowStride: hidden, columnStride: 1),
+              rows: batch)
+            let resetRows = ReusedOperand(
+              StridedMatrix(
+                base: wHH + 2 * hidden * hidden, rows: hidden, columns: hidden,
+                rowStride: hidden, columnStride: 1),
+              rows: isGRU && !resetAfter ? batch : 0)
             for k in 0..<steps {
               let t = reverse ? k : steps - 1 - k
               let neighbour = reverse ? t + 1 : t - 1
@@ -102,13 +114,10 @@ extension RecurrentCore {
                     gh[2 * hidden + j] = dnPre
                   }
                 }
-                BLAS.gemm(
+                resetRows.multiply(
                   StridedMatrix(
                     base: UnsafePointer(dGh + t * batch * width + 2 * hidden), rows: batch,
                     columns: hidden, rowStride: width, columnStride: 1),
-                  StridedMatrix(
-                    base: wHH + 2 * hidden * hidden, rows: hidden, columns: hidden,
-                    rowStride: hidden, columnStride: 1),
                   into: dResetHidden, rowStride: hidden)
               }
               for b in 0..<batch where t < length(b) {
@@ -143,13 +152,10 @@ extension RecurrentCore {
                 }
               }
               // carry = direct paths + dG_h · W_hh over the gates h multiplies directly.
-              let direct = isGRU && !resetAfter ? 2 * hidden : width
-              BLAS.gemm(
+              recurrent.multiply(
                 StridedMatrix(
                   base: UnsafePointer(dGh + t * batch * width), rows: batch, columns: direct,
                   rowStride: width, columnStride: 1),
-                StridedMatrix(
-                  base: wHH, rows: direct, columns: hidden, rowStride: hidden, columnStride: 1),
                 into: nextCarry, rowStride: hidden, beta: 1)
               for b in 0..<batch where t < length(b) {
                 (carry + b * hidden).update(from: nextCarry + b * hidden, count: hidden)
