@@ -154,10 +154,15 @@ extension StridedMatrix {
 public struct GEMMCalibration: Sendable, CustomStringConvertible {
   /// One probe shape: `[m, k] · [k, n]`, and the best time of each GEMM in seconds.
   public struct Probe: Sendable {
+    /// Rows of `a` (and of the product).
     public let m: Int
+    /// Columns of `b` (and of the product).
     public let n: Int
+    /// The inner size.
     public let k: Int
+    /// The packed GEMM's best time (packing `b` included), in seconds.
     public let packed: Double
+    /// The BLAS's sgemm's best time, in seconds.
     public let system: Double
   }
 
