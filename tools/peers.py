@@ -117,11 +117,19 @@ def torch_train(batch, steps, inp, hidden, layers, bidirectional, threads):
     return run
 
 
+def print_machine(bench):
+    """The CPU line (model, vector extensions, OpenBLAS's core) and the engine's GEMM
+    calibration, from tensorlstm-bench --calibrate: every table starts with them."""
+    print(subprocess.run([bench, "--calibrate"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.rstrip())
+
+
 def train(args):
     """Each training shape: TensorLSTM's forwardWithTrace + backward (tensorlstm-bench --train)
     and PyTorch's forward + loss.backward(), back to back per round."""
     import torch
     bench = bench_path()
+    print_machine(bench)
     print(f"LSTM forward + backward; torch {torch.__version__}; medians in ms, {args.rounds} rounds")
     print(f"{'case':11} {'thr':>3} {'fwd':>9} {'fwd+bwd':>9} {'bwd/fwd':>8} {'PyTorch':>9} "
           f"{'vs torch':>9}")
@@ -398,6 +406,7 @@ def main():
         return
     import onnxruntime
     import torch
+    print_machine(bench_path())
     print(f"{args.cell.upper()} forward; onnxruntime {onnxruntime.__version__}, torch "
           f"{torch.__version__}; medians in ms, {args.rounds} rounds")
     print(f"{'case':10} {'thr':>3} {'TensorLSTM':>11} {'portable':>9} {'sgemm lim':>10} "

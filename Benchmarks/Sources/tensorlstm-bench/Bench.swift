@@ -79,9 +79,11 @@ struct Bench: ParsableCommand {
     BLAS.threadCount = threads
     if calibrate {
       print(CPU.summary)
-      print(
-        GEMMCalibration.current.map(String.init(describing:))
-          ?? "GEMMCalibration: no vector instruction set on this CPU; sgemm runs every GEMM")
+      let calibrations = GEMMCalibration.everyInstructionSet
+      if calibrations.isEmpty {
+        print("GEMMCalibration: no vector instruction set on this CPU; sgemm runs every GEMM")
+      }
+      for calibration in calibrations { print(calibration) }
       return
     }
     let custom = [batch, steps, input, hidden].contains { $0 != nil }

@@ -184,6 +184,12 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
     VectorISA.available.last.map { calibration(for: $0) }
   }
 
+  /// The calibration of every instruction set this CPU runs, widest first (a forced
+  /// ``RecurrentKernels/avx2`` on an AVX-512 CPU runs the AVX2 one).
+  public static var everyInstructionSet: [GEMMCalibration] {
+    VectorISA.available.reversed().map { calibration(for: $0) }
+  }
+
   private static let cache = Mutex<[VectorISA: GEMMCalibration]>([:])
 
   /// The calibration of `isa`, measured on first use (a few ms) and kept for the process.
