@@ -149,5 +149,36 @@ int main(int argc, char **argv) {
            4.0 * n * k * reps / best[0] / 1e9, flops / best[1] / 1e9, best[1] / reps * 1e6);
     free(packed);
   }
+  // The packed GEMM (packed_gemm.c) against OpenBLAS's sgemm on the input projection of this
+  // shape over 32 steps: x [32·B, K] · W_ihᵀ [K, 4H], W_ihᵀ packed once.
+  {
+    int m = 32 * batch;
+    float *x = malloc(sizeof(float) * m * k), *y = malloc(sizeof(float) * m * n);
+    for (long i = 0; i < (long)m * k; i++) x[i] = (i % 11) * 0.01f;
+    double gemm_flops = 2.0 * m * n * k;
+    for (int s = 0; s < 2; s++) {
+      if (!(isa & sets[s].flag)) continue;
+      int wide = sets[s].flag == TLSTM_ISA_AVX512;
+      float *packed = malloc(sizeof(float) * (wide ? tlstm_gemm_packed_count_avx512(k, n)
+                                                   : tlstm_gemm_packed_count_avx2(k, n)));
+      (wide ? tlstm_gemm_pack_b_avx512 : tlstm_gemm_pack_b_avx2)(w, 1, k, k, n, packed);
+      double best[2] = {1e9, 1e9};
+      for (int round = 0; round < 5; round++) {
+        double t0 = now();
+        (wide ? tlstm_gemm_packed_avx512 : tlstm_gemm_packed_avx2)(x, k, 1, packed, y, n, m, n, k,
+                                                                   NULL, 0);
+        double t1 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1, x, k, w, k, 0, y, n);
+        double t2 = now();
+        if (t1 - t0 < best[0]) best[0] = t1 - t0;
+        if (t2 - t1 < best[1]) best[1] = t2 - t1;
+      }
+      printf("%-7s GEMM %d x %d x %d: packed %.1f GFLOP/s, OpenBLAS sgemm %.1f GFLOP/s\n",
+             sets[s].name, m, k, n, gemm_flops / best[0] / 1e9, gemm_flops / best[1] / 1e9);
+      free(packed);
+    }
+    free(x);
+    free(y);
+  }
   return 0;
 }
