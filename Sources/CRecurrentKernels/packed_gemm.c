@@ -58,58 +58,18 @@ STUB(avx512)
 
 // AVX2 + FMA: a 6 × 16 tile is 12 accumulators, two B vectors and a broadcast (15 of 16
 // registers).
-#define ISA(name) name##_avx2
-#define TARGET __attribute__((target("avx2,fma")))
-#define W 8
+#include "vector_isa_avx2.h"
 #define MR 6
 #define NV 2
-#define vec __m256
-#define mask_t __m256i
-#define vset1 _mm256_set1_ps
-#define vzero _mm256_setzero_ps
-#define vloadu _mm256_loadu_ps
-#define vstoreu _mm256_storeu_ps
-#define vfmadd _mm256_fmadd_ps
-#define vadd _mm256_add_ps
-#define vmask_below(n)                                                                           \
-  _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
-#define vload_masked(p, m) _mm256_maskload_ps(p, m)
-#define vstore_masked(p, m, v) _mm256_maskstore_ps(p, m, v)
 #include "packed_gemm_template.h"
-#undef ISA
-#undef TARGET
-#undef W
 #undef MR
 #undef NV
-#undef vec
-#undef mask_t
-#undef vset1
-#undef vzero
-#undef vloadu
-#undef vstoreu
-#undef vfmadd
-#undef vadd
-#undef vmask_below
-#undef vload_masked
-#undef vstore_masked
+#include "vector_isa_end.h"
 
 // AVX-512F: a 12 × 32 tile is 24 accumulators, two B vectors and a broadcast (27 of 32).
-#define ISA(name) name##_avx512
-#define TARGET __attribute__((target("avx512f,fma")))
-#define W 16
+#include "vector_isa_avx512.h"
 #define MR 12
 #define NV 2
-#define vec __m512
-#define mask_t __mmask16
-#define vset1 _mm512_set1_ps
-#define vzero _mm512_setzero_ps
-#define vloadu _mm512_loadu_ps
-#define vstoreu _mm512_storeu_ps
-#define vfmadd _mm512_fmadd_ps
-#define vadd _mm512_add_ps
-#define vmask_below(n) ((__mmask16)((1u << (n)) - 1u))
-#define vload_masked(p, m) _mm512_maskz_loadu_ps(m, p)
-#define vstore_masked(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #include "packed_gemm_template.h"
 
 #endif

@@ -1,7 +1,6 @@
-// The packed GEMM of one instruction set, included by packed_gemm.c with ISA(name), TARGET, W
-// (Float lanes), MR (rows of a register tile), NV (vectors across a tile: NR = NV · W columns),
-// vec, vzero, vset1, vloadu, vstoreu, vfmadd, vadd, vmask_below, vload_masked and
-// vstore_masked defined.
+// The packed GEMM of one instruction set, included by packed_gemm.c after vector_isa_avx2.h or
+// vector_isa_avx512.h (ISA, TARGET, W and the vector operations), with MR (rows of a register
+// tile) and NV (vectors across a tile: NR = NV · W columns) defined.
 
 #define NR (NV * W)
 

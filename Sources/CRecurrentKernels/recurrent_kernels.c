@@ -69,27 +69,8 @@ int tlstm_cpu_isa(void) {
 // AVX2 + FMA: 8 lanes, 16 registers. Two rows × four gates are 8 accumulator chains, the FMA
 // latency × throughput (4 × 2) of Zen 3; with the four weight vectors and a broadcast that is
 // 13 registers. (Three rows need 17 and ran slower on Zen 3: article 0.55 ms against 0.43.)
-#define ISA(name) name##_avx2
-#define TARGET __attribute__((target("avx2,fma")))
-#define W 8
+#include "vector_isa_avx2.h"
 #define MAX_ROWS 2
-#define vec __m256
-#define mask_t __m256i
-#define vset1 _mm256_set1_ps
-#define vzero _mm256_setzero_ps
-#define vloadu _mm256_loadu_ps
-#define vstoreu _mm256_storeu_ps
-#define vfmadd _mm256_fmadd_ps
-#define vmul _mm256_mul_ps
-#define vadd _mm256_add_ps
-#define vsub _mm256_sub_ps
-#define vmin _mm256_min_ps
-#define vmax _mm256_max_ps
-#define vdiv _mm256_div_ps
-#define vmask_below(n)                                                                           \
-  _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
-#define vload_masked(p, m) _mm256_maskload_ps(p, m)
-#define vstore_masked(p, m, v) _mm256_maskstore_ps(p, m, v)
 static inline __attribute__((target("avx2,fma"))) float tlstm_sum_avx2(__m256 v) {
   __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   x = _mm_add_ps(x, _mm_movehl_ps(x, x));
@@ -99,49 +80,13 @@ static inline __attribute__((target("avx2,fma"))) float tlstm_sum_avx2(__m256 v)
 #define vreduce tlstm_sum_avx2
 #include "recurrent_step_template.h"
 #undef vreduce
-#undef ISA
-#undef TARGET
-#undef W
 #undef MAX_ROWS
-#undef vec
-#undef mask_t
-#undef vset1
-#undef vzero
-#undef vloadu
-#undef vstoreu
-#undef vfmadd
-#undef vmul
-#undef vadd
-#undef vsub
-#undef vmin
-#undef vmax
-#undef vdiv
-#undef vmask_below
-#undef vload_masked
-#undef vstore_masked
+#include "vector_isa_end.h"
 
 // AVX-512F: 16 lanes, 32 registers. Up to six rows × four gates are 24 accumulators, plus the
 // four weight vectors and a broadcast: 29 registers, no spills; masked tails in one instruction.
-#define ISA(name) name##_avx512
-#define TARGET __attribute__((target("avx512f,fma")))
-#define W 16
+#include "vector_isa_avx512.h"
 #define MAX_ROWS 6
-#define vec __m512
-#define mask_t __mmask16
-#define vset1 _mm512_set1_ps
-#define vzero _mm512_setzero_ps
-#define vloadu _mm512_loadu_ps
-#define vstoreu _mm512_storeu_ps
-#define vfmadd _mm512_fmadd_ps
-#define vmul _mm512_mul_ps
-#define vadd _mm512_add_ps
-#define vsub _mm512_sub_ps
-#define vmin _mm512_min_ps
-#define vmax _mm512_max_ps
-#define vdiv _mm512_div_ps
-#define vmask_below(n) ((__mmask16)((1u << (n)) - 1u))
-#define vload_masked(p, m) _mm512_maskz_loadu_ps(m, p)
-#define vstore_masked(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #define vreduce _mm512_reduce_add_ps
 #include "recurrent_step_template.h"
 

@@ -1,11 +1,12 @@
 // The recurrent step and gate pass of every cell, written once for any vector width.
-// recurrent_kernels.c includes this file once per instruction set, after defining:
-//   ISA(name)   the name with the set's suffix (name##_avx2, name##_avx512)
-//   TARGET      the target attribute of the set
-//   W           lanes per vector (units per packed panel)
+// recurrent_kernels.c includes this file once per instruction set, after vector_isa_avx2.h or
+// vector_isa_avx512.h and these:
 //   MAX_ROWS    rows per register tile (accumulators: G · MAX_ROWS vectors, G ≤ 4)
-//   vec, mask_t and v*: set1, zero, loadu, storeu, fmadd, mul, add, sub, min, max, div,
-//   mask_below(n) (lanes below n, 1 ≤ n ≤ W), load_masked(p, m), store_masked(p, m, v)
+//   vreduce     the sum of a vector's lanes
+// The vector_isa headers give ISA(name) (the name with the set's suffix), TARGET (its target
+// attribute), W (lanes per vector: units per packed panel), vec, mask_t and v*: set1, zero,
+// loadu, storeu, fmadd, mul, add, sub, min, max, div, mask_below(n) (lanes below n,
+// 1 ≤ n ≤ W), load_masked(p, m), store_masked(p, m, v).
 //
 // A panel of packed W_hh holds, for W hidden units, every input j's weights of all G recurrent
 // gates (G·W floats), so one pass over the panel accumulates the gates of those units in

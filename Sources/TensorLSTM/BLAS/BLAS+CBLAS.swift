@@ -247,7 +247,7 @@ extension BLAS {
     {
       // The library's GEMM where it beats this BLAS's sgemm (GEMMCalibration), b packed here.
       PackedGEMM.multiply(
-        a.floats, packing: b.floats, into: PackedGEMM.floats(c), rowStride: ldc,
+        a.floats, packing: b.floats, into: FusedStep.float(c), rowStride: ldc,
         accumulate: beta == 1, isa: isa)
       return
     }

@@ -114,28 +114,13 @@ enum PackedGEMM {
   }
 }
 
-extension PackedGEMM {
-  /// `p` as the Float pointer the kernels take, from the engine's generic code.
-  ///
-  /// - Precondition: `Scalar` is `Float`.
-  static func floats<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
-    require(
-      Scalar.self == Float.self, "PackedGEMM: the packed GEMM takes Float, not \(Scalar.self)")
-    return UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
-  }
-
-  static func floats<Scalar>(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
-    UnsafeMutablePointer(mutating: floats(UnsafePointer(p)))
-  }
-}
-
 extension StridedMatrix {
   /// The same matrix as Float, for the packed GEMM.
   ///
   /// - Precondition: `Scalar` is `Float`.
   var floats: StridedMatrix<Float> {
     StridedMatrix<Float>(
-      base: PackedGEMM.floats(base), rows: rows, columns: columns, rowStride: rowStride,
+      base: FusedStep.float(base), rows: rows, columns: columns, rowStride: rowStride,
       columnStride: columnStride)
   }
 }
@@ -281,7 +266,7 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
       "\($0.m)×\($0.k)·\($0.k)×\($0.n): packed \(Self.milliseconds($0.packed)) vs sgemm \(Self.milliseconds($0.system)) ms"
     }
     return
-      "GEMMCalibration (\(instructionSet), OpenBLAS \(BLAS.coreName)): \(verdict) for the input projection — "
+      "GEMMCalibration (\(instructionSet), OpenBLAS \(BLAS.coreName)): \(verdict) for Float products — "
       + times.joined(separator: "; ")
   }
 
@@ -363,7 +348,7 @@ struct ReusedOperand<Scalar: BLASScalar> {
   ) {
     if let packed {
       PackedGEMM.multiply(
-        a.floats, packed, into: PackedGEMM.floats(c), rowStride: ldc, bias: nil,
+        a.floats, packed, into: FusedStep.float(c), rowStride: ldc, bias: nil,
         accumulate: beta == 1)
     } else {
       BLAS.gemm(a, matrix, into: c, rowStride: ldc, beta: beta)

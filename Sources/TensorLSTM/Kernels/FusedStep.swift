@@ -166,13 +166,16 @@ enum FusedStep {
     }
   }
 
-  private static func float<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
+  /// `p` as the Float pointer the kernels take, from the engine's generic code.
+  ///
+  /// - Precondition: `Scalar` is `Float`.
+  static func float<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
     require(
       Scalar.self == Float.self, "FusedStep: the vector kernels take Float, not \(Scalar.self)")
     return UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
   }
 
-  private static func float<Scalar>(
+  static func float<Scalar>(
     _ p: UnsafeMutablePointer<Scalar>
   ) -> UnsafeMutablePointer<Float> {
     UnsafeMutablePointer(mutating: float(UnsafePointer(p)))

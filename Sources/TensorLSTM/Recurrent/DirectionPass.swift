@@ -166,8 +166,8 @@ struct DirectionPass<Scalar: BLASScalar> {
     if let second = runs.second { project(second, weights.packedInput[1]) }
     func project(_ run: RecurrentCell.InputRun, _ packed: PackedMatrix) {
       PackedGEMM.multiply(
-        x.floats, packed, into: PackedGEMM.floats(gateRows.base + run.slot * hidden),
-        rowStride: gateRows.stride, bias: PackedGEMM.floats(bias + run.slot * hidden),
+        x.floats, packed, into: FusedStep.float(gateRows.base + run.slot * hidden),
+        rowStride: gateRows.stride, bias: FusedStep.float(bias + run.slot * hidden),
         accumulate: false)
     }
   }

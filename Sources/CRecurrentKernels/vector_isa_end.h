@@ -1,0 +1,20 @@
+// Removes what vector_isa_avx2.h or vector_isa_avx512.h defined.
+#undef ISA
+#undef TARGET
+#undef W
+#undef vec
+#undef mask_t
+#undef vset1
+#undef vzero
+#undef vloadu
+#undef vstoreu
+#undef vfmadd
+#undef vmul
+#undef vadd
+#undef vsub
+#undef vmin
+#undef vmax
+#undef vdiv
+#undef vmask_below
+#undef vload_masked
+#undef vstore_masked
