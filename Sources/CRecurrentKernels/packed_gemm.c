@@ -3,6 +3,7 @@
 // target attribute, as the step kernels are.
 #include "recurrent_kernels.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 // A's block: TLSTM_GEMM_MC rows × TLSTM_GEMM_KC inner steps, packed per call (147 KB, in L2),
@@ -12,25 +13,55 @@
 // Products of up to this many rows run row by row (tlstm_gemm_row): no A packing, no zero rows.
 #define TLSTM_GEMM_FEW_ROWS 4
 
-// Per-thread buffers, allocated on a thread's first GEMM and kept: A's packed block, and B
-// packed by tlstm_gemm_b_scratch's callers (grown to the largest operand seen).
-static _Thread_local float *a_scratch;
-static _Thread_local float *b_scratch;
-static _Thread_local ptrdiff_t b_capacity;
+// Per-thread buffers, allocated on a thread's first GEMM and kept until the thread ends (a
+// pthread key's destructor frees them): A's packed block, and B packed by the callers of
+// tlstm_gemm_b_scratch (grown to the largest operand seen).
+typedef struct {
+  float *a;
+  float *b;
+  ptrdiff_t b_capacity;
+} tlstm_gemm_buffers;
+
+static pthread_key_t buffers_key;
+static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
+
+static void tlstm_gemm_free_buffers(void *p) {
+  tlstm_gemm_buffers *buffers = p;
+  free(buffers->a);
+  free(buffers->b);
+  free(buffers);
+}
+
+static void tlstm_gemm_make_key(void) { pthread_key_create(&buffers_key, tlstm_gemm_free_buffers); }
+
+static tlstm_gemm_buffers *tlstm_gemm_buffers_here(void) {
+  pthread_once(&buffers_once, tlstm_gemm_make_key);
+  tlstm_gemm_buffers *buffers = pthread_getspecific(buffers_key);
+  if (!buffers) {
+    buffers = calloc(1, sizeof *buffers);
+    if (!buffers || pthread_setspecific(buffers_key, buffers) != 0) abort();
+  }
+  return buffers;
+}
 
 static float *tlstm_gemm_a_scratch(void) {
-  if (!a_scratch) a_scratch = aligned_alloc(64, sizeof(float) * TLSTM_GEMM_MC * TLSTM_GEMM_KC);
-  return a_scratch;
+  tlstm_gemm_buffers *buffers = tlstm_gemm_buffers_here();
+  if (!buffers->a) {
+    buffers->a = aligned_alloc(64, sizeof(float) * TLSTM_GEMM_MC * TLSTM_GEMM_KC);
+    if (!buffers->a) abort();
+  }
+  return buffers->a;
 }
 
 float *tlstm_gemm_b_scratch(ptrdiff_t count) {
-  if (count > b_capacity) {
-    free(b_scratch);
+  tlstm_gemm_buffers *buffers = tlstm_gemm_buffers_here();
+  if (count > buffers->b_capacity) {
+    free(buffers->b);
     ptrdiff_t bytes = (ptrdiff_t)sizeof(float) * count;
-    b_scratch = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64));
-    b_capacity = b_scratch ? count : 0;
+    buffers->b = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64));
+    buffers->b_capacity = buffers->b ? count : 0;
   }
-  return b_scratch;
+  return buffers->b;
 }
 
 #if !defined(__x86_64__)
