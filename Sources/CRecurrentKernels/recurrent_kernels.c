@@ -24,6 +24,30 @@ void tlstm_pack_recurrent(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows, 
   }
 }
 
+uint16_t tlstm_bfloat16(float value) {
+  uint32_t bits;
+  __builtin_memcpy(&bits, &value, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40u);  // quiet NaN
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return (uint16_t)(bits >> 16);
+}
+
+void tlstm_pack_recurrent_bf16(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows,
+                               ptrdiff_t units, ptrdiff_t k, ptrdiff_t width, uint16_t *packed) {
+  for (ptrdiff_t u0 = 0; u0 < units; u0 += width) {
+    uint16_t *panel = packed + u0 / width * k * gates * width;
+    for (ptrdiff_t j = 0; j < k; j++) {
+      for (ptrdiff_t g = 0; g < gates; g++) {
+        for (ptrdiff_t lane = 0; lane < width; lane++) {
+          ptrdiff_t u = u0 + lane;
+          panel[(j * gates + g) * width + lane] =
+              u < units ? tlstm_bfloat16(w[(g * gate_rows + u) * k + j]) : 0;
+        }
+      }
+    }
+  }
+}
+
 #if !defined(__x86_64__)
 
 // Elsewhere the Swift path runs; these are never called.
@@ -44,6 +68,13 @@ int tlstm_cpu_isa(void) { return 0; }
   void tlstm_lstm_gate_gradient_##isa(const float *gates, const float *cell,                    \
                                       const float *cell_prev, const float *dh, float *carry_c,  \
                                       float *dg, float *full_hidden, ptrdiff_t units) {         \
+    __builtin_trap();                                                                            \
+  }                                                                                              \
+  void tlstm_recurrent_step_bf16_##isa(                                                          \
+      int cell, const uint16_t *packed, ptrdiff_t units, ptrdiff_t k, const float *h_prev,     \
+      ptrdiff_t h_prev_stride, const float *h_old, float *gates, ptrdiff_t gate_stride,         \
+      ptrdiff_t gate_block, float *cell_state, ptrdiff_t cell_stride, float *h,                  \
+      ptrdiff_t h_stride, ptrdiff_t batch) {                                                     \
     __builtin_trap();                                                                            \
   }                                                                                              \
   void tlstm_skinny_gemm_##isa(const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldb,   \

@@ -20,3 +20,7 @@
   _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define vload_masked(p, m) _mm256_maskload_ps(p, m)
 #define vstore_masked(p, m, v) _mm256_maskstore_ps(p, m, v)
+// W bfloat16 values (the upper halves of Floats) widened exactly to Floats.
+#define vload_bf16(p)                                                                            \
+  _mm256_castsi256_ps(                                                                           \
+      _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))

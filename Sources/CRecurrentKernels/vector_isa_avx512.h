@@ -19,3 +19,7 @@
 #define vmask_below(n) ((__mmask16)((1u << (n)) - 1u))
 #define vload_masked(p, m) _mm512_maskz_loadu_ps(m, p)
 #define vstore_masked(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+// W bfloat16 values (the upper halves of Floats) widened exactly to Floats (AVX-512F only).
+#define vload_bf16(p)                                                                            \
+  _mm512_castsi512_ps(                                                                           \
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))

@@ -18,3 +18,4 @@
 #undef vmask_below
 #undef vload_masked
 #undef vstore_masked
+#undef vload_bf16

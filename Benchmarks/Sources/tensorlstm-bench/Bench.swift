@@ -75,6 +75,12 @@ struct Bench: ParsableCommand {
   )
   var calibrate = false
 
+  @Option(
+    help:
+      "Time the forward with reduced-precision weights (bf16) against Float, interleaved, on B 1 and 16, T 1000, I 64, H 256/512/1024 (or the custom shape); --cell picks the layer."
+  )
+  var precision: PrecisionChoice?
+
   mutating func run() throws {
     BLAS.threadCount = threads
     if calibrate {
@@ -87,6 +93,18 @@ struct Bench: ParsableCommand {
       return
     }
     let custom = [batch, steps, input, hidden].contains { $0 != nil }
+    if let precision {
+      let shapes =
+        custom
+        ? [
+          LSTMShape(
+            name: "custom", batch: batch ?? 1, steps: steps ?? 1000, input: input ?? 64,
+            hidden: hidden ?? 512)
+        ] : PrecisionBench.shapes
+      PrecisionBench.run(
+        precision, cell: cell, shapes: shapes, threads: threads, repeats: repeats)
+      return
+    }
     var shapes =
       custom
       ? [

@@ -9,6 +9,7 @@
 #define TENSORLSTM_RECURRENT_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum { TLSTM_ISA_AVX2 = 1, TLSTM_ISA_AVX512 = 2 };
 
@@ -60,6 +61,29 @@ void tlstm_recurrent_step_avx512(int cell, const float *packed, ptrdiff_t units,
                                  ptrdiff_t gate_block, float *cell_state, ptrdiff_t cell_stride,
                                  float *h, ptrdiff_t h_stride, ptrdiff_t batch);
 
+/// tlstm_pack_recurrent with every weight rounded to bfloat16 (to nearest, ties to even; NaN
+/// stays NaN): the same layout in uint16_t, half the bytes.
+void tlstm_pack_recurrent_bf16(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows,
+                               ptrdiff_t units, ptrdiff_t k, ptrdiff_t width, uint16_t *packed);
+
+/// tlstm_recurrent_step_* over W_hh packed by tlstm_pack_recurrent_bf16: each weight widened
+/// exactly to Float in registers, so the result is the Float step's on the rounded weights.
+void tlstm_recurrent_step_bf16_avx2(int cell, const uint16_t *packed, ptrdiff_t units,
+                                    ptrdiff_t k, const float *h_prev, ptrdiff_t h_prev_stride,
+                                    const float *h_old, float *gates, ptrdiff_t gate_stride,
+                                    ptrdiff_t gate_block, float *cell_state,
+                                    ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
+                                    ptrdiff_t batch);
+void tlstm_recurrent_step_bf16_avx512(int cell, const uint16_t *packed, ptrdiff_t units,
+                                      ptrdiff_t k, const float *h_prev, ptrdiff_t h_prev_stride,
+                                      const float *h_old, float *gates, ptrdiff_t gate_stride,
+                                      ptrdiff_t gate_block, float *cell_state,
+                                      ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
+                                      ptrdiff_t batch);
+
+/// `value` rounded to bfloat16 (to nearest, ties to even; NaN stays NaN), as its bits.
+uint16_t tlstm_bfloat16(float value);
+
 /// The cell update alone for one row whose gate slots are `units` apart (the recurrent product
 /// already added); cell_state is read by the LSTM, h_old by the GRU.
 void tlstm_gates_avx2(int cell, const float *gates, float *cell_state, const float *h_old,
@@ -91,7 +115,7 @@ void tlstm_skinny_gemm_avx512(const float *a, ptrdiff_t lda, const float *bt, pt
 /// instruction set, c row-major with leading dimension ldc; c is read only when `accumulate`,
 /// bias (n floats, NULL for none) is added once. Register tiles of 6 × 16 (AVX2) or 12 × 32
 /// (AVX-512) over 256-step blocks of k; A is packed per call into a per-thread buffer
-/// (allocated on the thread's first call). Up to 4 rows run one at a time without packing. A caller splitting the columns among threads passes
+/// (allocated on the thread's first call, freed when it ends). Up to 4 rows run one at a time without packing. A caller splitting the columns among threads passes
 /// each a range starting at a multiple of the panel width (16 or 32), with packed_b, c and bias
 /// advanced to it (packed_b by start · k floats).
 void tlstm_gemm_packed_avx2(const float *a, ptrdiff_t a_row_stride, ptrdiff_t a_column_stride,
@@ -116,7 +140,7 @@ void tlstm_gemm_pack_b_avx512(const float *b, ptrdiff_t row_stride, ptrdiff_t co
                               ptrdiff_t k, ptrdiff_t n, float *packed);
 
 /// This thread's buffer of at least `count` floats for packing a B operand per call (grown
-/// when too small, kept for the thread's life); NULL when it cannot be allocated.
+/// when too small, freed when the thread ends); NULL when it cannot be allocated.
 float *tlstm_gemm_b_scratch(ptrdiff_t count);
 
 #endif

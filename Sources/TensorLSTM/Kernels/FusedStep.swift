@@ -83,16 +83,27 @@ enum FusedStep {
   /// `weight_hh` `[G·H, K]` packed for `cell`'s fused step on `isa`, or nil when no fused
   /// kernel can run it (not Float, no instruction set, or a cell without one). Copies; G·H·K
   /// floats (units rounded up to a panel).
+  ///
+  /// At `.bfloat16` the panels hold bfloat16 bits (two per Float of the returned storage, which
+  /// only the bfloat16 step reads).
   static func packedRecurrent<Scalar: BLASScalar>(
-    _ weightHH: Tensor<Scalar>, cell: RecurrentCell, isa: VectorISA?
+    _ weightHH: Tensor<Scalar>, cell: RecurrentCell, isa: VectorISA?,
+    precision: WeightPrecision = .float
   ) -> Tensor<Scalar>? {
     guard Scalar.self == Float.self, cell.hasFusedStep, let isa else { return nil }
     let gates = cell.gateCount
     let (units, k) = (weightHH.shape[0] / gates, weightHH.shape[1])
-    var packed = Tensor<Scalar>.zeros(shape: [tlstm_packed_count(gates, units, k, isa.width)])
+    let count = tlstm_packed_count(gates, units, k, isa.width)
+    var packed = Tensor<Scalar>.zeros(shape: [precision == .float ? count : (count + 1) / 2])
     weightHH.withBase { w in
       packed.withMutableBase { p in
-        tlstm_pack_recurrent(float(w), gates, units, units, k, isa.width, float(p))
+        switch precision {
+        case .float: tlstm_pack_recurrent(float(w), gates, units, units, k, isa.width, float(p))
+        case .bfloat16:
+          tlstm_pack_recurrent_bf16(
+            float(w), gates, units, units, k, isa.width,
+            UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt16.self))
+        }
       }
     }
     return packed
@@ -101,12 +112,33 @@ enum FusedStep {
   /// The first of the panels of units `first…` in a packed `W_hh` of `cell` with inner size
   /// `k`, for a worker that owns them (`first` a multiple of the panel width).
   static func panels<Scalar>(
-    _ packed: UnsafePointer<Scalar>, cell: RecurrentCell, first: Int, k: Int, isa: VectorISA
+    _ packed: UnsafePointer<Scalar>, cell: RecurrentCell, first: Int, k: Int, isa: VectorISA,
+    precision: WeightPrecision = .float
   ) -> UnsafePointer<Scalar> {
     require(
       first % isa.width == 0,
       "FusedStep.panels: first unit \(first) must be a multiple of \(isa.width)")
-    return packed + tlstm_packed_count(cell.gateCount, first, k, isa.width)
+    let offset = tlstm_packed_count(cell.gateCount, first, k, isa.width)
+    let bytes = offset * (precision == .float ? MemoryLayout<Float>.size : 2)
+    return (UnsafeRawPointer(packed) + bytes).assumingMemoryBound(to: Scalar.self)
+  }
+
+  /// `weights` with every element rounded to bfloat16 (and back to Float): what the bfloat16
+  /// kernels compute with, for the paths that read Float weights.
+  ///
+  /// - Precondition: `Scalar` is `Float`.
+  static func bfloat16Rounded<Scalar: BLASScalar>(_ weights: Tensor<Scalar>) -> Tensor<Scalar> {
+    require(
+      Scalar.self == Float.self,
+      "weightPrecision .bfloat16 rounds Float weights; this layer's are \(Scalar.self)")
+    var rounded = weights.contiguous()
+    rounded.withMutableBase { p in
+      let values = float(p)
+      for i in 0..<weights.count {
+        values[i] = Float(bitPattern: UInt32(tlstm_bfloat16(values[i])) << 16)
+      }
+    }
+    return rounded
   }
 
   /// One fused step of `cell` for `batch` rows; see `tlstm_recurrent_step_*` in
@@ -117,15 +149,26 @@ enum FusedStep {
     hPrevious: UnsafePointer<Scalar>, hPreviousStride: Int, hOld: UnsafePointer<Scalar>,
     gates: UnsafeMutablePointer<Scalar>, gateStride: Int, gateBlock: Int,
     cell cellState: UnsafeMutablePointer<Scalar>, cellStride: Int,
-    hidden h: UnsafeMutablePointer<Scalar>, hiddenStride: Int, batch: Int, trace: Bool = false
+    hidden h: UnsafeMutablePointer<Scalar>, hiddenStride: Int, batch: Int, trace: Bool = false,
+    precision: WeightPrecision = .float
   ) {
-    let kernel = isa == .avx512 ? tlstm_recurrent_step_avx512 : tlstm_recurrent_step_avx2
     require(!trace || cell == .lstm, "FusedStep.step: only the LSTM step keeps a trace")
-    kernel(
-      trace ? Int32(TLSTM_CELL_LSTM_TRACE) : code(cell), float(packed), units, k, float(hPrevious),
-      hPreviousStride, float(hOld),
-      float(gates), gateStride, gateBlock, float(cellState), cellStride, float(h), hiddenStride,
-      batch)
+    let code = trace ? Int32(TLSTM_CELL_LSTM_TRACE) : code(cell)
+    switch precision {
+    case .float:
+      let kernel = isa == .avx512 ? tlstm_recurrent_step_avx512 : tlstm_recurrent_step_avx2
+      kernel(
+        code, float(packed), units, k, float(hPrevious), hPreviousStride, float(hOld),
+        float(gates), gateStride, gateBlock, float(cellState), cellStride, float(h),
+        hiddenStride, batch)
+    case .bfloat16:
+      let kernel =
+        isa == .avx512 ? tlstm_recurrent_step_bf16_avx512 : tlstm_recurrent_step_bf16_avx2
+      kernel(
+        code, UnsafeRawPointer(float(packed)).assumingMemoryBound(to: UInt16.self), units, k,
+        float(hPrevious), hPreviousStride, float(hOld), float(gates), gateStride, gateBlock,
+        float(cellState), cellStride, float(h), hiddenStride, batch)
+    }
   }
 
   /// The vector cell update for one row whose gate slots are `count` apart; see
@@ -232,7 +275,7 @@ extension FusedStep {
   }
 
   /// This thread's buffer for packing an operand per call, at least `count` floats; allocated
-  /// on first use and grown, never freed (one per thread that multiplies).
+  /// on first use and grown, freed when the thread ends.
   static func operandScratch(count: Int) -> UnsafeMutablePointer<Float> {
     guard let scratch = tlstm_gemm_b_scratch(count) else {
       fatalError("FusedStep: cannot allocate \(count) floats to pack a GEMM operand")

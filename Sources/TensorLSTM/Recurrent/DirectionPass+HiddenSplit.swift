@@ -82,10 +82,12 @@ extension DirectionPass {
                 FusedStep.step(
                   cell: cell, isa: isa,
                   packed: FusedStep.panels(
-                    packedRecurrent, cell: cell, first: units.lowerBound, k: hidden, isa: isa),
+                    packedRecurrent, cell: cell, first: units.lowerBound, k: hidden, isa: isa,
+                    precision: stepPrecision),
                   units: n, k: hidden, hPrevious: previous, hPreviousStride: previousStride,
                   hOld: hOld, gates: gateRows, gateStride: rowWidth, gateBlock: n, cell: c,
-                  cellStride: n, hidden: h, hiddenStride: output.batchStride, batch: batch)
+                  cellStride: n, hidden: h, hiddenStride: output.batchStride, batch: batch,
+                  precision: stepPrecision)
               } else {
                 let hPrevious = StridedMatrix(
                   base: previous, rows: batch, columns: hidden, rowStride: previousStride,

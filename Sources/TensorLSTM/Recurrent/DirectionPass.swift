@@ -24,6 +24,8 @@ struct DirectionPass<Scalar: BLASScalar> {
   var packedRecurrent: UnsafePointer<Scalar>?
   /// The instruction set of the vector kernels (fused step and gate pass), nil for portable.
   var isa: VectorISA?
+  /// The precision of the panels `packedRecurrent` points to.
+  var stepPrecision: WeightPrecision
 
   var hidden: Int { geometry.hiddenSize }
   var hOut: Int { geometry.outputHiddenSize }
@@ -44,9 +46,14 @@ struct DirectionPass<Scalar: BLASScalar> {
     self.regions = regions
     gatheredInput = layer == 0 ? regions.gatheredInput : nil
     isa = kernel == .portable ? nil : weights.packedISA
+    let half = plan.streamsBFloat16 ? weights.packedRecurrentBFloat16 : nil
+    stepPrecision = half == nil ? .float : .bfloat16
     packedRecurrent =
       isa == nil
-      ? nil : weights.packedRecurrent.map { UnsafePointer($0.storage.base + $0.layout.offset) }
+      ? nil
+      : (half ?? weights.packedRecurrent).map {
+        UnsafePointer($0.storage.base + $0.layout.offset)
+      }
   }
 
   var cell: RecurrentCell { geometry.cell }
@@ -265,7 +272,8 @@ struct DirectionPass<Scalar: BLASScalar> {
         cell: cell, isa: isa, packed: packedRecurrent, units: hidden, k: hOut,
         hPrevious: hPrevious, hPreviousStride: hPreviousStride, hOld: hPrevious,
         gates: gateRows, gateStride: gateRowStride, gateBlock: hidden, cell: cellState,
-        cellStride: hidden, hidden: h, hiddenStride: hStride, batch: batch)
+        cellStride: hidden, hidden: h, hiddenStride: hStride, batch: batch,
+        precision: stepPrecision)
     } else {
       // h(t−1) · W_hhᵀ of the recurrent gates (all but the reset-before GRU's n) into their
       // slots.

@@ -2,11 +2,20 @@
 /// when the weights or the kernels are set: the gate rows' bias, the packed `W_hh` and, where
 /// the packed GEMM runs the input projection, the packed `W_ihᵀ`.
 struct DirectionWeights<Scalar: BLASScalar>: Sendable {
-  /// In PyTorch's order: weight_ih, weight_hh, [bias_ih, bias_hh], [weight_hr].
+  /// In PyTorch's order: weight_ih, weight_hh, [bias_ih, bias_hh], [weight_hr]; the source of
+  /// truth at every ``WeightPrecision``.
   var parameters: [Tensor<Scalar>]
-  var weightIH: Tensor<Scalar> { parameters[0] }
-  var weightHH: Tensor<Scalar> { parameters[1] }
-  var weightHR: Tensor<Scalar>?
+  /// The weights the forward computes with: `parameters`' at `.float`, rounded copies at a
+  /// narrower ``precision``.
+  var weightIH: Tensor<Scalar> { rounded?.ih ?? parameters[0] }
+  var weightHH: Tensor<Scalar> { rounded?.hh ?? parameters[1] }
+  var weightHR: Tensor<Scalar>? { projected ? (rounded?.hr ?? parameters.last) : nil }
+  /// Whether the last parameter is the LSTM's `weight_hr`.
+  let projected: Bool
+  /// The precision the forward streams the weights in.
+  private(set) var precision: WeightPrecision = .float
+  /// `weight_ih`, `weight_hh` and `weight_hr` rounded to ``precision``; nil at `.float`.
+  private var rounded: (ih: Tensor<Scalar>, hh: Tensor<Scalar>, hr: Tensor<Scalar>?)?
   /// The recurrence the weights are for.
   var cell: RecurrentCell
   /// Whether `parameters` holds `bias_ih` and `bias_hh`.
@@ -19,6 +28,10 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   var packedRecurrent: Tensor<Scalar>?
   /// The instruction set `packedRecurrent` is laid out for (its panel width).
   var packedISA: VectorISA?
+  /// At `.bfloat16`, `W_hh` packed as bfloat16 for the fused step too (half the bytes, the same
+  /// values as `packedRecurrent`); the plan streams it where the step is bound by reading the
+  /// weights (``ForwardPlan/streamsBFloat16``).
+  var packedRecurrentBFloat16: Tensor<Scalar>?
   /// `W_ihᵀ` packed for ``PackedGEMM`` on `packedISA`, one matrix per run of input gates
   /// (``RecurrentCell/inputRuns``: columns `gates · H`), when the packed GEMM runs the input
   /// projection (``GEMMCalibration/packsProjection(_:)``); empty when sgemm does.
@@ -26,11 +39,10 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
 
   init(
     cell: RecurrentCell, parameters: [Tensor<Scalar>], bias: Bool, projected: Bool,
-    kernels: RecurrentKernels
+    kernels: RecurrentKernels, precision: WeightPrecision = .float
   ) {
-    (self.cell, hasBias) = (cell, bias)
+    (self.cell, hasBias, self.projected) = (cell, bias, projected)
     self.parameters = parameters.map { $0.contiguous() }
-    weightHR = projected ? self.parameters.last : nil
     let hidden = parameters[0].shape[0] / cell.gateCount
     let width = cell.rowGates * hidden
     rowBias =
@@ -41,23 +53,40 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
           input: parameters[2].scalars, recurrent: parameters[3].scalars, hidden: hidden))
       : Tensor.zeros(shape: [width])
     packedRecurrent = nil
-    repack(for: kernels)
+    repack(for: kernels, precision: precision)
   }
 
-  /// Packs `W_hh` (and `W_ihᵀ` where the packed GEMM projects) for `kernels`' instruction set,
-  /// or drops the packed copies for the portable path; nothing when already packed so.
-  mutating func repack(for kernels: RecurrentKernels) {
+  /// Rounds the weights to `precision` and packs `W_hh` (and `W_ihᵀ` where the packed GEMM
+  /// projects) for `kernels`' instruction set, or drops the packed copies for the portable path;
+  /// nothing when already done so.
+  mutating func repack(for kernels: RecurrentKernels, precision: WeightPrecision) {
     let usable = Scalar.self == Float.self ? kernels.vectorISA : nil
     let packsInput = usable != nil && GEMMCalibration.packsProjection(kernels)
     // packedISA is nil exactly when there is no packed copy, so equal means already done.
-    if usable == packedISA && packsInput == !packedInput.isEmpty { return }
-    packedRecurrent = FusedStep.packedRecurrent(parameters[1], cell: cell, isa: usable)
+    if usable == packedISA && packsInput == !packedInput.isEmpty && precision == self.precision
+      && (precision == .float) == (rounded == nil)
+    {
+      return
+    }
+    self.precision = precision
+    switch precision {
+    case .float: rounded = nil
+    case .bfloat16:
+      rounded = (
+        FusedStep.bfloat16Rounded(parameters[0]), FusedStep.bfloat16Rounded(parameters[1]),
+        projected ? FusedStep.bfloat16Rounded(parameters[parameters.count - 1]) : nil
+      )
+    }
+    packedRecurrent = FusedStep.packedRecurrent(weightHH, cell: cell, isa: usable)
     packedISA = packedRecurrent == nil ? nil : usable
+    packedRecurrentBFloat16 =
+      precision == .bfloat16
+      ? FusedStep.packedRecurrent(weightHH, cell: cell, isa: usable, precision: .bfloat16) : nil
     packedInput = []
     guard packsInput, let isa = packedISA else { return }
     let hidden = parameters[0].shape[0] / cell.gateCount
     let features = parameters[0].shape[1]
-    parameters[0].withBase { w in
+    weightIH.withBase { w in
       let runs = cell.inputRuns
       for run in [runs.first] + (runs.second.map { [$0] } ?? []) {
         let base = UnsafeRawPointer(w + run.gates.lowerBound * hidden * features)

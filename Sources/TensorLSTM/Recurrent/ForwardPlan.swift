@@ -105,6 +105,12 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   /// ``GEMMCalibration`` or by forcing ``RecurrentKernels``), "packed … per call" (the hidden
   /// split's per-worker products, packed as they run), else "sgemm" (the BLAS's).
   public let inputProjection: String
+  /// Whether the fused step streams `W_hh` as bfloat16 (``WeightPrecision/bfloat16``, half the
+  /// bytes per step): where a worker's step is bound by reading the weights — at most
+  /// ``bfloat16MaximumRows`` rows and its `W_hh` larger than ``bfloat16MinimumBytes`` as Float.
+  /// Elsewhere the step reads Float panels of the same rounded weights (widening costs more
+  /// than it saves when the FMAs, not the bytes, bound the step), with the same result.
+  public let streamsBFloat16: Bool
   /// The facts behind the decisions, kept so that ``reasons`` can be written on demand (a
   /// forward never builds strings).
   let facts: Facts
@@ -115,6 +121,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     var recurrentWork: Int
     var recurrentBytes: Int
     var hasLengths: Bool
+    var precision: WeightPrecision
     var hiddenSize: Int
     var fusedLimit: Int
     /// The budget asked for, before the clamp to the cores.
@@ -140,13 +147,22 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   /// Multiply-adds per call (T·B·G·H·(I + Hout)) below which slicing the batch does not pay:
   /// B 12, H 48 (6.6 M) 0.104 vs 0.172 ms; the article (15.7 M) 0.19 vs 0.35.
   static let batchSplitMinimumWork = 2_000_000
+  /// Rows per worker up to which the step streams bfloat16 weights. AVX-512, T 1000, I 64
+  /// (tensorlstm-bench --precision bf16, Xeon family 6 model 207): B 1, H 512 185.7 → 69.1 ms,
+  /// H 1024 778 → 437; B 16, H 256 93.6 → 113.7 (widening each weight costs two vector
+  /// instructions against B FMAs).
+  static let bfloat16MaximumRows = 2
+  /// A worker's Float `W_hh` bytes above which the step streams bfloat16: B 1, H 256 (1 MiB,
+  /// in L2 either way) ran 12.4 ms as Float, 13.2 as bfloat16.
+  static let bfloat16MinimumBytes = 1 << 20
   /// The budget the gate chunk and the gathered input rows share.
   static let chunkBytes = 4 << 20
 
   init(
     geometry g: RecurrentGeometry, steps: Int, batch: Int, hasLengths: Bool, threads: Int,
     input: TensorLayout, timeAxis: Int, batchAxis: Int, scalarSize: Int, isa: VectorISA?,
-    packedProjection: Bool = false, forcedSplit: Split? = nil
+    packedProjection: Bool = false, precision: WeightPrecision = .float,
+    forcedSplit: Split? = nil
   ) {
     let fusedKernels = isa != nil
     gateCount = g.gateCount
@@ -221,6 +237,10 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
       kernel = fusedKernels ? .gemmThenVectorGates : .portable
     }
     stepKernels = Array(repeating: kernel, count: g.layers)
+    let workerWeightBytes = recurrentBytes / (chosen == .hiddenUnits ? 2 : 1)
+    streamsBFloat16 =
+      precision == .bfloat16 && kernel == .fused && rowsPerWorker <= Self.bfloat16MaximumRows
+      && workerWeightBytes > Self.bfloat16MinimumBytes
     instructionSet = isa?.description ?? "portable"
     // The hidden split projects each worker's units gate by gate through BLAS.gemm (columns
     // that are not whole panels of the packed W_ihᵀ), which packs per call where calibrated.
@@ -235,7 +255,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     }
     facts = Facts(
       inputCopy: inputCopy, recurrentWork: recurrentWork, recurrentBytes: recurrentBytes,
-      hasLengths: hasLengths,
+      hasLengths: hasLengths, precision: precision,
       hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, requestedThreads: requestedThreads)
   }
 
@@ -280,6 +300,13 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     default:
       reasons.append(
         "projection: \(inputProjection) GEMM, W_ihᵀ packed once, bias added as tiles are stored\(calibration)"
+      )
+    }
+    if facts.precision != .float {
+      reasons.append(
+        streamsBFloat16
+          ? "weights: bfloat16, W_hh streamed at half the bytes (\(facts.recurrentBytes >> 10) KiB as Float, \(rowsPerWorker) row\(rowsPerWorker == 1 ? "" : "s") per worker)"
+          : "weights: bfloat16 values in Float panels (the step is bound by its FMAs here: \(rowsPerWorker) rows per worker > \(Self.bfloat16MaximumRows), or W_hh ≤ \(Self.bfloat16MinimumBytes >> 10) KiB per worker, or no fused step)"
       )
     }
     if stepKernels.first == .resetBeforeGEMMs {

@@ -55,6 +55,14 @@ public struct LSTM<Scalar: BLASScalar>: Sendable {
     get { core.kernels }
     set { core.kernels = newValue }
   }
+  /// The precision the forward streams its weights in: `.float` (the default) or `.bfloat16`
+  /// (``WeightPrecision``: `weight_ih`, `weight_hh` and `weight_hr` rounded once, `W_hh` packed
+  /// at half the bytes for the fused step). `stateDict()` keeps the Float weights. Setting it
+  /// rounds and repacks; Float layers only. A traced forward (training) needs `.float`.
+  public var weightPrecision: WeightPrecision {
+    get { core.weightPrecision }
+    set { core.weightPrecision = newValue }
+  }
 
   /// The most threads one forward may use: its own workers plus OpenBLAS's, never more.
   /// `nil` (the default) follows ``BLAS/threadCount``, like PyTorch's `torch.get_num_threads()`.

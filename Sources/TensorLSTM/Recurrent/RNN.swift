@@ -49,6 +49,11 @@ public struct RNN<Scalar: BLASScalar>: Sendable {
     get { core.kernels }
     set { core.kernels = newValue }
   }
+  /// The precision the forward streams its weights in; see ``LSTM/weightPrecision``.
+  public var weightPrecision: WeightPrecision {
+    get { core.weightPrecision }
+    set { core.weightPrecision = newValue }
+  }
   /// The thread budget of a forward (nil: ``BLAS/threadCount``); see ``LSTM/threads``.
   public var threads: Int? {
     get { core.threads }

@@ -20,9 +20,24 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
     }
   }
   var kernels: RecurrentKernels = .automatic {
-    didSet {
-      for i in weights.indices { weights[i].repack(for: kernels) }
-    }
+    didSet { repackWeights() }
+  }
+  /// The precision the forward streams the weights in (``WeightPrecision``).
+  var weightPrecision: WeightPrecision = .float {
+    didSet { repackWeights() }
+  }
+
+  /// Stops with a message when the weights are not Float-precision: training computes with the
+  /// Float weights, so a reduced-precision forward has no trace that matches it.
+  func requireTrainable(_ call: String) {
+    require(
+      weightPrecision == .float,
+      "\(name).\(call): weightPrecision is .\(weightPrecision); training needs the Float weights: set weightPrecision = .float first (stateDict() holds them unchanged)"
+    )
+  }
+
+  private mutating func repackWeights() {
+    for i in weights.indices { weights[i].repack(for: kernels, precision: weightPrecision) }
   }
   /// Index `layer · D + direction`.
   private(set) var weights: [DirectionWeights<Scalar>]
@@ -134,7 +149,7 @@ struct RecurrentCore<Scalar: BLASScalar>: Sendable {
         DirectionWeights(
           cell: geometry.cell, parameters: parameters, bias: bias,
           projected: geometry.projected,
-          kernels: kernels))
+          kernels: kernels, precision: weightPrecision))
       index += count
     }
     weights = loaded

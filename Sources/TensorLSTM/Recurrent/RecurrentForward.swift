@@ -43,7 +43,8 @@ struct RecurrentForward<Scalar: BLASScalar> {
       threads: threads ?? BLAS.threadCount, input: input.layout, timeAxis: timeAxis,
       batchAxis: batchAxis, scalarSize: MemoryLayout<Scalar>.stride,
       isa: kernels == .portable ? nil : weights[0].packedISA,
-      packedProjection: !weights[0].packedInput.isEmpty, forcedSplit: threadSplit)
+      packedProjection: !weights[0].packedInput.isEmpty, precision: weights[0].precision,
+      forcedSplit: threadSplit)
   }
 
   @_specialize(where Scalar == Float)

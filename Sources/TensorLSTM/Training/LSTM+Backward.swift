@@ -43,6 +43,7 @@ extension LSTM {
     hiddenGradient: Tensor<Scalar>? = nil, cellGradient: Tensor<Scalar>? = nil,
     inputGradient: Bool = true
   ) throws -> LSTMGradients<Scalar> {
+    core.requireTrainable("backward")
     try TrainingError.checkTrace(
       model: (geometry, core.weights), trace: (trace.geometry, trace.weights), name: "LSTM")
     try TrainingError.check("outputGradient", outputGradient, is: trace.output.output.shape)

@@ -63,6 +63,7 @@ extension LSTM {
   public func forwardWithTrace(
     _ input: Tensor<Scalar>, initialState: LSTMState<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> LSTMTrace<Scalar> {
+    core.requireTrainable("forwardWithTrace")
     let s = try ForwardShape(self, input: input, initialState: initialState, lengths: lengths)
     if dropsOut { throw droppedTraceError }
     return TraceForward(lstm: self, shape: s, lengths: lengths).run(

@@ -5,6 +5,7 @@ extension RecurrentCore {
     _ trace: RecurrentTrace<Scalar>, outputGradient: Tensor<Scalar>,
     hiddenGradient: Tensor<Scalar>?
   ) throws -> RecurrentGradients<Scalar> {
+    requireTrainable("backward")
     try TrainingError.checkTrace(
       model: (geometry, weights), trace: (trace.geometry, trace.weights), name: name)
     try TrainingError.check("outputGradient", outputGradient, is: trace.output.output.shape)

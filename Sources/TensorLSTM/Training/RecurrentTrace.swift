@@ -53,6 +53,7 @@ extension RecurrentCore {
   func forwardWithTrace(_ input: Tensor<Scalar>, h0 initial: Tensor<Scalar>?, lengths: [Int]?)
     throws -> RecurrentTrace<Scalar>
   {
+    requireTrainable("forwardWithTrace")
     let s = try shape(input: input, h0: initial, lengths: lengths)
     let g = geometry
     let (steps, batch, hidden) = (s.steps, s.batch, g.hiddenSize)
