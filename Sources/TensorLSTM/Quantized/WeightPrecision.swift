@@ -18,5 +18,6 @@ public enum WeightPrecision: Sendable, Hashable, CaseIterable, CustomStringConve
   /// on the rounded weights. Relative rounding error per weight ≤ 2⁻⁹.
   case bfloat16
 
+  /// "float" or "bfloat16".
   public var description: String { self == .float ? "float" : "bfloat16" }
 }
