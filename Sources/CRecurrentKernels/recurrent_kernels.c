@@ -8,22 +8,6 @@ ptrdiff_t tlstm_packed_count(ptrdiff_t gates, ptrdiff_t units, ptrdiff_t k, ptrd
   return (units + width - 1) / width * k * gates * width;
 }
 
-void tlstm_pack_recurrent(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows, ptrdiff_t units,
-                          ptrdiff_t k, ptrdiff_t width, float *packed) {
-  for (ptrdiff_t u0 = 0; u0 < units; u0 += width) {
-    float *panel = packed + u0 / width * k * gates * width;
-    for (ptrdiff_t j = 0; j < k; j++) {
-      for (ptrdiff_t g = 0; g < gates; g++) {
-        for (ptrdiff_t lane = 0; lane < width; lane++) {
-          ptrdiff_t u = u0 + lane;
-          panel[(j * gates + g) * width + lane] =
-              u < units ? w[(g * gate_rows + u) * k + j] : 0.0f;
-        }
-      }
-    }
-  }
-}
-
 uint16_t tlstm_bfloat16(float value) {
   uint32_t bits;
   __builtin_memcpy(&bits, &value, sizeof bits);
@@ -32,20 +16,37 @@ uint16_t tlstm_bfloat16(float value) {
   return (uint16_t)(bits >> 16);
 }
 
-void tlstm_pack_recurrent_bf16(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows,
-                               ptrdiff_t units, ptrdiff_t k, ptrdiff_t width, uint16_t *packed) {
+// The panel layout of tlstm_pack_recurrent, written once: each weight (zero past `units`) goes
+// to `f32`, or rounded to `bf16` when that is not NULL.
+static void tlstm_pack_panels(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows,
+                              ptrdiff_t units, ptrdiff_t k, ptrdiff_t width, float *f32,
+                              uint16_t *bf16) {
   for (ptrdiff_t u0 = 0; u0 < units; u0 += width) {
-    uint16_t *panel = packed + u0 / width * k * gates * width;
+    ptrdiff_t panel = u0 / width * k * gates * width;
     for (ptrdiff_t j = 0; j < k; j++) {
       for (ptrdiff_t g = 0; g < gates; g++) {
         for (ptrdiff_t lane = 0; lane < width; lane++) {
-          ptrdiff_t u = u0 + lane;
-          panel[(j * gates + g) * width + lane] =
-              u < units ? tlstm_bfloat16(w[(g * gate_rows + u) * k + j]) : 0;
+          ptrdiff_t u = u0 + lane, at = panel + (j * gates + g) * width + lane;
+          float value = u < units ? w[(g * gate_rows + u) * k + j] : 0.0f;
+          if (bf16) {
+            bf16[at] = tlstm_bfloat16(value);
+          } else {
+            f32[at] = value;
+          }
         }
       }
     }
   }
+}
+
+void tlstm_pack_recurrent(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows, ptrdiff_t units,
+                          ptrdiff_t k, ptrdiff_t width, float *packed) {
+  tlstm_pack_panels(w, gates, gate_rows, units, k, width, packed, NULL);
+}
+
+void tlstm_pack_recurrent_bf16(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows,
+                               ptrdiff_t units, ptrdiff_t k, ptrdiff_t width, uint16_t *packed) {
+  tlstm_pack_panels(w, gates, gate_rows, units, k, width, NULL, packed);
 }
 
 #if !defined(__x86_64__)

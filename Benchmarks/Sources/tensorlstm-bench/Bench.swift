@@ -92,26 +92,15 @@ struct Bench: ParsableCommand {
       for calibration in calibrations { print(calibration) }
       return
     }
-    let custom = [batch, steps, input, hidden].contains { $0 != nil }
     if let precision {
-      let shapes =
-        custom
-        ? [
-          LSTMShape(
-            name: "custom", batch: batch ?? 1, steps: steps ?? 1000, input: input ?? 64,
-            hidden: hidden ?? 512)
-        ] : PrecisionBench.shapes
       PrecisionBench.run(
-        precision, cell: cell, shapes: shapes, threads: threads, repeats: repeats)
+        precision, cell: cell,
+        shapes: customShapes(defaults: PrecisionBench.customDefault)
+          ?? PrecisionBench.shapes, threads: threads, repeats: repeats)
       return
     }
     var shapes =
-      custom
-      ? [
-        LSTMShape(
-          name: "custom", batch: batch ?? 32, steps: steps ?? 10, input: input ?? 128,
-          hidden: hidden ?? 64)
-      ] : [LSTMShape.article, .large, .streaming]
+      customShapes(defaults: .article) ?? [LSTMShape.article, .large, .streaming]
     for i in shapes.indices {
       shapes[i].layers = layers
       shapes[i].bidirectional = bidirectional
@@ -243,6 +232,20 @@ struct Bench: ParsableCommand {
       shape: shape, cell: cell, threads: threads, blasMilliseconds: medians[0],
       portableMilliseconds: medians[1],
       naiveMilliseconds: naive, sgemmMilliseconds: limit)
+  }
+
+  /// Whether a shape flag is given.
+  var custom: Bool { [batch, steps, input, hidden].contains { $0 != nil } }
+
+  /// The one shape the flags give (`--batch/--steps/--input/--hidden`, the rest from
+  /// `defaults`), or nil when none is given.
+  func customShapes(defaults d: LSTMShape) -> [LSTMShape]? {
+    guard custom else { return nil }
+    return [
+      LSTMShape(
+        name: "custom", batch: batch ?? d.batch, steps: steps ?? d.steps, input: input ?? d.input,
+        hidden: hidden ?? d.hidden)
+    ]
   }
 
   func progress(_ message: String) {

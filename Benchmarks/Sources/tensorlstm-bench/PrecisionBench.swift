@@ -17,6 +17,10 @@ enum PrecisionBench {
     }
   }
 
+  /// The custom shape's defaults: issue 19's B 1, T 1000, I 64, H 512.
+  static let customDefault = LSTMShape(
+    name: "custom", batch: 1, steps: 1000, input: 64, hidden: 512)
+
   static func run(
     _ precision: PrecisionChoice, cell: Cell, shapes: [LSTMShape], threads: Int, repeats: Int
   ) {
