@@ -188,15 +188,19 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
     }
   }
 
-  /// Whether the recurrent layers' input projection runs on the packed GEMM for `kernels`.
+  /// Whether Float GEMMs (the recurrent input projection, and ``BLAS`` products) run on the
+  /// packed GEMM for `kernels`.
   static func packsProjection(_ kernels: RecurrentKernels) -> Bool {
     switch kernels {
     case .portable: return false
     case .avx512, .avx2: return true
-    case .automatic:
-      return kernels.vectorISA.map { calibration(for: $0).prefersPacked } ?? false
+    case .automatic: return automaticPrefersPacked
     }
   }
+
+  /// The verdict for `.automatic` (the widest set's calibration), read by every Float GEMM:
+  /// measured on first use, then a constant (no lock per call).
+  private static let automaticPrefersPacked = current?.prefersPacked ?? false
 
   private static func measure(_ isa: VectorISA) -> GEMMCalibration {
     var generator = SeededGenerator(seed: 0xca11b)
