@@ -57,11 +57,15 @@ public enum BLAS {
 
   /// The count of the scope this thread runs in (0: none), so that nested calls and the
   /// engine's helper threads (which inherit their caller's scope) never wait on themselves.
-  static let scopeKey: pthread_key_t = {
+  static let scopeKey = threadKey()
+
+  /// A new key for a per-thread value (no destructor), stopping with a message when the
+  /// system has none left.
+  static func threadKey() -> pthread_key_t {
     var key = pthread_key_t()
     require(pthread_key_create(&key, nil) == 0, "BLAS: pthread_key_create failed")
     return key
-  }()
+  }
 
   /// The OpenBLAS thread count of the scope this thread runs in, or nil outside any.
   static var currentScope: Int? {

@@ -318,11 +318,7 @@ extension BLAS {
     }
   }
 
-  private static let gemmKernelsKey: pthread_key_t = {
-    var key = pthread_key_t()
-    require(pthread_key_create(&key, nil) == 0, "BLAS: pthread_key_create failed")
-    return key
-  }()
+  private static let gemmKernelsKey = threadKey()
 }
 
 /// A `B` operand that many products of the same size multiply (a backward's `W_hh`, once per
