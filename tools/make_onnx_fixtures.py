@@ -134,12 +134,30 @@ class StackedRNN(nn.Module):
         return self.head(nn.functional.gelu(y[-1]))
 
 
+class UnrolledCell(nn.Module):
+    """An LSTMCell unrolled over 3 steps: exporters write each step as Gemm/Split/activations,
+    which the plan fuses into engine steps."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.LSTMCell(5, 7)
+        self.head = nn.Linear(7, 2)
+
+    def forward(self, x):  # [B, 3, 5]
+        h = torch.zeros(x.shape[0], 7)
+        c = torch.zeros(x.shape[0], 7)
+        for t in range(x.shape[1]):
+            h, c = self.cell(x[:, t], (h, c))
+        return self.head(h), c
+
+
 def exported():
     torch.manual_seed(3)
     cases = [
         ("tagger", Tagger(), torch.randint(0, 20, (3, 9)), {0: "batch", 1: "seq"}, ["logits"]),
         ("convgru", ConvGRU(), torch.randn(2, 11, 4), {0: "batch", 1: "seq"}, ["probs", "h"]),
         ("rnn", StackedRNN(), torch.randn(6, 3, 5), {0: "seq", 1: "batch"}, ["out"]),
+        ("cell", UnrolledCell(), torch.randn(4, 3, 5), {0: "batch"}, ["out", "c"]),
     ]
     for name, model, x, axes, outputs in cases:
         model.eval()
@@ -155,6 +173,8 @@ def exported():
                 x2 = x[:1, :7]
             if name == "tagger":
                 x2 = x[:2, :5]
+            if name == "cell":
+                x2 = x[:1]
             s = session(path)
             tensors = {}
             for tag, xi in (("a", x), ("b", x2)):

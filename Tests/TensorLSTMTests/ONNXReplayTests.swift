@@ -18,7 +18,7 @@ import Testing
 
   static let models = [
     "silero_vad", "silero_vad_16k_op15", "silero_vad_op18_ifless", "onnx_tagger_op17",
-    "onnx_convgru_op17", "onnx_rnn_op17", "onnx_tagger_op14",
+    "onnx_convgru_op17", "onnx_rnn_op17", "onnx_tagger_op14", "onnx_cell_op17",
   ]
 
   /// The model and inputs of `file`: Silero with a random chunk and state, a torch export
@@ -108,10 +108,23 @@ import Testing
     #expect(a == b)
   }
 
+  /// An LSTM cell the exporter wrote as operators (Gemm, Split, activations, Mul/Add) is one
+  /// engine step in the plan: Silero's op18 model has one, the unrolled LSTMCell three.
+  @Test(arguments: [("silero_vad_op18_ifless", 1), ("onnx_cell_op17", 3), ("onnx_cell_op14", 3)])
+  func exportedCellsAreFused(file: String, cells: Int) throws {
+    let (model, inputs) = try Self.modelAndInputs(file)
+    let plan = try #require(try model.plan(for: inputs))
+    let fused = plan.description.split(separator: "\n").filter { $0.contains("LSTMCell '") }
+    #expect(fused.count == cells, "\(plan)")
+    #expect(!plan.description.contains("Split '"), "\(plan)")
+  }
+
   /// An input with the traced shape but other strides (a strided view) is evaluated, not
-  /// replayed through the traced layout, and gives the contiguous input's result.
-  @Test func inputsWithOtherStridesFallBack() throws {
-    let model = try ONNXModelTests.silero("silero_vad_16k_op15")
+  /// replayed through the traced layout, and gives the contiguous input's result (the fused
+  /// cell of op18 too).
+  @Test(arguments: ["silero_vad_16k_op15", "silero_vad_op18_ifless"])
+  func inputsWithOtherStridesFallBack(file: String) throws {
+    let model = try ONNXModelTests.silero(file)
     let wideState = Tensor<Float>.randomNormal(shape: [2, 1, 256], seed: 4)
     let state = wideState.sliced(axis: 2, range: 1..<256, step: 2)
     let wide = Tensor<Float>.randomNormal(shape: [1, 1152], seed: 5) * 0.1

@@ -271,6 +271,20 @@ extension ONNXOperator {
       ]
     case .recurrent(let r, let prepared):
       return try ONNXRecurrentRun.run(r, prepared: prepared, inputs, outputs: outputs, node)
+    case .lstmCell(let lstm):
+      let (x, c) = (try float(0), try float(6))
+      let state = [x.shape.first ?? 0, lstm.hiddenSize]
+      // An absent initial_h is a zero state (the cell's hidden product was folded into a bias).
+      let h = optional(5) == nil ? Tensor<Float>.zeros(shape: state) : try float(5)
+      guard x.shape == [state[0], lstm.inputSize], h.shape == state, c.shape == state else {
+        throw fail(
+          "the fused LSTM cell takes X [B, \(lstm.inputSize)] and states \(state), got \(x.shape), \(h.shape), \(c.shape)"
+        )
+      }
+      let out = try lstm(
+        x.unsqueezed(axis: 0),
+        initialState: LSTMState(hidden: h.unsqueezed(axis: 0), cell: c.unsqueezed(axis: 0)))
+      return [out.output, out.hidden, out.cell].map { .float($0.squeezed(axis: 0)) }
     case .ifElse:
       throw fail("internal: If is run by the executor")
     }

@@ -163,7 +163,7 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
     }
     try program.trace(0, &slots, &tracer, isa: isa)
     let results = try outputs(slots)
-    cache.store(tracer.plan(program, values: slots), for: signature)
+    cache.store(tracer.plan(program, values: slots, kernels: kernels), for: signature)
     return results
   }
 

@@ -62,6 +62,11 @@ enum ONNXOperator {
   case matmul
   case conv(Convolution)
   case recurrent(Recurrent, prepared: PreparedRecurrent?)
+  /// One LSTM step fused by the plan from the operators an exporter wrote for a cell
+  /// (``ONNXTracer/fuseLSTMCells(_:dropped:resolve:outputs:values:fixed:kernels:)``): inputs
+  /// in an `LSTM` node's positions (`X` `[B, I]`, `initial_h` and `initial_c` `[B, H]` at 5
+  /// and 6), outputs `Y`, `Y_h`, `Y_c` as `[B, H]`.
+  case lstmCell(LSTM<Float>)
   case ifElse(then: Int, else: Int)
 
   /// The operators the loader knows, by op type, for the unsupported-operator report and the

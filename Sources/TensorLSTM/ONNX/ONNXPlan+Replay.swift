@@ -108,6 +108,10 @@ extension ONNXPlan {
       for step: Step, inputs: [ONNXValue?], outputs: [ONNXValue?], constant: [Bool]
     ) -> (ONNXReplay, [TensorLayout?]) {
       let layouts = inputs.map { $0?.float?.layout }
+      if case .lstmCell(let lstm) = step.op {
+        guard let r = ONNXReplay.cell(lstm, inputs: inputs) else { return generic }
+        return (.recurrent(r), layouts)
+      }
       // Every input that is not float data must be fixed (its value shaped the outputs),
       // but for a Gather's indices, whose count the signature fixes.
       var gathersByData = false
@@ -322,6 +326,34 @@ extension ONNXReplay {
       buffers: [output, hidden, cell]
         + (plan.copiesInput ? [TensorLayout(contiguous: [steps, batch, g.inputSize])] : []),
       batchMajor: engine.batchFirst, outputs: Array(views.prefix(outputs.count)))
+  }
+}
+
+extension ONNXReplay {
+  /// The replay of a fused LSTM cell (``ONNXOperator/lstmCell(_:)``): the engine runs one time
+  /// step over `X` `[B, I]` read as `[1, B, I]`, states read as `[1, B, H]`, and its results are
+  /// viewed back as `[B, H]`.
+  static func cell(_ lstm: LSTM<Float>, inputs: [ONNXValue?]) -> ONNXRecurrentReplay? {
+    guard inputs.count == 7, let x = inputs[0]?.float, let c = inputs[6]?.float, x.rank == 2
+    else { return nil }
+    let engine = lstm.core.engine
+    let source = x.layout.unsqueezed(axis: 0)
+    let timeMajor = Tensor(storage: x.storage, layout: source)
+    guard
+      let shape = try? ForwardShape(
+        geometry: lstm.core.geometry, batchFirst: false, input: timeMajor, lengths: nil),
+      !shape.unbatched
+    else { return nil }
+    let plan = engine.plan(shape, input: timeMajor, hasLengths: false)
+    let state = TensorLayout(contiguous: [1, shape.batch, lstm.hiddenSize])
+    let view = TensorLayout(contiguous: [shape.batch, lstm.hiddenSize])
+    return ONNXRecurrentReplay(
+      engine: engine, plan: plan, source: source,
+      h0: inputs[5]?.float.map { $0.layout.unsqueezed(axis: 0) },
+      c0: c.layout.unsqueezed(axis: 0), lengths: nil,
+      buffers: [state, state, state]
+        + (plan.copiesInput ? [TensorLayout(contiguous: [1, shape.batch, lstm.inputSize])] : []),
+      batchMajor: false, outputs: [view, view, view])
   }
 }
 

@@ -184,8 +184,11 @@ struct ONNXTracer {
   }
 
   /// The flat plan, or nil when an `If` condition depended on data. Besides dropping the
-  /// steps whose outputs are fixed, it fuses a `Relu` into the `Conv` it is the only reader of.
-  func plan(_ program: ONNXProgram, values: [ONNXValue?]) -> ONNXPlan? {
+  /// steps whose outputs are fixed, it fuses a `Relu` into the `Conv` it is the only reader of
+  /// and an LSTM cell written as operators into one engine step (``fuseLSTMCells``).
+  func plan(
+    _ program: ONNXProgram, values: [ONNXValue?], kernels: RecurrentKernels
+  ) -> ONNXPlan? {
     if dynamicCondition != nil { return nil }
     var aliases = self.aliases
     func resolve(_ s: Int) -> Int {
@@ -213,6 +216,9 @@ struct ONNXTracer {
         }
       }
     }
+    Self.fuseLSTMCells(
+      &kept, dropped: &dropped, resolve: resolve, outputs: program.outputs.map(\.slot),
+      values: values, fixed: fixed, kernels: kernels)
     var compact: [Int: Int] = [:]
     var names: [String] = []
     var template: [ONNXValue?] = []

@@ -247,6 +247,7 @@ struct ONNXProgramBuilder {
     case .gemm: (required, most) = (2, 3)
     case .conv: (required, most) = (2, 3)
     case .recurrent: (required, most) = (3, 8)
+    case .lstmCell: (required, most) = (7, 7)
     case .ifElse: (required, most) = (1, 1)
     }
     let present = node.inputs.count
