@@ -194,7 +194,8 @@ def exported():
 
 def convolutions():
     """onnx_convs.onnx: Conv nodes that take each path of ONNXModel's convolution — the skinny
-    kernel (≤ 8 output positions, with row, column and inner tails, groups, stride, dilation)
+    kernel (≤ 8 output positions: 1, 2, 3, 5, 6, 8 and 9 of them, with row, column and inner
+    tails, groups, stride, dilation)
     and BLAS (more positions) — with onnxruntime's outputs."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -206,6 +207,8 @@ def convolutions():
         ("grouped", "X", 6, 2, dict(group=3)),
         ("single", "X", 9, 21, dict(pads=[6, 6])),
         ("framed", "A", 37, 40, dict(strides=[8])),
+        ("pair", "X", 11, 8, {}),
+        ("six", "X", 10, 4, {}),
     ]
     nodes, inits, outputs = [], [], []
     channels = {"X": 3, "A": 1}

@@ -167,53 +167,65 @@ TARGET void ISA(tlstm_lstm_gate_gradient)(const float *gates, const float *cell,
   }
 }
 
-#undef INLINE_ISA
+// One register tile of the skinny GEMM: MR rows of `a` by NB columns (rows of `bt`), MR·NB
+// accumulators, walking j once. MR and NB are constants at every call, so the loops unroll.
+// Tails reuse the last row or column and store only the valid sums.
+INLINE_ISA void ISA(skinny_tile)(const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldb,
+                                 float *c, ptrdiff_t ldc, ptrdiff_t m0, ptrdiff_t mb,
+                                 ptrdiff_t n0, ptrdiff_t nb, ptrdiff_t k, const int MR,
+                                 const int NB) {
+  const ptrdiff_t full = k - k % W;
+  const float *b[4], *r[8];
+  for (int q = 0; q < NB; q++) b[q] = bt + (n0 + (q < nb ? q : nb - 1)) * ldb;
+  for (int p = 0; p < MR; p++) r[p] = a + (m0 + (p < mb ? p : mb - 1)) * lda;
+  vec s[8][4];
+  for (int p = 0; p < MR; p++)
+    for (int q = 0; q < NB; q++) s[p][q] = vzero();
+  for (ptrdiff_t j = 0; j < full; j += W) {
+    vec vb[4];
+    for (int q = 0; q < NB; q++) vb[q] = vloadu(b[q] + j);
+    for (int p = 0; p < MR; p++) {
+      const vec va = vloadu(r[p] + j);
+      for (int q = 0; q < NB; q++) s[p][q] = vfmadd(va, vb[q], s[p][q]);
+    }
+  }
+  if (full < k) {
+    const mask_t tail = vmask_below(k % W);
+    vec vb[4];
+    for (int q = 0; q < NB; q++) vb[q] = vload_masked(b[q] + full, tail);
+    for (int p = 0; p < MR; p++) {
+      const vec va = vload_masked(r[p] + full, tail);
+      for (int q = 0; q < NB; q++) s[p][q] = vfmadd(va, vb[q], s[p][q]);
+    }
+  }
+  for (ptrdiff_t p = 0; p < mb; p++)
+    for (ptrdiff_t q = 0; q < nb; q++) c[(m0 + p) * ldc + n0 + q] += vreduce(s[p][q]);
+}
 
-// c[m·ldc + n] += Σ_j a[m·lda + j] · bt[n·ldb + j]: a tile of four rows of `a` by four columns
-// (16 accumulators, 8 loads per 16 FMAs) walks j once; each row of `a` is read once per four
-// columns — a GEMM with few columns (an im2col'd convolution with few output positions) that a
-// packing GEMM spends most of its time preparing for. Tails reuse the last row or column and
-// store only the valid sums.
+// c[m·ldc + n] += Σ_j a[m·lda + j] · bt[n·ldb + j]: a GEMM with few columns (an im2col'd
+// convolution with few output positions, a batch-1 projection) that a packing GEMM spends most
+// of its time preparing for. Each row of `a` is read once per tile of columns: tiles of four
+// rows by four columns (8 loads per 16 FMAs), of eight rows by two, or of eight rows by one
+// for the last columns, so a one- or two-column product does no FMA on a repeated column.
 TARGET void ISA(tlstm_skinny_gemm)(const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldb,
                                    float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
                                    ptrdiff_t k) {
-  const ptrdiff_t full = k - k % W;
-  const mask_t tail = vmask_below(k % W);
   for (ptrdiff_t n0 = 0; n0 < cols; n0 += 4) {
     const ptrdiff_t nb = cols - n0 < 4 ? cols - n0 : 4;
-    const float *b[4];
-    for (int q = 0; q < 4; q++) b[q] = bt + (n0 + (q < nb ? q : nb - 1)) * ldb;
-    for (ptrdiff_t m0 = 0; m0 < rows; m0 += 4) {
-      const ptrdiff_t mb = rows - m0 < 4 ? rows - m0 : 4;
-      const float *r[4];
-      for (int p = 0; p < 4; p++) r[p] = a + (m0 + (p < mb ? p : mb - 1)) * lda;
-      vec s[4][4];
-      for (int p = 0; p < 4; p++)
-        for (int q = 0; q < 4; q++) s[p][q] = vzero();
-      for (ptrdiff_t j = 0; j < full; j += W) {
-        const vec b0 = vloadu(b[0] + j), b1 = vloadu(b[1] + j), b2 = vloadu(b[2] + j),
-                  b3 = vloadu(b[3] + j);
-        for (int p = 0; p < 4; p++) {
-          const vec va = vloadu(r[p] + j);
-          s[p][0] = vfmadd(va, b0, s[p][0]);
-          s[p][1] = vfmadd(va, b1, s[p][1]);
-          s[p][2] = vfmadd(va, b2, s[p][2]);
-          s[p][3] = vfmadd(va, b3, s[p][3]);
-        }
-      }
-      if (full < k) {
-        const vec b0 = vload_masked(b[0] + full, tail), b1 = vload_masked(b[1] + full, tail),
-                  b2 = vload_masked(b[2] + full, tail), b3 = vload_masked(b[3] + full, tail);
-        for (int p = 0; p < 4; p++) {
-          const vec va = vload_masked(r[p] + full, tail);
-          s[p][0] = vfmadd(va, b0, s[p][0]);
-          s[p][1] = vfmadd(va, b1, s[p][1]);
-          s[p][2] = vfmadd(va, b2, s[p][2]);
-          s[p][3] = vfmadd(va, b3, s[p][3]);
-        }
-      }
-      for (ptrdiff_t p = 0; p < mb; p++)
-        for (ptrdiff_t q = 0; q < nb; q++) c[(m0 + p) * ldc + n0 + q] += vreduce(s[p][q]);
+    if (nb >= 3) {
+      for (ptrdiff_t m0 = 0; m0 < rows; m0 += 4)
+        ISA(skinny_tile)(a, lda, bt, ldb, c, ldc, m0, rows - m0 < 4 ? rows - m0 : 4, n0, nb, k,
+                         4, 4);
+    } else if (nb == 2) {
+      for (ptrdiff_t m0 = 0; m0 < rows; m0 += 8)
+        ISA(skinny_tile)(a, lda, bt, ldb, c, ldc, m0, rows - m0 < 8 ? rows - m0 : 8, n0, 2, k,
+                         8, 2);
+    } else {
+      for (ptrdiff_t m0 = 0; m0 < rows; m0 += 8)
+        ISA(skinny_tile)(a, lda, bt, ldb, c, ldc, m0, rows - m0 < 8 ? rows - m0 : 8, n0, 1, k,
+                         8, 1);
     }
   }
 }
+
+#undef INLINE_ISA

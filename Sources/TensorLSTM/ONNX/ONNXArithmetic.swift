@@ -54,25 +54,54 @@ enum ONNXArithmetic {
   }
 
   /// Float arithmetic of `a` and `b` read through `aLayout` and `bLayout` (expanded to the
-  /// result's shape) into `y`; no allocation.
+  /// result's shape) into `y`; no allocation. The operator is chosen once per row, and rows
+  /// of unit stride (the usual case once axes are merged) run as plain loops the compiler
+  /// vectorises: no closure call per element.
   static func floatBinary(
     _ op: ONNXOperator.Binary, _ a: Tensor<Float>, _ aLayout: TensorLayout, _ b: Tensor<Float>,
     _ bLayout: TensorLayout, into y: Tensor<Float>
   ) {
-    switch op {
-    case .add: Tensor.zipped(a, aLayout, b, bLayout, into: y) { $0 + $1 }
-    case .sub: Tensor.zipped(a, aLayout, b, bLayout, into: y) { $0 - $1 }
-    case .mul: Tensor.zipped(a, aLayout, b, bLayout, into: y) { $0 * $1 }
-    case .div: Tensor.zipped(a, aLayout, b, bLayout, into: y) { $0 / $1 }
-    default:
-      let e = b.count == 1 ? b.storage.base[b.layout.offset] : .nan
-      if e == 2 {
-        Tensor.zipped(a, aLayout, b, bLayout, into: y) { u, _ in u * u }
-      } else if e == 0.5 {
-        Tensor.zipped(a, aLayout, b, bLayout, into: y) { u, _ in u.squareRoot() }
-      } else {
-        Tensor.zipped(a, aLayout, b, bLayout, into: y) { Tensor.power($0, $1) }
+    // Pow by a constant 2 or ½ (Silero's magnitude) is a product or a square root.
+    let exponent = op == .pow && b.count == 1 ? b.storage.base[b.layout.offset] : .nan
+    let out = y.storage.base
+    withExtendedLifetime((a, b, y)) {
+      let (x, z) = (UnsafePointer(a.storage.base), UnsafePointer(b.storage.base))
+      StridedWalk.forEachRow(aLayout, bLayout, y.layout, merging: true) {
+        i, j, k, n, si, sj, sk in
+        let (p, q, r) = (x + i, z + j, out + k)
+        if si == 1 && sj == 1 && sk == 1 {
+          switch op {
+          case .add: for t in 0..<n { r[t] = p[t] + q[t] }
+          case .sub: for t in 0..<n { r[t] = p[t] - q[t] }
+          case .mul: for t in 0..<n { r[t] = p[t] * q[t] }
+          case .div: for t in 0..<n { r[t] = p[t] / q[t] }
+          default: powerRow(p, 1, q, 1, r, 1, n, exponent)
+          }
+        } else {
+          switch op {
+          case .add: for t in 0..<n { r[t &* sk] = p[t &* si] + q[t &* sj] }
+          case .sub: for t in 0..<n { r[t &* sk] = p[t &* si] - q[t &* sj] }
+          case .mul: for t in 0..<n { r[t &* sk] = p[t &* si] * q[t &* sj] }
+          case .div: for t in 0..<n { r[t &* sk] = p[t &* si] / q[t &* sj] }
+          default: powerRow(p, si, q, sj, r, sk, n, exponent)
+          }
+        }
       }
+    }
+  }
+
+  /// One row of `Pow`; `exponent` is the exponent when it is one constant, else NaN.
+  @inline(__always)
+  private static func powerRow(
+    _ p: UnsafePointer<Float>, _ si: Int, _ q: UnsafePointer<Float>, _ sj: Int,
+    _ r: UnsafeMutablePointer<Float>, _ sk: Int, _ n: Int, _ exponent: Float
+  ) {
+    if exponent == 2 {
+      for t in 0..<n { r[t &* sk] = p[t &* si] * p[t &* si] }
+    } else if exponent == 0.5 {
+      for t in 0..<n { r[t &* sk] = p[t &* si].squareRoot() }
+    } else {
+      for t in 0..<n { r[t &* sk] = Tensor.power(p[t &* si], q[t &* sj]) }
     }
   }
 

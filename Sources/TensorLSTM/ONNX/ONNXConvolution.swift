@@ -90,17 +90,28 @@ enum ONNXConvolution {
                   while kLo < kernel && start + kLo * c.dilation < 0 { kLo += 1 }
                   while kHi > kLo && start + (kHi - 1) * c.dilation >= length { kHi -= 1 }
                   let step = c.dilation &* sl
-                  for ci in 0..<groupIn {
-                    let source = input + n * sn + (g * groupIn + ci) * sc
-                    let destination = column + o * rows + ci * kernel
-                    for k in 0..<kLo { destination[k] = 0 }
-                    if step == 1 && kHi - kLo > 16 {
-                      (destination + kLo).update(from: source + start + kLo, count: kHi - kLo)
-                    } else {
-                      let first = (start &+ kLo &* c.dilation) &* sl
-                      for k in kLo..<kHi { destination[k] = source[first &+ (k &- kLo) &* step] }
+                  let row = column + o * rows
+                  if kLo > 0 || kHi < kernel { row.update(repeating: 0, count: rows) }
+                  // Channel ci's taps kLo..<kHi: `count` elements `step` apart from `source`.
+                  var source =
+                    input + n * sn + g * groupIn * sc + (start &+ kLo &* c.dilation) &* sl
+                  var destination = row + kLo
+                  let count = kHi - kLo
+                  if step == 1 && count > 16 {
+                    for _ in 0..<groupIn {
+                      destination.update(from: source, count: count)
+                      (source, destination) = (source + sc, destination + kernel)
                     }
-                    for k in kHi..<kernel { destination[k] = 0 }
+                  } else if step == 1 {
+                    for _ in 0..<groupIn {
+                      for k in 0..<count { destination[k] = source[k] }
+                      (source, destination) = (source + sc, destination + kernel)
+                    }
+                  } else {
+                    for _ in 0..<groupIn {
+                      for k in 0..<count { destination[k] = source[k &* step] }
+                      (source, destination) = (source + sc, destination + kernel)
+                    }
                   }
                 }
               } else {
