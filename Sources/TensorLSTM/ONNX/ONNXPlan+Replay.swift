@@ -6,7 +6,7 @@ import Synchronization
 /// (``ONNXPlan/Kernel/matches(_:)``); otherwise, and for operators without a replay, the
 /// step is evaluated as in the traced run. Replays allocate nothing: their outputs go to
 /// buffers the caller's ``ONNXRunState`` keeps from run to run.
-enum ONNXReplay: Sendable {
+indirect enum ONNXReplay: Sendable {
   /// Evaluated as in the traced run (allocates its outputs).
   case generic
   /// The outputs are input 0's storage with these layouts (Reshape, Transpose, Slice,
@@ -418,16 +418,17 @@ final class ONNXRunState: @unchecked Sendable {
 }
 
 extension ONNXPlan {
-  /// Runs step `index` by its replay into `state`'s buffers and slots.
+  /// Runs step `index` by its replay into `state`'s buffers and `slots`.
   /// Returns false when the step must be evaluated instead (a Gather's index count changed).
   func replay(
-    _ index: Int, _ kernel: Kernel, _ state: ONNXRunState, isa: VectorISA?
+    _ index: Int, _ kernel: Kernel, _ state: ONNXRunState, _ slots: inout [ONNXValue?],
+    isa: VectorISA?
   ) throws(ONNXError) -> Bool {
     let (inputs, outputs) = (kernel.step.inputs, kernel.step.outputs)
     func store(_ i: Int, _ t: Tensor<Float>) {
-      if i < outputs.count, outputs[i] >= 0 { state.slots[outputs[i]] = .float(t) }
+      if i < outputs.count, outputs[i] >= 0 { slots[outputs[i]] = .float(t) }
     }
-    func float(_ i: Int) -> Tensor<Float> { state.slots[inputs[i]]!.float! }
+    func float(_ i: Int) -> Tensor<Float> { slots[inputs[i]]!.float! }
     switch kernel.replay {
     case .generic:
       break
@@ -545,7 +546,7 @@ extension ONNXPlan {
       }
       store(0, y)
     case .gatherRows(let rows, let inner, let size, let out):
-      guard case .int64(let indices, _)? = state.slots[inputs[1]], indices.count == rows else {
+      guard case .int64(let indices, _)? = slots[inputs[1]], indices.count == rows else {
         return false
       }
       let table = float(0)

@@ -99,28 +99,34 @@ public final class ONNXPlan: Sendable, CustomStringConvertible {
     _ inputs: some Collection<ONNXValue>, isa: VectorISA?, emit: (Int, ONNXValue) -> Void
   ) throws(ONNXError) {
     let state = idle.withLock { $0.popLast() } ?? ONNXRunState(plan: self)
+    // The slots live in a local array for the run (moved, not copied): its accesses need no
+    // dynamic exclusivity checks, and its element reads no retains of the run state.
+    var slots: [ONNXValue?] = []
+    swap(&slots, &state.slots)
     defer {
       // Hold no caller value between runs: buffers are free again once the caller drops them.
       state.arguments.removeAll(keepingCapacity: true)
-      for i in computedSlots { state.slots[i] = nil }
+      for i in computedSlots { slots[i] = nil }
+      swap(&slots, &state.slots)
       idle.withLock { if $0.count < Self.idleLimit { $0.append(state) } }
     }
-    for (slot, value) in zip(inputSlots, inputs) where slot >= 0 { state.slots[slot] = value }
-    for (index, kernel) in kernels.enumerated() {
+    for (slot, value) in zip(inputSlots, inputs) where slot >= 0 { slots[slot] = value }
+    for index in kernels.indices {
+      let kernel = kernels[index]
       let replayed =
-        kernel.matches(state.slots) ? try replay(index, kernel, state, isa: isa) : false
+        kernel.matches(slots) ? try replay(index, kernel, state, &slots, isa: isa) : false
       if !replayed {
         state.arguments.removeAll(keepingCapacity: true)
-        for s in kernel.step.inputs { state.arguments.append(s >= 0 ? state.slots[s] : nil) }
+        for s in kernel.step.inputs { state.arguments.append(s >= 0 ? slots[s] : nil) }
         try kernel.step.op.run(
           state.arguments, outputs: kernel.step.outputs, node: kernel.step.name, isa: isa,
-          into: &state.slots)
+          into: &slots)
         state.arguments.removeAll(keepingCapacity: true)
       }
-      for r in kernel.step.release { state.slots[r] = nil }
+      for r in kernel.step.release { slots[r] = nil }
     }
     for (i, slot) in outputSlots.enumerated() {
-      guard let v = state.slots[slot] else {
+      guard let v = slots[slot] else {
         throw ONNXError.runtime(node: names[slot], reason: "the output was not computed")
       }
       emit(i, v)
