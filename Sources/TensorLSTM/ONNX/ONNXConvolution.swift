@@ -149,7 +149,10 @@ enum ONNXConvolution {
       }
     }
     if c.relu {
-      for i in 0..<(batch * outChannels * outLength) where out[i] < 0 { out[i] = 0 }
+      for i in 0..<(batch * outChannels * outLength) {
+        let v = out[i]
+        out[i] = v < 0 ? 0 : v
+      }
     }
     return y
   }

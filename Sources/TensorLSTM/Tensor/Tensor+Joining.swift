@@ -161,8 +161,24 @@ extension Tensor {
             if rank == 0 {
               out[k] = x[base]
             } else {
-              for (t, s) in sources[rank - 1].enumerated() where s >= 0 {
-                out[k + t] = x[base + s * innerStride]
+              // Runs of consecutive sources (the unpadded middle of a row) copy as blocks.
+              sources[rank - 1].withUnsafeBufferPointer { inner in
+                var t = 0
+                while t < innerCount {
+                  let s = inner[t]
+                  if s < 0 {
+                    t += 1
+                    continue
+                  }
+                  var end = t + 1
+                  while end < innerCount && inner[end] == inner[end - 1] + 1 { end += 1 }
+                  if innerStride == 1 {
+                    (out + k + t).update(from: x + base + s, count: end - t)
+                  } else {
+                    for u in t..<end { out[k + u] = x[base + inner[u] * innerStride] }
+                  }
+                  t = end
+                }
               }
             }
           }
