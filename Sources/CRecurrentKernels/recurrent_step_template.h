@@ -205,17 +205,20 @@ INLINE_ISA void ISA(skinny_tile)(const float *a, ptrdiff_t lda, const float *bt,
 // c[m·ldc + n] += Σ_j a[m·lda + j] · bt[n·ldb + j]: a GEMM with few columns (an im2col'd
 // convolution with few output positions, a batch-1 projection) that a packing GEMM spends most
 // of its time preparing for. Each row of `a` is read once per tile of columns: tiles of four
-// rows by four columns (8 loads per 16 FMAs), of eight rows by two, or of eight rows by one
-// for the last columns, so a one- or two-column product does no FMA on a repeated column.
+// rows by four columns (8 loads per 16 FMAs; three rows on AVX2, whose 16 registers would
+// spill), of eight rows by two, or of eight rows by one for the last columns, so a one- or
+// two-column product does no FMA on a repeated column.
 TARGET void ISA(tlstm_skinny_gemm)(const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldb,
                                    float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
                                    ptrdiff_t k) {
   for (ptrdiff_t n0 = 0; n0 < cols; n0 += 4) {
     const ptrdiff_t nb = cols - n0 < 4 ? cols - n0 : 4;
     if (nb >= 3) {
-      for (ptrdiff_t m0 = 0; m0 < rows; m0 += 4)
-        ISA(skinny_tile)(a, lda, bt, ldb, c, ldc, m0, rows - m0 < 4 ? rows - m0 : 4, n0, nb, k,
-                         4, 4);
+      // AVX2 has 16 vector registers: 3 rows (12 accumulators and 4 columns) do not spill.
+      const ptrdiff_t mr = W == 8 ? 3 : 4;
+      for (ptrdiff_t m0 = 0; m0 < rows; m0 += mr)
+        ISA(skinny_tile)(a, lda, bt, ldb, c, ldc, m0, rows - m0 < mr ? rows - m0 : mr, n0, nb, k,
+                         W == 8 ? 3 : 4, 4);
     } else if (nb == 2) {
       for (ptrdiff_t m0 = 0; m0 < rows; m0 += 8)
         ISA(skinny_tile)(a, lda, bt, ldb, c, ldc, m0, rows - m0 < 8 ? rows - m0 : 8, n0, 2, k,
