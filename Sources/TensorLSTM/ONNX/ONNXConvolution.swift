@@ -61,9 +61,15 @@ enum ONNXConvolution {
     let b = bias?.contiguous()
     withExtendedLifetime(b) {
       let biasBase = b.map { $0.storage.base + $0.layout.offset }
-      for row in 0..<(batch * outChannels) {
-        (out + row * outLength).update(
-          repeating: biasBase?[row % outChannels] ?? 0, count: outLength)
+      // Row by row without a division per row (a convolution with few output positions
+      // has as many rows as elements).
+      var row = out
+      for _ in 0..<batch {
+        for co in 0..<outChannels {
+          let value = biasBase?[co] ?? 0
+          for t in 0..<outLength { row[t] = value }
+          row += outLength
+        }
       }
     }
     let w = weight.contiguous()
