@@ -59,10 +59,13 @@ let benchmarks: @Sendable () -> Void = {
   // chunk as a streaming caller does): 2 for a Silero chunk, 1 for the tagger.
   let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-  let sileroPath = root.appendingPathComponent(
-    ".build/models/silero_vad/data/silero_vad_16k_op15.onnx"
-  ).path
-  if let silero = try? ONNXModel(contentsOfFile: sileroPath) {
+  // op15 lowers an LSTM node; op18's LSTM cell is fused from Gemm/Split/elementwise steps.
+  for (file, name) in [
+    ("silero_vad_16k_op15", "mallocs_onnx_silero_chunk"),
+    ("silero_vad_op18_ifless", "mallocs_onnx_silero_op18_chunk"),
+  ] {
+    let path = root.appendingPathComponent(".build/models/silero_vad/data/\(file).onnx").path
+    guard let silero = try? ONNXModel(contentsOfFile: path) else { continue }
     let chunk = Tensor<Float>.randomNormal(shape: [1, 576], seed: 1)
     let sr = ONNXValue.int64([16000], shape: [])
     var state = Tensor<Float>.zeros(shape: [2, 1, 128])
@@ -70,7 +73,7 @@ let benchmarks: @Sendable () -> Void = {
       state = try! silero.run(["input": .float(chunk), "state": .float(state), "sr": sr])[
         "stateN"]!.float!
     }
-    Benchmark("mallocs_onnx_silero_chunk", configuration: mallocs) { benchmark in
+    Benchmark(name, configuration: mallocs) { benchmark in
       for _ in benchmark.scaledIterations {
         let out = try silero.run(["input": .float(chunk), "state": .float(state), "sr": sr])
         state = out["stateN"]!.float!
