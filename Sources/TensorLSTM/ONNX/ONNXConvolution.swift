@@ -12,10 +12,12 @@ enum ONNXConvolution {
     -> Int
   {
     guard x.rank == 3, let weight, weight.rank == 3, c.stride > 0 else { return 0 }
-    let span = c.dilation * (weight.shape[2] - 1) + 1
-    let padded = x.shape[2] + c.pads.0 + c.pads.1
-    guard padded >= span else { return 0 }
-    return weight.shape[1] * weight.shape[2] * ((padded - span) / c.stride + 1)
+    let (spanLess, o1) = c.dilation.multipliedReportingOverflow(by: weight.shape[2] - 1)
+    let (paddedLength, o2) = x.shape[2].addingReportingOverflow(c.pads.0)
+    let (padded, o3) = paddedLength.addingReportingOverflow(c.pads.1)
+    guard !o1 && !o2 && !o3, spanLess < Int.max, padded >= spanLess + 1 else { return 0 }
+    return TensorLayout.addressableCount(
+      [weight.shape[1], weight.shape[2], (padded - spanLess - 1) / c.stride + 1]) ?? 0
   }
 
   /// The convolution of `x` into `output` (contiguous `[N, M, L_out]`, allocated when nil)
@@ -46,8 +48,15 @@ enum ONNXConvolution {
     if let bias, bias.shape != [outChannels] {
       throw fail("B \(bias.shape) must be [\(outChannels)]")
     }
-    let span = c.dilation * (kernel - 1) + 1
-    let padded = length + c.pads.0 + c.pads.1
+    // Attributes come from the file: sums and products that overflow, and outputs or
+    // im2col matrices past the element limit, are refused before anything is allocated.
+    let (spanLess, o1) = c.dilation.multipliedReportingOverflow(by: kernel - 1)
+    let (paddedLength, o2) = length.addingReportingOverflow(c.pads.0)
+    let (padded, o3) = paddedLength.addingReportingOverflow(c.pads.1)
+    guard !o1 && !o2 && !o3, spanLess < Int.max else {
+      throw fail("pads \(c.pads) or dilation \(c.dilation) overflow with kernel \(kernel)")
+    }
+    let span = spanLess + 1
     guard padded >= span else {
       throw fail(
         "input length \(length) with pads \(c.pads) is shorter than the kernel's span \(span)")
@@ -55,6 +64,9 @@ enum ONNXConvolution {
     let outLength = (padded - span) / c.stride + 1
     let groupOut = outChannels / groups
     let rows = groupIn * kernel
+    try ONNXLimits.check(
+      TensorLayout.addressableCount([batch, outChannels, outLength]) ?? .max, node)
+    try ONNXLimits.check(TensorLayout.addressableCount([rows, outLength]) ?? .max, node)
     // The bias (or zeros) in every output row; the GEMMs accumulate onto it.
     let y = output ?? Tensor<Float>.unfilled(shape: [batch, outChannels, outLength])
     let out = y.storage.base + y.layout.offset
