@@ -7,17 +7,27 @@ enum ONNXConvolution {
   /// Output positions up to which the skinny kernel runs instead of BLAS.
   static let skinnyColumns = 8
 
+  /// The kernel's span and the padded input length for `c` (attributes from the file), or nil
+  /// when either overflows.
+  static func extent(_ c: ONNXOperator.Convolution, length: Int, kernel: Int) -> (
+    span: Int, padded: Int
+  )? {
+    let (spanLess, o1) = c.dilation.multipliedReportingOverflow(by: kernel - 1)
+    let (paddedLength, o2) = length.addingReportingOverflow(c.pads.0)
+    let (padded, o3) = paddedLength.addingReportingOverflow(c.pads.1)
+    guard !o1 && !o2 && !o3, spanLess < Int.max else { return nil }
+    return (spanLess + 1, padded)
+  }
+
   /// The im2col scratch `run` needs, in floats (0 when the shapes do not fit; `run` throws).
   static func scratchCount(_ c: ONNXOperator.Convolution, x: Tensor<Float>, weight: Tensor<Float>?)
     -> Int
   {
-    guard x.rank == 3, let weight, weight.rank == 3, c.stride > 0 else { return 0 }
-    let (spanLess, o1) = c.dilation.multipliedReportingOverflow(by: weight.shape[2] - 1)
-    let (paddedLength, o2) = x.shape[2].addingReportingOverflow(c.pads.0)
-    let (padded, o3) = paddedLength.addingReportingOverflow(c.pads.1)
-    guard !o1 && !o2 && !o3, spanLess < Int.max, padded >= spanLess + 1 else { return 0 }
+    guard x.rank == 3, let weight, weight.rank == 3, c.stride > 0,
+      let (span, padded) = extent(c, length: x.shape[2], kernel: weight.shape[2]), padded >= span
+    else { return 0 }
     return TensorLayout.addressableCount(
-      [weight.shape[1], weight.shape[2], (padded - spanLess - 1) / c.stride + 1]) ?? 0
+      [weight.shape[1], weight.shape[2], (padded - span) / c.stride + 1]) ?? 0
   }
 
   /// The convolution of `x` into `output` (contiguous `[N, M, L_out]`, allocated when nil)
@@ -50,13 +60,9 @@ enum ONNXConvolution {
     }
     // Attributes come from the file: sums and products that overflow, and outputs or
     // im2col matrices past the element limit, are refused before anything is allocated.
-    let (spanLess, o1) = c.dilation.multipliedReportingOverflow(by: kernel - 1)
-    let (paddedLength, o2) = length.addingReportingOverflow(c.pads.0)
-    let (padded, o3) = paddedLength.addingReportingOverflow(c.pads.1)
-    guard !o1 && !o2 && !o3, spanLess < Int.max else {
+    guard let (span, padded) = extent(c, length: length, kernel: kernel) else {
       throw fail("pads \(c.pads) or dilation \(c.dilation) overflow with kernel \(kernel)")
     }
-    let span = spanLess + 1
     guard padded >= span else {
       throw fail(
         "input length \(length) with pads \(c.pads) is shorter than the kernel's span \(span)")
