@@ -133,7 +133,7 @@ extension ONNXTracer {
     else { return nil }
     // The two products: constant weights, read as [4H, K], and constant biases. A product the
     // plan folded to a constant (a Gemm of a zero initial state) is a bias with no operand.
-    typealias Product = (a: Int, weight: Tensor<Float>?, bias: Tensor<Float>?)
+    typealias Product = (a: Int, weight: Tensor<Float>?, bias: Tensor<Float>?, gemm: Int?)
     func product(_ p: Int) -> Product? {
       if fixed[p] {
         guard let t = values[p]?.float, batch > 0 else { return nil }
@@ -141,7 +141,7 @@ extension ONNXTracer {
         for b in 1..<batch where t.selected(axis: 0, index: b).scalars != row.scalars {
           return nil
         }
-        return (-1, nil, row)
+        return (-1, nil, row, nil)
       }
       guard let g = producer[p], onlyReader(p) == add,
         case .gemm(let alpha, let beta, let transA, let transB) = kept[g].op, alpha == 1,
@@ -160,12 +160,12 @@ extension ONNXTracer {
         else { return nil }
         bias = b.reshaped([4 * hiddenSize])
       }
-      steps.append(g)
-      return (ins[0], w, bias)
+      return (ins[0], w, bias, g)
     }
     guard let p0 = product(products[0]), let p1 = product(products[1]),
       p0.weight != nil || p1.weight != nil
     else { return nil }
+    steps += [p0.gemm, p1.gemm].compactMap { $0 }
     // One step of an LSTM is symmetric in (x, W_ih) and (h, W_hh): the hidden product is the
     // one whose operand has H columns, or the constant one (h absent: a zero state).
     let (input, recurrent) =
