@@ -144,15 +144,17 @@ enum ONNXLayout {
       if step > 0 {
         s = Swift.min(Swift.max(s, 0), d)
         e = Swift.min(Swift.max(e, 0), d)
-        count = e > s ? (e - s + step - 1) / step : 0
+        count = e > s ? (e - s - 1) / step + 1 : 0
       } else {
         s = Swift.min(Swift.max(s, -1), d - 1)
         e = Swift.min(Swift.max(e, -1), d - 1)
-        count = s > e ? (s - e + (-step) - 1) / (-step) : 0
+        count = s > e ? (s - e - 1) / (-step) + 1 : 0
       }
       if count > 0 { result.offset += Int(s) * l.strides[a] }
       result.shape[a] = Int(count)
-      result.strides[a] = l.strides[a] * Int(step)
+      // A step from the file can be any int64: with one element or none it takes no stride
+      // (nor can it overflow one); with more, |step| < the axis's size.
+      result.strides[a] = count > 1 ? l.strides[a] * Int(step) : l.strides[a]
     }
     return result
   }
