@@ -58,6 +58,29 @@ struct TensorOpsTests {
     return random.bool() ? (a, b) : (b, a)
   }
 
+  @Test(
+    "buffer pointers read every layout in logical order and write only their own tensor",
+    arguments: layouts)
+  func bufferPointers(layout: String) {
+    var random = TestRandom(seed: 31)
+    var t: Tensor<Float> = Self.tensor([3, 4], layout, &random)
+    let shared = t
+    let read = t.withUnsafeBufferPointer { Array($0) }
+    #expect(read == t.scalars)
+    t.withUnsafeMutableBufferPointer { buffer in
+      for i in buffer.indices { buffer[i] = Float(i) }
+    }
+    #expect(t.scalars == (0..<12).map(Float.init))
+    #expect(t.isContiguous)
+    // The copy taken before the write keeps its values: writes never reach shared storage.
+    #expect(shared.scalars == read)
+    // A uniquely held contiguous tensor is written in place, without a copy.
+    var plain = Tensor<Float>(shape: [2, 2], scalars: [1, 2, 3, 4])
+    let before = plain.withUnsafeBufferPointer { $0.baseAddress! }
+    let after = plain.withUnsafeMutableBufferPointer { $0.baseAddress! }
+    #expect(before == after)
+  }
+
   @Test("+ − × ÷ and pow with broadcasting, every layout", arguments: layouts, 0..<6)
   func binary(layout: String, seed: Int) throws {
     var random = TestRandom(seed: UInt64(seed) * 31 + 7)

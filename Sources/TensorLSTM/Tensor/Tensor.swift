@@ -87,6 +87,33 @@ public struct Tensor<Scalar: BLASScalar>: Sendable {
     }
   }
 
+  /// Calls `body` with the elements in row-major logical order: the storage itself when the
+  /// tensor is contiguous, else a temporary contiguous copy. The pointer is valid only inside
+  /// `body`.
+  ///
+  ///     let sum = x.withUnsafeBufferPointer { $0.reduce(0, +) }
+  public func withUnsafeBufferPointer<Result>(
+    _ body: (UnsafeBufferPointer<Scalar>) throws -> Result
+  ) rethrows -> Result {
+    if layout.isContiguous {
+      return try body(UnsafeBufferPointer(start: storage.base + layout.offset, count: count))
+    }
+    return try copied().withUnsafeBufferPointer(body)
+  }
+
+  /// Calls `body` with the elements in row-major logical order to read and write in place
+  /// (MPI buffers, C libraries). Copies first when the storage is shared with another tensor or
+  /// the tensor is not contiguous, so writes never reach another tensor.
+  ///
+  ///     g.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= 0.5 } }
+  public mutating func withUnsafeMutableBufferPointer<Result>(
+    _ body: (UnsafeMutableBufferPointer<Scalar>) throws -> Result
+  ) rethrows -> Result {
+    makeUniquelyWritable()
+    if !layout.isContiguous { self = copied() }
+    return try body(UnsafeMutableBufferPointer(start: storage.base + layout.offset, count: count))
+  }
+
   /// The element at a full index (negative entries count from the end); O(rank).
   ///
   ///     x[scalarAt: [1, -1]] = 0   // copies first when the storage is shared
