@@ -6,7 +6,6 @@ let package = Package(
   products: [
     .library(name: "TensorLSTM", targets: ["TensorLSTM"]),
     .executable(name: "tensorlstm-demo", targets: ["tensorlstm-demo"]),
-    .executable(name: "tensorlstm-charlm", targets: ["tensorlstm-charlm"]),
     .executable(name: "tensorlstm-classify", targets: ["tensorlstm-classify"]),
     .executable(name: "tensorlstm-vad", targets: ["tensorlstm-vad"]),
   ],
@@ -25,7 +24,10 @@ let package = Package(
       dependencies: ["CBLASShim", "CRecurrentKernels"]
     ),
     .executableTarget(name: "tensorlstm-demo", dependencies: ["TensorLSTM"]),
-    // Training examples: a character-level language model and the article's classifier.
+    // Training examples: a character-level language model and the article's classifier. The
+    // char-LM has no product line on purpose: SwiftPM still builds it here (`swift run
+    // tensorlstm-charlm`), and the nested package Distributed/ can then own the product
+    // `tensorlstm-charlm` built from the same file with MPI (product names are global).
     .executableTarget(name: "tensorlstm-charlm", dependencies: ["TensorLSTM"]),
     .executableTarget(name: "tensorlstm-classify", dependencies: ["TensorLSTM"]),
     // Voice activity detection on a WAV file with Silero VAD's ONNX model (ONNXModel).

@@ -9,8 +9,20 @@
 // "head.weight"): `tools/charlm_torch.py check` loads one into the same PyTorch module strictly
 // and recomputes the validation loss; `tools/charlm_torch.py train` trains the same model from
 // the same start in PyTorch.
+//
+// Data-parallel over MPI: the nested package Distributed/ builds this same file with
+// DATA_PARALLEL defined and TensorLSTMDistributed linked, which adds `--data-parallel` (each of N
+// ranks takes its contiguous 1/N of every batch of `--batch`; the gradients are averaged over the
+// global batch):
+//
+//   swift build -c release --package-path Distributed --product tensorlstm-charlm
+//   mpirun -np 2 Distributed/.build/release/tensorlstm-charlm --data-parallel --steps 600
 import Foundation
 import TensorLSTM
+
+#if DATA_PARALLEL
+  import TensorLSTMDistributed
+#endif
 
 struct Options {
   var corpus = ""
@@ -34,6 +46,7 @@ struct Options {
   var log: String? = nil
   var sample = 400
   var quiet = false
+  var dataParallel = false
 
   init(_ arguments: [String]) {
     var i = 1
@@ -65,6 +78,7 @@ struct Options {
       case "--log": log = value()
       case "--sample": sample = Int(value()) ?? sample
       case "--quiet": quiet = true
+      case "--data-parallel": dataParallel = true
       case "--help", "-h":
         print(
           """
@@ -73,6 +87,7 @@ struct Options {
                             [--clip NORM] [--eval-every N]
                             [--val-windows N] [--seed S] [--threads N] [--checkpoint FILE]
                             [--resume FILE] [--save-initial FILE] [--log CSV] [--sample N] [--quiet]
+                            [--data-parallel]   (the Distributed/ build, under mpirun)
           """)
         exit(0)
       default: fail("unknown argument \(arguments[i]); see --help")
@@ -90,6 +105,107 @@ func say(_ line: String) {
 func fail(_ message: String) -> Never {
   FileHandle.standardError.write(Data("tensorlstm-charlm: \(message)\n".utf8))
   exit(2)
+}
+
+/// The ranks this process trains with: itself alone, or — in the Distributed/ build with
+/// `--data-parallel` under mpirun — a ``DataParallel`` run. Every rank draws the same global
+/// batch from the seed and trains on its share; rank 0 prints and writes checkpoints.
+struct Team {
+  var rank = 0
+  var size = 1
+  #if DATA_PARALLEL
+    var run: DataParallel? = nil
+  #endif
+
+  init(_ o: Options) {
+    guard o.dataParallel else { return }
+    #if DATA_PARALLEL
+      let run = DataParallel.start()
+      (self.run, rank, size) = (run, run.rank, run.size)
+      if !run.usesMPI {
+        say("--data-parallel: not started by mpirun, training in one process")
+      }
+    #else
+      fail(
+        "--data-parallel needs MPI: build this example from the nested package Distributed/ (swift build -c release --package-path Distributed) and start it with mpirun"
+      )
+    #endif
+  }
+
+  var isMain: Bool { rank == 0 }
+  /// Seconds in allreduce and seconds waiting for the slowest rank, since the start.
+  var communication: (sending: Double, waiting: Double) {
+    #if DATA_PARALLEL
+      if let run { return (run.communicationSeconds, run.waitingSeconds) }
+    #endif
+    return (0, 0)
+  }
+
+  /// Ends every rank with `message` (one rank failing alone would leave the others waiting).
+  func stop(_ message: String) -> Never {
+    #if DATA_PARALLEL
+      if let run { run.abort("tensorlstm-charlm: \(message)") }
+    #endif
+    fail(message)
+  }
+
+  func share(of count: Int) -> Range<Int> {
+    #if DATA_PARALLEL
+      if let run { return run.share(of: count) }
+    #endif
+    return 0..<count
+  }
+
+  /// Stops every rank unless all were started with the same model, data and options.
+  func agree(on description: String) {
+    #if DATA_PARALLEL
+      do {
+        try run?.agree(on: description)
+      } catch {
+        if isMain { FileHandle.standardError.write(Data("tensorlstm-charlm: \(error)\n".utf8)) }
+        run?.finish()
+        exit(2)
+      }
+    #endif
+  }
+
+  /// Rank 0's parameters and optimizer state on every rank.
+  func broadcast(_ model: inout Sequential<Float>, _ optimizer: inout Adam<Float>) throws {
+    #if DATA_PARALLEL
+      guard let run else { return }
+      try run.broadcastParameters(of: &model)
+      var state = optimizer.stateDict()
+      try run.broadcast(&state)
+      if !isMain && !state.isEmpty { try optimizer.loadStateDict(state) }
+    #endif
+  }
+
+  /// The global batch's mean loss and mean gradients from this rank's share (`count` targets).
+  func average(
+    _ gradients: inout [String: Tensor<Float>], loss: Float, count: Int, of model: Sequential<Float>
+  ) throws -> Float {
+    #if DATA_PARALLEL
+      if let run {
+        return Float(
+          try run.average(&gradients, loss: Double(loss), count: count, order: model).loss)
+      }
+    #endif
+    return loss
+  }
+
+  /// Sums over the ranks.
+  func sum(_ values: [Double]) -> [Double] {
+    #if DATA_PARALLEL
+      if let run { return run.sum(values) }
+    #endif
+    return values
+  }
+
+  func finish() {
+    #if DATA_PARALLEL
+      run?.finish()
+    #endif
+  }
 }
 
 /// The corpus: the first `maxBytes` bytes of the directory's `.py` files in name order, tabs as
@@ -147,10 +263,12 @@ func batch(_ codes: [Int], starts: [Int], length: Int) -> (Tensor<Float>, [Int])
 
 /// The model: `Embedding(V, E)` "embed" → `LSTM(E, H, L, dropout)` "lstm" → `Linear(H, V)` "head",
 /// the attribute names of the PyTorch module in tools/charlm_torch.py.
-func makeModel(vocabulary v: Int, _ o: Options) -> Sequential<Float> {
+/// Each rank of a data-parallel run seeds its LSTM differently so that its dropout masks differ;
+/// the weights are rank 0's on every rank (broadcast).
+func makeModel(vocabulary v: Int, _ o: Options, rank: Int = 0) -> Sequential<Float> {
   var lstm = LSTM<Float>(
     inputSize: o.embed, hiddenSize: o.hidden, numLayers: o.layers, batchFirst: true,
-    dropout: o.dropout, seed: o.seed)
+    dropout: o.dropout, seed: o.seed &+ UInt64(rank) << 32)
   lstm.threads = o.threads
   return Sequential<Float> {
     Embedding<Float>(numEmbeddings: v, embeddingDim: o.embed, seed: o.seed &+ 2).named("embed")
@@ -179,13 +297,16 @@ func gradients(_ model: Sequential<Float>, _ ids: Tensor<Float>, _ targets: [Int
   return (ce.value, g.parameters)
 }
 
-func validationLoss(_ model: Sequential<Float>, _ corpus: Corpus, _ o: Options) throws -> Double {
-  let windows = Swift.min(o.valWindows, (corpus.validation.count - 1) / o.seqLength)
+/// The mean validation loss over the first `valWindows` windows; each rank evaluates its share.
+func validationLoss(_ model: Sequential<Float>, _ corpus: Corpus, _ o: Options, _ team: Team)
+  throws -> Double
+{
+  let windows = team.share(of: Swift.min(o.valWindows, (corpus.validation.count - 1) / o.seqLength))
   var total = 0.0
   var count = 0
-  var start = 0
-  while start < windows {
-    let n = Swift.min(o.batch, windows - start)
+  var start = windows.lowerBound
+  while start < windows.upperBound {
+    let n = Swift.min(o.batch, windows.upperBound - start)
     let (x, targets) = batch(
       corpus.validation, starts: (start..<(start + n)).map { $0 * o.seqLength },
       length: o.seqLength)
@@ -193,7 +314,8 @@ func validationLoss(_ model: Sequential<Float>, _ corpus: Corpus, _ o: Options) 
     count += n
     start += n
   }
-  return total / Double(count)
+  let sums = team.sum([total, Double(count)])
+  return sums[0] / sums[1]
 }
 
 func formatTime(_ seconds: Double) -> String {
@@ -260,6 +382,116 @@ func pick(_ logits: [Float], using generator: inout SeededGenerator) -> Int {
 
 // MARK: - Main
 
+/// Trains as the options say; in a data-parallel run, on this rank's share of every batch.
+func train(_ o: Options, _ team: Team) throws {
+  func announce(_ line: String) { if team.isMain { say(line) } }
+  let corpus = try Corpus(directory: o.corpus, maxBytes: o.maxBytes)
+  let v = corpus.vocabulary.count
+  var model = makeModel(vocabulary: v, o, rank: team.rank)
+  var optimizer = Adam<Float>(learningRate: o.learningRate)
+  guard o.batch >= team.size else {
+    team.stop(
+      "--batch \(o.batch) is the global batch: it needs at least one window per rank (\(team.size))"
+    )
+  }
+  // Everything that must match across ranks; --threads may differ per rank.
+  team.agree(
+    on:
+      "corpus \(corpus.train.count)+\(corpus.validation.count) chars, vocabulary \(v); embed \(o.embed) hidden \(o.hidden) layers \(o.layers) dropout \(o.dropout); batch \(o.batch) seq \(o.seqLength) lr \(o.learningRate) clip \(o.clip) steps \(o.steps) seed \(o.seed) resume \(o.resume ?? "-")"
+  )
+  if let resume = o.resume, team.isMain {
+    try model.loadStateDict(try SafeTensors.read(contentsOf: resume))
+    try optimizer.loadStateDict(try SafeTensors.read(contentsOf: resume + ".optimizer"))
+  }
+  try team.broadcast(&model, &optimizer)
+  let firstStep = optimizer.steps
+  if let resume = o.resume { announce("resumed from \(resume) at step \(firstStep)") }
+  if let path = o.saveInitial, team.isMain {
+    try save(model, optimizer, corpus, o, step: 0, validation: .nan, to: path)
+  }
+  announce(
+    "corpus: \(o.corpus), \(corpus.train.count) training and \(corpus.validation.count) validation characters, vocabulary \(v)"
+  )
+  announce(
+    "model: Embedding(\(v), \(o.embed)) → LSTM(\(o.embed) → \(o.hidden), \(o.layers) layer(s), dropout \(o.dropout)) → Linear(\(o.hidden) → \(v)); Adam lr \(o.learningRate); batch \(o.batch) × \(o.seqLength) characters; \(o.threads) thread(s)"
+      + (team.size > 1
+        ? " per rank × \(team.size) ranks (\(team.share(of: o.batch).count) windows on rank 0)"
+        : "")
+  )
+  var logLines = ["step,train_loss,validation_loss,seconds"]
+  if let log = o.log, o.resume != nil, let old = try? String(contentsOfFile: log, encoding: .utf8) {
+    logLines = old.split(separator: "\n").map(String.init)
+  }
+  var random = SplitMix64(state: o.seed)
+  // The batch stream is a function of the seed and the step: skip what a resumed run has done.
+  for _ in 0..<(firstStep * o.batch) { _ = random.next() }
+  let start = Date()
+  var smoothed: Double? = nil
+  var lastValidation = Double.nan
+  let mine = team.share(of: o.batch)
+  for step in (firstStep + 1)...Swift.max(firstStep + 1, o.steps) where step <= o.steps {
+    // Every rank draws the whole global batch and trains on its contiguous share.
+    let starts = (0..<o.batch).map { _ in
+      Int(random.next() % UInt64(corpus.train.count - o.seqLength - 1))
+    }
+    let (x, targets) = batch(corpus.train, starts: Array(starts[mine]), length: o.seqLength)
+    var (loss, stepGradients) = try gradients(model, x, targets)
+    loss = try team.average(&stepGradients, loss: loss, count: targets.count, of: model)
+    try clipGradientNorm(&stepGradients, maxNorm: o.clip)
+    var parameters = model.stateDict()
+    try optimizer.step(&parameters, gradients: stepGradients)
+    try model.loadStateDict(parameters)
+    smoothed = smoothed.map { 0.95 * $0 + 0.05 * Double(loss) } ?? Double(loss)
+    let elapsed = Date().timeIntervalSince(start)
+    let done = step - firstStep
+    let rate = Double(done * o.batch * o.seqLength) / elapsed
+    let eta = elapsed / Double(done) * Double(o.steps - step)
+    let communication =
+      team.size > 1
+      ? String(
+        format: " | allreduce %.1f + waiting %.1f ms/step",
+        1000 * team.communication.sending / Double(done),
+        1000 * team.communication.waiting / Double(done)) : ""
+    if !o.quiet && team.isMain {
+      let width = 24
+      let filled = width * step / o.steps
+      let bar =
+        String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+      let line = String(
+        format: "\rstep %5d/%d [%@] loss %.3f | %.0f chars/s%@ | ETA %@   ", step, o.steps, bar,
+        smoothed!, rate, communication, formatTime(eta))
+      FileHandle.standardOutput.write(Data(line.utf8))
+    }
+    var validation = ""
+    if step % o.evalEvery == 0 || step == o.steps {
+      lastValidation = try validationLoss(model, corpus, o, team)
+      validation = "\(lastValidation)"
+      announce(
+        (o.quiet ? "" : "\n")
+          + String(
+            format: "step %d: validation loss %.4f (train %.4f), %.1f s, %.0f chars/s%@", step,
+            lastValidation, smoothed!, elapsed, rate, communication))
+      if let path = o.checkpoint, team.isMain {
+        try save(model, optimizer, corpus, o, step: step, validation: lastValidation, to: path)
+      }
+    }
+    logLines.append("\(step),\(loss),\(validation),\(elapsed)")
+  }
+  if let log = o.log, team.isMain {
+    try (logLines.joined(separator: "\n") + "\n").write(
+      toFile: log, atomically: true, encoding: .utf8)
+  }
+  let total = Date().timeIntervalSince(start)
+  announce(
+    String(
+      format: "trained %d steps in %.1f s; final validation loss %.4f", o.steps - firstStep, total,
+      lastValidation))
+  if o.sample > 0 && team.isMain {
+    say("--- sample (temperature 0.8) ---")
+    say(try sample(model, corpus, count: o.sample, seed: o.seed))
+  }
+}
+
 var o = Options(CommandLine.arguments)
 if o.corpus.isEmpty {
   let candidates = ["/usr/lib/python3.11", "/usr/lib/python3.12", "/usr/lib/python3.13"]
@@ -269,85 +501,10 @@ if o.corpus.isEmpty {
   o.corpus = found
 }
 BLAS.threadCount = o.threads
-let corpus = try Corpus(directory: o.corpus, maxBytes: o.maxBytes)
-let v = corpus.vocabulary.count
-var model = makeModel(vocabulary: v, o)
-var optimizer = Adam<Float>(learningRate: o.learningRate)
-var firstStep = 0
-if let resume = o.resume {
-  try model.loadStateDict(try SafeTensors.read(contentsOf: resume))
-  try optimizer.loadStateDict(try SafeTensors.read(contentsOf: resume + ".optimizer"))
-  firstStep = optimizer.steps
-  say("resumed from \(resume) at step \(firstStep)")
+let team = Team(o)
+do {
+  try train(o, team)
+} catch {
+  team.stop("\(error)")
 }
-if let path = o.saveInitial {
-  try save(model, optimizer, corpus, o, step: 0, validation: .nan, to: path)
-}
-say(
-  "corpus: \(o.corpus), \(corpus.train.count) training and \(corpus.validation.count) validation characters, vocabulary \(v)"
-)
-say(
-  "model: Embedding(\(v), \(o.embed)) → LSTM(\(o.embed) → \(o.hidden), \(o.layers) layer(s), dropout \(o.dropout)) → Linear(\(o.hidden) → \(v)); Adam lr \(o.learningRate); batch \(o.batch) × \(o.seqLength) characters; \(o.threads) thread(s)"
-)
-var logLines = ["step,train_loss,validation_loss,seconds"]
-if let log = o.log, o.resume != nil, let old = try? String(contentsOfFile: log, encoding: .utf8) {
-  logLines = old.split(separator: "\n").map(String.init)
-}
-var random = SplitMix64(state: o.seed)
-// The batch stream is a function of the seed and the step: skip what a resumed run has done.
-for _ in 0..<(firstStep * o.batch) { _ = random.next() }
-let start = Date()
-var smoothed: Double? = nil
-var lastValidation = Double.nan
-for step in (firstStep + 1)...Swift.max(firstStep + 1, o.steps) where step <= o.steps {
-  let starts = (0..<o.batch).map { _ in
-    Int(random.next() % UInt64(corpus.train.count - o.seqLength - 1))
-  }
-  let (x, targets) = batch(corpus.train, starts: starts, length: o.seqLength)
-  var (loss, stepGradients) = try gradients(model, x, targets)
-  try clipGradientNorm(&stepGradients, maxNorm: o.clip)
-  var parameters = model.stateDict()
-  try optimizer.step(&parameters, gradients: stepGradients)
-  try model.loadStateDict(parameters)
-  smoothed = smoothed.map { 0.95 * $0 + 0.05 * Double(loss) } ?? Double(loss)
-  let elapsed = Date().timeIntervalSince(start)
-  let done = step - firstStep
-  let rate = Double(done * o.batch * o.seqLength) / elapsed
-  let eta = elapsed / Double(done) * Double(o.steps - step)
-  if !o.quiet {
-    let width = 24
-    let filled = width * step / o.steps
-    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-    let line = String(
-      format: "\rstep %5d/%d [%@] loss %.3f | %.0f chars/s | ETA %@   ", step, o.steps, bar,
-      smoothed!, rate, formatTime(eta))
-    FileHandle.standardOutput.write(Data(line.utf8))
-  }
-  var validation = ""
-  if step % o.evalEvery == 0 || step == o.steps {
-    lastValidation = try validationLoss(model, corpus, o)
-    validation = "\(lastValidation)"
-    say(
-      (o.quiet ? "" : "\n")
-        + String(
-          format: "step %d: validation loss %.4f (train %.4f), %.1f s", step, lastValidation,
-          smoothed!, elapsed))
-    if let path = o.checkpoint {
-      try save(model, optimizer, corpus, o, step: step, validation: lastValidation, to: path)
-    }
-  }
-  logLines.append("\(step),\(loss),\(validation),\(elapsed)")
-}
-if let log = o.log {
-  try (logLines.joined(separator: "\n") + "\n").write(
-    toFile: log, atomically: true, encoding: .utf8)
-}
-let total = Date().timeIntervalSince(start)
-say(
-  String(
-    format: "trained %d steps in %.1f s; final validation loss %.4f", o.steps - firstStep, total,
-    lastValidation))
-if o.sample > 0 {
-  say("--- sample (temperature 0.8) ---")
-  say(try sample(model, corpus, count: o.sample, seed: o.seed))
-}
+team.finish()
