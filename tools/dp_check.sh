@@ -47,7 +47,7 @@ echo "== 4. a rank killed mid-run ends the run; the last checkpoint loads"
   --checkpoint "$scratch/k.safetensors" > "$scratch/kill.log" 2>&1 &
 run=$!
 for _ in $(seq 300); do [ -f "$scratch/k.safetensors.optimizer" ] && break; sleep 0.1; done
-victim="$(pgrep -f -n "tensorlstm-charlm --data-parallel.*k.safetensors")"
+victim="$(pgrep -f -n "^[^ ]*tensorlstm-charlm --data-parallel.*k.safetensors")"
 kill -9 "$victim"
 killed=$(date +%s)
 for _ in $(seq 300); do kill -0 "$run" 2>/dev/null || break; sleep 0.1; done
