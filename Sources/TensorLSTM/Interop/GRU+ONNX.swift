@@ -65,17 +65,17 @@ extension GRU {
     self.init(
       inputSize: inputSize, hiddenSize: hidden, batchFirst: node.layout == 1,
       bidirectional: directions.count == 2, resetAfter: node.linearBeforeReset == 1)
-    core.geometry.reverseOnly = directions.reverseOnly
+    _core.geometry.reverseOnly = directions.reverseOnly
     try loadStateDict(dict)
   }
 
   /// Whether the one direction reads each sequence from its end (an ONNX node with direction
   /// "reverse"); false for models built in Swift or from PyTorch.
-  public var isReverse: Bool { core.geometry.reverseOnly }
+  public var isReverse: Bool { _core.geometry.reverseOnly }
 }
 
 extension LSTM {
   /// Whether the one direction reads each sequence from its end (an ONNX node with direction
   /// "reverse"); false for models built in Swift or from PyTorch.
-  public var isReverse: Bool { core.geometry.reverseOnly }
+  public var isReverse: Bool { _core.geometry.reverseOnly }
 }

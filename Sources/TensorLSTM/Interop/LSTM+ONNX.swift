@@ -76,7 +76,7 @@ extension LSTM {
     self.init(
       inputSize: inputSize, hiddenSize: hidden, batchFirst: node.layout == 1,
       bidirectional: directions.count == 2)
-    core.geometry.reverseOnly = directions.reverseOnly
+    _core.geometry.reverseOnly = directions.reverseOnly
     try loadStateDict(dict)
   }
 

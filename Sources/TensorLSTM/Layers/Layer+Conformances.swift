@@ -4,7 +4,7 @@
 ///
 /// The recurrent layers differ only in their trace type; what the protocol calls do with it
 /// (dropout between layers, the record, the stale-trace check) is written once, here.
-protocol RecurrentLayer<Scalar>: CoreBackedLayer {
+protocol TracedRecurrentLayer<Scalar>: CoreBackedLayer {
   associatedtype RecordedTrace: Sendable
   /// The layer's own traced forward without initial state, and its output sequence.
   func recorded(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> (
@@ -15,7 +15,7 @@ protocol RecurrentLayer<Scalar>: CoreBackedLayer {
     throws -> LayerGradients<Scalar>
 }
 
-extension RecurrentLayer {
+extension TracedRecurrentLayer {
   /// The traced forward (disfavoured, so that `lstm.forwardWithTrace(x, lengths:)` keeps
   /// returning the layer's richer trace).
   @_disfavoredOverload
@@ -36,12 +36,12 @@ extension RecurrentLayer {
         stack, outputGradient: outputGradient, inputGradient: inputGradient)
     }
     return try backward(
-      trace.record(as: RecordedTrace.self, layer: core.name), outputGradient: outputGradient,
+      trace.record(as: RecordedTrace.self, layer: _core.name), outputGradient: outputGradient,
       inputGradient: inputGradient)
   }
 }
 
-extension LSTM: Layer, RecurrentLayer {
+extension LSTM: Layer, TracedRecurrentLayer {
   /// `self(x, lengths:).output`.
   public func forward(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> Tensor<Scalar> {
     try self(input, lengths: lengths).output
@@ -65,7 +65,8 @@ extension LSTM: Layer, RecurrentLayer {
 }
 
 /// The GRU and RNN share their calls and trace type: one body for both.
-protocol HiddenStateLayer<Scalar>: RecurrentLayer where RecordedTrace == RecurrentTrace<Scalar> {
+protocol HiddenStateLayer<Scalar>: TracedRecurrentLayer
+where RecordedTrace == RecurrentTrace<Scalar> {
   func callAsFunction(_ input: Tensor<Scalar>, initialState: Tensor<Scalar>?, lengths: [Int]?)
     throws -> RecurrentOutput<Scalar>
   func forwardWithTrace(_ input: Tensor<Scalar>, initialState: Tensor<Scalar>?, lengths: [Int]?)

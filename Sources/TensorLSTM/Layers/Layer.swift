@@ -43,8 +43,6 @@ extension LayerError {
   }
 }
 
-extension LSTM: StateDictLayer {}
-
 /// Stops with a message naming `layer` when a parameter shape's element count does not fit in
 /// `Int` (a programmer mistake: sizes far beyond any memory).
 func requireCountable(_ shapes: [[Int]], _ layer: @autoclosure () -> String) {

@@ -11,7 +11,7 @@ extension Naive {
     lengths: [Int]? = nil
   ) throws -> RecurrentOutput<Scalar> {
     let resetAfter = model.resetAfter
-    return try recurrent(model.core, input, h0: initialState, lengths: lengths) {
+    return try recurrent(model._core, input, h0: initialState, lengths: lengths) {
       x, h, wHH, bHH in
       let hidden = h.count
       // The recurrent part of gate g at unit k, from any h.
@@ -39,7 +39,7 @@ extension Naive {
     lengths: [Int]? = nil
   ) throws -> RecurrentOutput<Scalar> {
     let relu = model.nonlinearity == .relu
-    return try recurrent(model.core, input, h0: initialState, lengths: lengths) {
+    return try recurrent(model._core, input, h0: initialState, lengths: lengths) {
       x, h, wHH, bHH in
       let hidden = h.count
       return (0..<hidden).map { k in

@@ -7,7 +7,7 @@ extension Naive {
     lengths: [Int]? = nil, outputGradient: Tensor<Scalar>, hiddenGradient: Tensor<Scalar>? = nil
   ) throws -> RecurrentGradients<Scalar> {
     try recurrentBackward(
-      model.core, input, h0: initialState, lengths: lengths, outputGradient: outputGradient,
+      model._core, input, h0: initialState, lengths: lengths, outputGradient: outputGradient,
       hiddenGradient: hiddenGradient)
   }
 
@@ -18,7 +18,7 @@ extension Naive {
     lengths: [Int]? = nil, outputGradient: Tensor<Scalar>, hiddenGradient: Tensor<Scalar>? = nil
   ) throws -> RecurrentGradients<Scalar> {
     try recurrentBackward(
-      model.core, input, h0: initialState, lengths: lengths, outputGradient: outputGradient,
+      model._core, input, h0: initialState, lengths: lengths, outputGradient: outputGradient,
       hiddenGradient: hiddenGradient)
   }
 

@@ -56,7 +56,7 @@ extension Naive {
             : Array(c0[((index * batch + b) * hidden)..<((index * batch + b + 1) * hidden)])
           let length = lengths?[b] ?? steps
           let order =
-            model.core.geometry.isReverse(direction)
+            model._core.geometry.isReverse(direction)
             ? Array((0..<length).reversed()) : Array(0..<length)
           for t in order {
             var gate = [Double](repeating: 0, count: 4 * hidden)

@@ -336,12 +336,12 @@ extension ONNXReplay {
   static func cell(_ lstm: LSTM<Float>, inputs: [ONNXValue?]) -> ONNXRecurrentReplay? {
     guard inputs.count == 7, let x = inputs[0]?.float, let c = inputs[6]?.float, x.rank == 2
     else { return nil }
-    let engine = lstm.core.engine
+    let engine = lstm._core.engine
     let source = x.layout.unsqueezed(axis: 0)
     let timeMajor = Tensor(storage: x.storage, layout: source)
     guard
       let shape = try? ForwardShape(
-        geometry: lstm.core.geometry, batchFirst: false, input: timeMajor, lengths: nil),
+        geometry: lstm._core.geometry, batchFirst: false, input: timeMajor, lengths: nil),
       !shape.unbatched
     else { return nil }
     let plan = engine.plan(shape, input: timeMajor, hasLengths: false)
@@ -360,9 +360,9 @@ extension ONNXReplay {
 extension PreparedRecurrent {
   var core: RecurrentCore<Float> {
     switch self {
-    case .lstm(let l): l.core
-    case .gru(let g): g.core
-    case .rnn(let r): r.core
+    case .lstm(let l): l._core
+    case .gru(let g): g._core
+    case .rnn(let r): r._core
     }
   }
 }

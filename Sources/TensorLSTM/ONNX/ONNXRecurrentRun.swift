@@ -46,7 +46,7 @@ enum ONNXRecurrentRun {
         var rnn = RNN<Float>(
           inputSize: inputSize, hiddenSize: hidden, nonlinearity: nonlinearity,
           batchFirst: node.layout == 1, bidirectional: directions.count == 2)
-        rnn.core.geometry.reverseOnly = directions.reverseOnly
+        rnn._core.geometry.reverseOnly = directions.reverseOnly
         try rnn.loadStateDict(dict)
         return .rnn(rnn)
       }

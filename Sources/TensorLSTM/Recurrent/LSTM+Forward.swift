@@ -32,19 +32,11 @@ extension LSTM {
       output: result.output, hidden: result.hidden, cell: result.cell!, lastStep: result.lastStep)
   }
 
-  /// How a call with this input runs, without running it: the split, workers, chunk, gathers
-  /// and step kernels (see ``ForwardPlan``). O(1); throws what the call would throw.
-  ///
-  ///     print(try lstm.plan(for: x))
-  public func plan(for input: Tensor<Scalar>, lengths: [Int]? = nil) throws -> ForwardPlan {
-    try core.plan(for: input, lengths: lengths)
-  }
-
   /// The sizes the engine plans with.
-  var geometry: RecurrentGeometry { core.geometry }
+  var geometry: RecurrentGeometry { _core.geometry }
 
   /// The engine with this model's settings and weights; O(1), shares the weights.
-  var engine: RecurrentForward<Scalar> { core.engine }
+  var engine: RecurrentForward<Scalar> { _core.engine }
 }
 
 extension ForwardShape {
@@ -73,7 +65,7 @@ extension LSTM {
   func droppedCall(_ input: Tensor<Scalar>, initialState: LSTMState<Scalar>?, lengths: [Int]?)
     throws -> LSTMOutput<Scalar>
   {
-    let (layers, d) = (core.geometry.layers, directions)
+    let (layers, d) = (_core.geometry.layers, directions)
     var (x, hidden, cell) = (input, [Tensor<Scalar>](), [Tensor<Scalar>]())
     var last: LSTMOutput<Scalar>?
     for k in 0..<layers {

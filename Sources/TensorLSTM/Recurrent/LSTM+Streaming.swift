@@ -16,7 +16,7 @@ extension LSTM {
   public func streaming(_ chunk: Tensor<Scalar>, state: LSTMState<Scalar>?) throws
     -> LSTMOutput<Scalar>
   {
-    try core.requireStreamable()
+    try _core.requireStreamable()
     return try self(chunk, initialState: state)
   }
 }

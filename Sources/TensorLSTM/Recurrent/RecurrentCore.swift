@@ -1,7 +1,10 @@
 /// What every recurrent layer type holds and does the same way: its sizes and flags, the
 /// weights of each layer and direction, the kernel and thread settings, and the state-dict
 /// bookkeeping. ``LSTM``, ``GRU`` and ``RNN`` each wrap one and add their cell's API.
-struct RecurrentCore<Scalar: BLASScalar>: Sendable {
+///
+/// Public only so that ``RecurrentLayer`` can reach it from its extensions; it has no public
+/// members. Use the layer's properties instead.
+public struct RecurrentCore<Scalar: BLASScalar>: Sendable {
   /// Sizes and cell; only ``RecurrentGeometry/reverseOnly`` changes after init (ONNX
   /// "reverse").
   var geometry: RecurrentGeometry

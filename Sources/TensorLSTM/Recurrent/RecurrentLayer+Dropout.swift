@@ -3,8 +3,7 @@
 /// no copy, no repacking), each on the engine, with a fresh mask on every output but the last.
 /// The traced forward keeps each layer's trace and mask; the backward runs the layers in
 /// reverse, multiplying the gradient by the same masks.
-protocol CoreBackedLayer<Scalar>: Layer {
-  var core: RecurrentCore<Scalar> { get }
+protocol CoreBackedLayer<Scalar>: RecurrentLayer {
   init(core: RecurrentCore<Scalar>)
 }
 
@@ -20,17 +19,19 @@ struct DropoutStackRecord<Scalar: BLASScalar>: Sendable {
 
 extension CoreBackedLayer {
   /// Whether this call applies dropout between layers.
-  var dropsOut: Bool { core.dropsOut(training: training) }
+  var dropsOut: Bool { _core.dropsOut(training: training) }
 
   /// Layer `k` alone, in this layer's mode.
   func singleLayer(_ k: Int) -> Self {
-    var single = Self(core: core.layer(k))
+    var single = Self(core: _core.layer(k))
     single.training = training
     return single
   }
 
   /// A fresh mask for the output of a non-last layer.
-  func nextMask(_ shape: [Int]) -> Tensor<Scalar> { core.masks.next(shape: shape, p: core.dropout) }
+  func nextMask(_ shape: [Int]) -> Tensor<Scalar> {
+    _core.masks.next(shape: shape, p: _core.dropout)
+  }
 
   /// The traced forward with dropout between layers.
   func droppedForwardWithTrace(_ input: Tensor<Scalar>, lengths: [Int]?) throws -> LayerTrace<
@@ -38,11 +39,11 @@ extension CoreBackedLayer {
   > {
     var record = DropoutStackRecord<Scalar>(traces: [], masks: [])
     var x = input
-    for k in 0..<core.geometry.layers {
+    for k in 0..<_core.geometry.layers {
       let trace = try singleLayer(k).forwardWithTrace(x, lengths: lengths)
       record.traces.append(trace)
       x = trace.output
-      if k < core.geometry.layers - 1 {
+      if k < _core.geometry.layers - 1 {
         let mask = nextMask(x.shape)
         record.masks.append(mask)
         x = x * mask
@@ -56,7 +57,7 @@ extension CoreBackedLayer {
   func droppedBackward(
     _ record: DropoutStackRecord<Scalar>, outputGradient: Tensor<Scalar>, inputGradient: Bool
   ) throws -> LayerGradients<Scalar> {
-    let layers = core.geometry.layers
+    let layers = _core.geometry.layers
     guard record.traces.count == layers else {
       throw TrainingError.staleTrace(
         "the trace has \(record.traces.count) layers, the model \(layers)")
@@ -68,7 +69,7 @@ extension CoreBackedLayer {
       let single = singleLayer(k)
       let g = try single.backward(
         record.traces[k], outputGradient: gradient, inputGradient: k > 0 || inputGradient)
-      let names = core.parameterShapes.map(\.name)
+      let names = _core.parameterShapes.map(\.name)
       let perLayer = names.count / layers
       for (singleName, name) in zip(
         single.parameterShapes.map(\.name), names[(k * perLayer)..<((k + 1) * perLayer)])
@@ -84,7 +85,7 @@ extension CoreBackedLayer {
   /// The error of a rich traced call on a model that drops out.
   var droppedTraceError: LayerError {
     LayerError.unsupported(
-      "\(core.name)(dropout: \(core.dropout)) in training mode: trace it through the Layer calls (forwardWithTrace(_:lengths:) returning a LayerTrace, or inside a Sequential), or set training = false"
+      "\(_core.name)(dropout: \(_core.dropout)) in training mode: trace it through the Layer calls (forwardWithTrace(_:lengths:) returning a LayerTrace, or inside a Sequential), or set training = false"
     )
   }
 }
@@ -94,8 +95,8 @@ extension HiddenStateLayer {
   func droppedCall(_ input: Tensor<Scalar>, initialState: Tensor<Scalar>?, lengths: [Int]?)
     throws -> RecurrentOutput<Scalar>
   {
-    _ = try core.shape(input: input, h0: initialState, lengths: lengths)
-    let (layers, d) = (core.geometry.layers, core.geometry.directions)
+    _ = try _core.shape(input: input, h0: initialState, lengths: lengths)
+    let (layers, d) = (_core.geometry.layers, _core.geometry.directions)
     var (x, hidden) = (input, [Tensor<Scalar>]())
     var last: RecurrentOutput<Scalar>?
     for k in 0..<layers {

@@ -43,9 +43,9 @@ extension LSTM {
     hiddenGradient: Tensor<Scalar>? = nil, cellGradient: Tensor<Scalar>? = nil,
     inputGradient: Bool = true
   ) throws -> LSTMGradients<Scalar> {
-    core.requireTrainable("backward")
+    _core.requireTrainable("backward")
     try TrainingError.checkTrace(
-      model: (geometry, core.weights), trace: (trace.geometry, trace.weights), name: "LSTM")
+      model: (geometry, _core.weights), trace: (trace.geometry, trace.weights), name: "LSTM")
     try TrainingError.check("outputGradient", outputGradient, is: trace.output.output.shape)
     if let hiddenGradient {
       try TrainingError.check("hiddenGradient", hiddenGradient, is: trace.output.hidden.shape)

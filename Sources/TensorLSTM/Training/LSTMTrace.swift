@@ -63,7 +63,7 @@ extension LSTM {
   public func forwardWithTrace(
     _ input: Tensor<Scalar>, initialState: LSTMState<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> LSTMTrace<Scalar> {
-    core.requireTrainable("forwardWithTrace")
+    _core.requireTrainable("forwardWithTrace")
     let s = try ForwardShape(self, input: input, initialState: initialState, lengths: lengths)
     if dropsOut { throw droppedTraceError }
     return TraceForward(lstm: self, shape: s, lengths: lengths).run(
@@ -112,7 +112,7 @@ private struct TraceForward<Scalar: BLASScalar> {
         let cellTrace = Tensor<Scalar>.unfilled(shape: [steps, batch, hidden])
         withExtendedLifetime((x, output, gateTrace, cellTrace, h0, c0)) {
           runDirection(
-            lstm.core.weights[index], reverse: g.isReverse(direction),
+            lstm._core.weights[index], reverse: g.isReverse(direction),
             x: x.storage.base + x.layout.offset,
             features: x.shape[2], output: output.storage.base + direction * hOut,
             outputStride: directions * hOut, gates: gateTrace.storage.base,
@@ -126,7 +126,7 @@ private struct TraceForward<Scalar: BLASScalar> {
     }
     let result = makeOutput(sequences: sequences, cells: cells)
     return LSTMTrace(
-      output: result, weights: lstm.core.weights, geometry: g, batchFirst: lstm.batchFirst,
+      output: result, weights: lstm._core.weights, geometry: g, batchFirst: lstm.batchFirst,
       shape: shape, lengths: lengths, hadInitialState: initialState != nil, h0: h0, c0: c0,
       sequences: sequences, gates: gates, cells: cells)
   }

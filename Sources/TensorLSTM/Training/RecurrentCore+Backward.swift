@@ -254,7 +254,7 @@ extension GRU {
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> RecurrentTrace<Scalar> {
     if dropsOut { throw droppedTraceError }
-    return try core.forwardWithTrace(input, h0: initialState, lengths: lengths)
+    return try _core.forwardWithTrace(input, h0: initialState, lengths: lengths)
   }
 
   /// Backpropagation through time, both reset placements: the gradients of a loss with
@@ -271,7 +271,7 @@ extension GRU {
     _ trace: RecurrentTrace<Scalar>, outputGradient: Tensor<Scalar>,
     hiddenGradient: Tensor<Scalar>? = nil
   ) throws -> RecurrentGradients<Scalar> {
-    try core.backward(trace, outputGradient: outputGradient, hiddenGradient: hiddenGradient)
+    try _core.backward(trace, outputGradient: outputGradient, hiddenGradient: hiddenGradient)
   }
 }
 
@@ -281,7 +281,7 @@ extension RNN {
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> RecurrentTrace<Scalar> {
     if dropsOut { throw droppedTraceError }
-    return try core.forwardWithTrace(input, h0: initialState, lengths: lengths)
+    return try _core.forwardWithTrace(input, h0: initialState, lengths: lengths)
   }
 
   /// Backpropagation through time; see ``GRU/backward(_:outputGradient:hiddenGradient:)``.
@@ -289,6 +289,6 @@ extension RNN {
     _ trace: RecurrentTrace<Scalar>, outputGradient: Tensor<Scalar>,
     hiddenGradient: Tensor<Scalar>? = nil
   ) throws -> RecurrentGradients<Scalar> {
-    try core.backward(trace, outputGradient: outputGradient, hiddenGradient: hiddenGradient)
+    try _core.backward(trace, outputGradient: outputGradient, hiddenGradient: hiddenGradient)
   }
 }
