@@ -34,32 +34,33 @@ struct CellForward {
     let (i, h, l, bi) = (shape.input, shape.hidden, shape.layers, shape.bidirectional)
     switch cell {
     case .lstm:
-      var model = LSTM<Float>(
+      let model = LSTM<Float>(
         inputSize: i, hiddenSize: h, numLayers: l, batchFirst: true, bidirectional: bi, seed: 1)
-      model.threads = threads
-      var portable = model
-      portable.kernels = .portable
-      (run, runPortable) = ({ _ = try? model(x) }, { _ = try? portable(x) })
-      runNaive = { _ = try? Naive.lstm(model, x) }
-      plan = { try model.plan(for: x) }
+      self.init(model, x, threads: threads) { _ = try? Naive.lstm($0, x) }
     case .gru:
-      var model = GRU<Float>(
+      let model = GRU<Float>(
         inputSize: i, hiddenSize: h, numLayers: l, batchFirst: true, bidirectional: bi, seed: 1)
-      model.threads = threads
-      var portable = model
-      portable.kernels = .portable
-      (run, runPortable) = ({ _ = try? model(x) }, { _ = try? portable(x) })
-      runNaive = { _ = try? Naive.gru(model, x) }
-      plan = { try model.plan(for: x) }
+      self.init(model, x, threads: threads) { _ = try? Naive.gru($0, x) }
     case .rnn:
-      var model = RNN<Float>(
+      let model = RNN<Float>(
         inputSize: i, hiddenSize: h, numLayers: l, batchFirst: true, bidirectional: bi, seed: 1)
-      model.threads = threads
-      var portable = model
-      portable.kernels = .portable
-      (run, runPortable) = ({ _ = try? model(x) }, { _ = try? portable(x) })
-      runNaive = { _ = try? Naive.rnn(model, x) }
-      plan = { try model.plan(for: x) }
+      self.init(model, x, threads: threads) { _ = try? Naive.rnn($0, x) }
     }
+  }
+
+  /// The closures of any recurrent layer: the same members on LSTM, GRU and RNN
+  /// (``RecurrentLayer``); only the naive reference differs by cell.
+  private init<Model: RecurrentLayer<Float>>(
+    _ model: Model, _ x: Tensor<Float>, threads: Int?, naive: @escaping (Model) -> Void
+  ) {
+    var model = model
+    model.threads = threads
+    var portable = model
+    portable.kernels = .portable
+    let fixed = model
+    run = { _ = try? fixed.forward(x, lengths: nil) }
+    runPortable = { _ = try? portable.forward(x, lengths: nil) }
+    runNaive = { naive(fixed) }
+    plan = { try fixed.plan(for: x) }
   }
 }

@@ -51,25 +51,19 @@ enum PrecisionBench {
     _ x: Tensor<Float>
   ) -> (() -> Void, () -> Void) {
     let (i, h) = (shape.input, shape.hidden)
+    func pair(_ model: some RecurrentLayer<Float>) -> (() -> Void, () -> Void) {
+      var model = model
+      model.threads = threads
+      var reduced = model
+      reduced.weightPrecision = precision
+      return (
+        { _ = try? model.forward(x, lengths: nil) }, { _ = try? reduced.forward(x, lengths: nil) }
+      )
+    }
     switch cell {
-    case .lstm:
-      var model = LSTM<Float>(inputSize: i, hiddenSize: h, batchFirst: true, seed: 1)
-      model.threads = threads
-      var reduced = model
-      reduced.weightPrecision = precision
-      return ({ _ = try? model(x) }, { _ = try? reduced(x) })
-    case .gru:
-      var model = GRU<Float>(inputSize: i, hiddenSize: h, batchFirst: true, seed: 1)
-      model.threads = threads
-      var reduced = model
-      reduced.weightPrecision = precision
-      return ({ _ = try? model(x) }, { _ = try? reduced(x) })
-    case .rnn:
-      var model = RNN<Float>(inputSize: i, hiddenSize: h, batchFirst: true, seed: 1)
-      model.threads = threads
-      var reduced = model
-      reduced.weightPrecision = precision
-      return ({ _ = try? model(x) }, { _ = try? reduced(x) })
+    case .lstm: return pair(LSTM<Float>(inputSize: i, hiddenSize: h, batchFirst: true, seed: 1))
+    case .gru: return pair(GRU<Float>(inputSize: i, hiddenSize: h, batchFirst: true, seed: 1))
+    case .rnn: return pair(RNN<Float>(inputSize: i, hiddenSize: h, batchFirst: true, seed: 1))
     }
   }
 }
