@@ -6,6 +6,44 @@ import Testing
 /// dropout masks), dropout's statistics, train/eval, bad input, and the contract.
 @Suite("Models: layers")
 struct ModelLayerTests {
+  /// Configures and runs any recurrent layer through the protocol alone.
+  static func throughProtocol<R: RecurrentLayer<Float>>(_ layer: R, gates: Int) throws {
+    var layer = layer
+    layer.threads = 1
+    layer.kernels = .portable
+    #expect(layer.threads == 1 && layer.kernels == .portable)
+    #expect(layer.inputSize == 4 && layer.hiddenSize == 8 && layer.numLayers == 2)
+    #expect(layer.bidirectional && layer.directions == 2 && layer.bias && layer.batchFirst)
+    #expect(layer.parameterShapes.first?.name == "weight_ih_l0")
+    #expect(layer.parameterShapes.first?.shape == [gates * 8, 4])
+    let x = Tensor<Float>.randomNormal(shape: [3, 5, 4], seed: 4)
+    #expect(try layer.plan(for: x).description.contains("T 5, B 3, 1 thread"))
+    // The state dict through the protocol: a fresh layer that loads it computes the same.
+    var other = layer
+    let zeroed = layer.stateDict().mapValues { Tensor<Float>.zeros(shape: $0.shape) }
+    try other.loadStateDict(zeroed)
+    #expect(try other.forward(x, lengths: nil).scalars != layer.forward(x, lengths: nil).scalars)
+    try other.loadStateDict(layer.stateDict())
+    #expect(try other.forward(x, lengths: nil).scalars == layer.forward(x, lengths: nil).scalars)
+  }
+
+  @Test("LSTM, GRU and RNN share RecurrentLayer's members and work through it")
+  func recurrentLayerProtocol() throws {
+    let sizes = (inputSize: 4, hiddenSize: 8, numLayers: 2)
+    try Self.throughProtocol(
+      LSTM<Float>(
+        inputSize: sizes.inputSize, hiddenSize: sizes.hiddenSize, numLayers: sizes.numLayers,
+        batchFirst: true, bidirectional: true, seed: 3), gates: 4)
+    try Self.throughProtocol(
+      GRU<Float>(
+        inputSize: sizes.inputSize, hiddenSize: sizes.hiddenSize, numLayers: sizes.numLayers,
+        batchFirst: true, bidirectional: true, seed: 3), gates: 3)
+    try Self.throughProtocol(
+      RNN<Float>(
+        inputSize: sizes.inputSize, hiddenSize: sizes.hiddenSize, numLayers: sizes.numLayers,
+        batchFirst: true, bidirectional: true, seed: 3), gates: 1)
+  }
+
   /// Central differences of `L = Σ output · R` against the layer's backward, on a few entries of
   /// every parameter and (unless the input is ids) of the input. `make` builds the layer
   /// afresh each time, so seeded dropout draws the same masks in every evaluation.
