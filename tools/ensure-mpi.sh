@@ -6,14 +6,9 @@ if command -v mpirun >/dev/null 2>&1 && command -v pkg-config >/dev/null 2>&1 \
   && pkg-config --exists ompi-c; then
   return 0 2>/dev/null || exit 0
 fi
-packages="libopenmpi-dev openmpi-bin"
-command -v pkg-config >/dev/null 2>&1 || packages="$packages pkg-config"
-echo "tensorlstm: Open MPI not found (mpirun, pkg-config ompi-c); installing: $packages" >&2
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-$sudo apt-get update -q >&2
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $packages >&2
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
+apt_install "Open MPI (mpirun, pkg-config ompi-c)" libopenmpi-dev openmpi-bin
 pkg-config --exists ompi-c && command -v mpirun >/dev/null 2>&1 || {
-  echo "tensorlstm: Open MPI is still missing after installing $packages" >&2
+  echo "tensorlstm: Open MPI is still missing after installing libopenmpi-dev openmpi-bin" >&2
   exit 1
 }

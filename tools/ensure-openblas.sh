@@ -4,13 +4,8 @@
 if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openblas lapacke; then
   return 0 2>/dev/null || exit 0
 fi
-packages="libopenblas-dev liblapacke-dev"
-command -v pkg-config >/dev/null 2>&1 || packages="$packages pkg-config"
-echo "tensorlstm: OpenBLAS/LAPACKE not found by pkg-config; installing: $packages" >&2
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-$sudo apt-get update -q >&2
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $packages >&2
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
+apt_install "OpenBLAS/LAPACKE (pkg-config openblas lapacke)" libopenblas-dev liblapacke-dev
 pkg-config --exists openblas lapacke || {
   echo "tensorlstm: pkg-config still cannot find openblas and lapacke" >&2
   exit 1
