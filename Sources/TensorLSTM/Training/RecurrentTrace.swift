@@ -43,8 +43,9 @@ public struct RecurrentGradients<Scalar: BLASScalar>: Sendable {
 }
 
 extension RecurrentCore {
-  /// The GRU/RNN forward on the GEMM path, keeping the trace: one input GEMM per
-  /// layer-direction over all steps, per step the recurrent GEMM(s) and the Swift cell pass.
+  /// The GRU/RNN forward keeping the trace. The RNN runs each layer on the engine (its trace is
+  /// the layer outputs); the GRU runs the GEMM path: one input GEMM per layer-direction over all
+  /// steps, per step the recurrent GEMM(s) and the Swift cell pass.
   /// Specialised here: called from another package through the public generic layers, an
   /// unspecialised body ran its per-element cell pass through generic witnesses, 20× slower
   /// than the forward (issue 22).
@@ -69,7 +70,6 @@ extension RecurrentCore {
     var extras: [Tensor<Scalar>] = []
     let isGRU = g.gateCount == 3
     let resetAfter = g.cell == .gru(resetAfter: true)
-    let relu = g.cell == .rnn(.relu)
     // Scratch: h(t−1) per sequence, the recurrent products of one step.
     let hPrevious = UnsafeMutablePointer<Scalar>.allocate(capacity: batch * hidden)
     let recurrent = UnsafeMutablePointer<Scalar>.allocate(capacity: batch * width)
@@ -79,6 +79,30 @@ extension RecurrentCore {
     }
     for layer in 0..<layers {
       let x = sequences[layer]
+      if !isGRU {
+        // The RNN's backward needs only each layer's output (its derivative comes from h):
+        // the engine's forward of this layer alone writes it — the fused step, the plan's
+        // threads — time-major, with `lengths`' zeros past each end.
+        let single = self.layer(layer)
+        let engine = RecurrentForward(
+          geometry: single.geometry, batchFirst: false, threads: threads,
+          threadSplit: threadSplit, kernels: kernels, weights: single.weights)
+        let layerShape = try ForwardShape(
+          geometry: single.geometry, batchFirst: false, input: x, lengths: lengths)
+        let layerH0 =
+          initial == nil
+          ? nil
+          : h0.sliced(axis: 0, range: (layer * directions)..<((layer + 1) * directions))
+            .contiguous()
+        let output = engine.run(layerShape, input: x, h0: layerH0, c0: nil, lengths: lengths)
+          .output
+        sequences.append(output.isContiguous ? output : output.copied())
+        for _ in 0..<directions {
+          gates.append(.zeros(shape: [0]))
+          extras.append(.zeros(shape: [0]))
+        }
+        continue
+      }
       let features = x.shape[2]
       let output = Tensor<Scalar>.zeros(shape: [steps, batch, directions * hidden])
       let outputStride = directions * hidden
@@ -88,7 +112,7 @@ extension RecurrentCore {
         let w = weights[index]
         // Input projections of all steps (+ b_ih) into the gate trace, [T, B, G·H].
         let gateTrace = Tensor<Scalar>.zeros(shape: [steps, batch, width])
-        let extra = Tensor<Scalar>.zeros(shape: isGRU ? [steps, batch, hidden] : [0])
+        let extra = Tensor<Scalar>.zeros(shape: [steps, batch, hidden])
         let biasIH = bias ? w.parameters[2] : Tensor.zeros(shape: [width])
         let biasHH = bias ? w.parameters[3] : Tensor.zeros(shape: [width])
         withExtendedLifetime((x, output, gateTrace, extra, h0, biasIH, biasHH)) {
@@ -129,56 +153,45 @@ extension RecurrentCore {
                   columnStride: 1),
                 wT.columns(0..<direct), into: recurrent, rowStride: width, beta: 1)
               let rowGates = G + t * batch * width
-              if isGRU {
-                for b in 0..<batch where t < length(b) {
-                  let (a, hRec, old) = (
-                    rowGates + b * width, recurrent + b * width, hPrevious + b * hidden
-                  )
-                  let e = ex + (t * batch + b) * hidden
-                  for j in 0..<hidden {
-                    a[j] = Activations.sigmoid(a[j] + hRec[j])
-                    a[hidden + j] = Activations.sigmoid(a[hidden + j] + hRec[hidden + j])
-                    // Reset after: keep W_hn·h + b_hn; reset before: keep r ⊙ h.
-                    e[j] = resetAfter ? hRec[2 * hidden + j] : a[j] * old[j]
-                  }
+              for b in 0..<batch where t < length(b) {
+                let (a, hRec, old) = (
+                  rowGates + b * width, recurrent + b * width, hPrevious + b * hidden
+                )
+                let e = ex + (t * batch + b) * hidden
+                for j in 0..<hidden {
+                  a[j] = Activations.sigmoid(a[j] + hRec[j])
+                  a[hidden + j] = Activations.sigmoid(a[hidden + j] + hRec[hidden + j])
+                  // Reset after: keep W_hn·h + b_hn; reset before: keep r ⊙ h.
+                  e[j] = resetAfter ? hRec[2 * hidden + j] : a[j] * old[j]
                 }
-                if !resetAfter {
-                  // n's recurrent part: (r ⊙ h)·W_hnᵀ + b_hn, one GEMM for the batch.
-                  BLAS.gemm(
-                    StridedMatrix(
-                      base: UnsafePointer(ex + t * batch * hidden), rows: batch, columns: hidden,
-                      rowStride: hidden, columnStride: 1),
-                    wT.columns((2 * hidden)..<width), into: recurrent + 2 * hidden,
-                    rowStride: width, beta: 1)
-                }
-                for b in 0..<batch {
-                  let h = out + (t * batch + b) * outputStride + direction * hidden
-                  guard t < length(b) else { continue }
-                  let (a, hRec, old) = (
-                    rowGates + b * width, recurrent + b * width, hPrevious + b * hidden
-                  )
-                  for j in 0..<hidden {
-                    let n = Activations.tanh(
-                      a[2 * hidden + j]
-                        + (resetAfter ? a[j] * hRec[2 * hidden + j] : hRec[2 * hidden + j]))
-                    a[2 * hidden + j] = n
-                    h[j] = (old[j] - n) * a[hidden + j] + n
-                  }
-                }
-              } else {
-                for b in 0..<batch where t < length(b) {
-                  let (a, hRec) = (rowGates + b * width, recurrent + b * width)
-                  let h = out + (t * batch + b) * outputStride + direction * hidden
-                  for j in 0..<hidden {
-                    let v = a[j] + hRec[j]
-                    h[j] = relu ? (v < 0 ? 0 : v) : Activations.tanh(v)
-                  }
+              }
+              if !resetAfter {
+                // n's recurrent part: (r ⊙ h)·W_hnᵀ + b_hn, one GEMM for the batch.
+                BLAS.gemm(
+                  StridedMatrix(
+                    base: UnsafePointer(ex + t * batch * hidden), rows: batch, columns: hidden,
+                    rowStride: hidden, columnStride: 1),
+                  wT.columns((2 * hidden)..<width), into: recurrent + 2 * hidden,
+                  rowStride: width, beta: 1)
+              }
+              for b in 0..<batch {
+                let h = out + (t * batch + b) * outputStride + direction * hidden
+                guard t < length(b) else { continue }
+                let (a, hRec, old) = (
+                  rowGates + b * width, recurrent + b * width, hPrevious + b * hidden
+                )
+                for j in 0..<hidden {
+                  let n = Activations.tanh(
+                    a[2 * hidden + j]
+                      + (resetAfter ? a[j] * hRec[2 * hidden + j] : hRec[2 * hidden + j]))
+                  a[2 * hidden + j] = n
+                  h[j] = (old[j] - n) * a[hidden + j] + n
                 }
               }
             }
           }
         }
-        gates.append(isGRU ? gateTrace : Tensor.zeros(shape: [0]))
+        gates.append(gateTrace)
         extras.append(extra)
       }
       sequences.append(output)
