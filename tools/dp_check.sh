@@ -65,4 +65,5 @@ print(json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]["ste
   --sample 0 --resume "$scratch/k.safetensors" --steps $((saved + 2)) | grep -E "resumed|trained"
 
 echo "== 5. --data-parallel without mpirun"
-"$bin/tensorlstm-charlm" --data-parallel "${small[@]}" | head -1
+"$bin/tensorlstm-charlm" --data-parallel "${small[@]}" > "$scratch/alone.log"
+grep -- "--data-parallel: not started by mpirun, training in one process" "$scratch/alone.log"
