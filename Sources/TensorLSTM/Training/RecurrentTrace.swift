@@ -131,6 +131,11 @@ extension RecurrentCore {
           w.weightHH.withBase { wHH in
             let wT = StridedMatrix(
               base: wHH, rows: hidden, columns: width, rowStride: 1, columnStride: hidden)
+            // Packed once for all steps when the packed GEMM runs B-row products here.
+            let direct = resetAfter ? width : 2 * hidden
+            let recurrentProduct = ReusedOperand(wT.columns(0..<direct), rows: batch)
+            let resetProduct =
+              resetAfter ? nil : ReusedOperand(wT.columns((2 * hidden)..<width), rows: batch)
             for k in 0..<steps {
               let t = reverse ? steps - 1 - k : k
               let neighbour = reverse ? t + 1 : t - 1
@@ -145,13 +150,11 @@ extension RecurrentCore {
                 (hPrevious + b * hidden).update(from: source, count: hidden)
               }
               // h(t−1)·W_hhᵀ + b_hh of the gates the step multiplies with h directly.
-              let direct = isGRU && !resetAfter ? 2 * hidden : width
               for b in 0..<batch { (recurrent + b * width).update(from: bHH, count: width) }
-              BLAS.gemm(
+              recurrentProduct.multiply(
                 StridedMatrix(
                   base: UnsafePointer(hPrevious), rows: batch, columns: hidden, rowStride: hidden,
-                  columnStride: 1),
-                wT.columns(0..<direct), into: recurrent, rowStride: width, beta: 1)
+                  columnStride: 1), into: recurrent, rowStride: width, beta: 1)
               let rowGates = G + t * batch * width
               for b in 0..<batch where t < length(b) {
                 let (a, hRec, old) = (
@@ -167,11 +170,10 @@ extension RecurrentCore {
               }
               if !resetAfter {
                 // n's recurrent part: (r ⊙ h)·W_hnᵀ + b_hn, one GEMM for the batch.
-                BLAS.gemm(
+                resetProduct!.multiply(
                   StridedMatrix(
                     base: UnsafePointer(ex + t * batch * hidden), rows: batch, columns: hidden,
-                    rowStride: hidden, columnStride: 1),
-                  wT.columns((2 * hidden)..<width), into: recurrent + 2 * hidden,
+                    rowStride: hidden, columnStride: 1), into: recurrent + 2 * hidden,
                   rowStride: width, beta: 1)
               }
               for b in 0..<batch {
