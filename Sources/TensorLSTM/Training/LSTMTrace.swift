@@ -158,6 +158,13 @@ private struct TraceForward<Scalar: BLASScalar> {
           let fused: (isa: VectorISA, packed: Tensor<Scalar>)? =
             lengths == nil && batch <= FusedStep.maximumBatch(w.packedISA)
             ? w.packedISA.flatMap { isa in w.packedRecurrent.map { (isa, $0) } } : nil
+          // Otherwise the per-step product reads W_hh packed once (or the BLAS, where it wins).
+          let recurrentProduct =
+            fused == nil
+            ? ReusedOperand(
+              StridedMatrix(
+                base: wHH, rows: hOut, columns: width, rowStride: 1, columnStride: hOut),
+              rows: batch) : nil
           for k in 0..<steps {
             let t = reverse ? steps - 1 - k : k
             let neighbour = reverse ? t + 1 : t - 1
@@ -183,7 +190,8 @@ private struct TraceForward<Scalar: BLASScalar> {
               }
             } else {
               stepByGEMM(
-                t, neighbour: neighbour, reverse: reverse, wHH: wHH, rowGates: rowGates,
+                t, neighbour: neighbour, reverse: reverse, recurrent: recurrentProduct!,
+                rowGates: rowGates,
                 output: output, outputStride: outputStride, cells: cells, h0: h0, c0: c0,
                 hPrevious: hPrevious, hFull: hFull)
             }
@@ -207,7 +215,7 @@ private struct TraceForward<Scalar: BLASScalar> {
   /// One step on the GEMM path: h(t−1) gathered per sequence (h0 where its direction starts),
   /// one GEMM into the step's gate rows, the Swift pass that keeps the activations.
   private func stepByGEMM(
-    _ t: Int, neighbour: Int, reverse: Bool, wHH: UnsafePointer<Scalar>,
+    _ t: Int, neighbour: Int, reverse: Bool, recurrent: ReusedOperand<Scalar>,
     rowGates: UnsafeMutablePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
     outputStride: Int, cells: UnsafeMutablePointer<Scalar>, h0: UnsafePointer<Scalar>,
     c0: UnsafePointer<Scalar>, hPrevious: UnsafeMutablePointer<Scalar>,
@@ -222,13 +230,10 @@ private struct TraceForward<Scalar: BLASScalar> {
           ? h0 + b * hOut : UnsafePointer(output + (neighbour * batch + b) * outputStride),
         count: hOut)
     }
-    BLAS.gemm(
+    recurrent.multiply(
       StridedMatrix(
         base: UnsafePointer(hPrevious), rows: batch, columns: hOut, rowStride: hOut,
-        columnStride: 1),
-      StridedMatrix(
-        base: wHH, rows: hOut, columns: width, rowStride: 1, columnStride: hOut),
-      into: rowGates, rowStride: width, beta: 1)
+        columnStride: 1), into: rowGates, rowStride: width, beta: 1)
     for b in 0..<batch {
       let h = g.projected ? hFull + b * hidden : output + (t * batch + b) * outputStride
       guard t < length(b) else {
