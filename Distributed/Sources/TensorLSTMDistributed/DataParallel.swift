@@ -152,7 +152,7 @@ public final class DataParallel {
   public func average<Model: StateDictLayer<Float>>(
     _ gradients: inout [String: Tensor<Float>], loss: Double, count: Int, order model: Model
   ) throws(DataParallelError) -> (loss: Double, count: Int) {
-    let names = model.parameterShapes.map(\.name).reversed().map { $0 }
+    let names = Array(model.parameterShapes.map(\.name).reversed())
     let sizes = names.map { name -> Int in
       guard let g = gradients[name] else {
         preconditionFailure(
@@ -161,8 +161,8 @@ public final class DataParallel {
       }
       return g.count
     }
-    if agreedLayout != names.indices.map({ "\(names[$0]) \(sizes[$0])" }) {
-      let layout = names.indices.map { "\(names[$0]) \(sizes[$0])" }
+    let layout = zip(names, sizes).map { "\($0) \($1)" }
+    if agreedLayout != layout {
       do {
         try agree(on: layout.joined(separator: ", "))
       } catch {
