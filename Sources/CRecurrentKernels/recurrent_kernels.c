@@ -4,6 +4,9 @@
 // at run time from tlstm_cpu_isa().
 #include "recurrent_kernels.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+
 ptrdiff_t tlstm_packed_count(ptrdiff_t gates, ptrdiff_t units, ptrdiff_t k, ptrdiff_t width) {
   return (units + width - 1) / width * k * gates * width;
 }
@@ -49,6 +52,78 @@ void tlstm_pack_recurrent_bf16(const float *w, ptrdiff_t gates, ptrdiff_t gate_r
   tlstm_pack_panels(w, gates, gate_rows, units, k, width, NULL, packed);
 }
 
+ptrdiff_t tlstm_packed_int8_bytes(ptrdiff_t gates, ptrdiff_t units, ptrdiff_t k,
+                                  ptrdiff_t width) {
+  ptrdiff_t kp = (k + 3) / 4 * 4;
+  return (units + width - 1) / width * (8 + kp) * gates * width;
+}
+
+void tlstm_pack_recurrent_int8(const signed char *q, const float *scales, ptrdiff_t gates,
+                               ptrdiff_t gate_rows, ptrdiff_t units, ptrdiff_t k, ptrdiff_t width,
+                               ptrdiff_t group, void *packed) {
+  ptrdiff_t kp = (k + 3) / 4 * 4;
+  unsigned char *out = packed;
+  for (ptrdiff_t u0 = 0; u0 < units; u0 += width) {
+    unsigned char *panel = out + u0 / width * (8 + kp) * gates * width;
+    float *scale = (float *)panel;
+    int *sum = (int *)(panel + 4 * gates * width);
+    signed char *body = (signed char *)(panel + 8 * gates * width);
+    for (ptrdiff_t g = 0; g < gates; g++) {
+      for (ptrdiff_t lane = 0; lane < width; lane++) {
+        ptrdiff_t u = u0 + lane, row = g * gate_rows + u;
+        int total = 0;
+        for (ptrdiff_t j = 0; u < units && j < k; j++) total += q[row * k + j];
+        scale[g * width + lane] = u < units ? scales[row] : 0.0f;
+        sum[g * width + lane] = 128 * total;
+      }
+    }
+    for (ptrdiff_t j = 0; j < kp; j += group) {
+      for (ptrdiff_t g = 0; g < gates; g++) {
+        for (ptrdiff_t lane = 0; lane < width; lane++) {
+          for (ptrdiff_t t = 0; t < group; t++) {
+            ptrdiff_t u = u0 + lane, jj = j + t;
+            body[(j * gates + g * group) * width + lane * group + t] =
+                u < units && jj < k ? q[(g * gate_rows + u) * k + jj] : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+// This thread's buffer for the int8 step's quantized h(t−1), kept until the thread ends.
+typedef struct {
+  unsigned char *bytes;
+  ptrdiff_t capacity;
+} tlstm_int8_buffer;
+
+static pthread_key_t int8_key;
+static pthread_once_t int8_once = PTHREAD_ONCE_INIT;
+
+static void tlstm_int8_free(void *p) {
+  tlstm_int8_buffer *buffer = p;
+  free(buffer->bytes);
+  free(buffer);
+}
+
+static void tlstm_int8_make_key(void) { pthread_key_create(&int8_key, tlstm_int8_free); }
+
+static unsigned char *tlstm_int8_scratch(ptrdiff_t bytes) {
+  pthread_once(&int8_once, tlstm_int8_make_key);
+  tlstm_int8_buffer *buffer = pthread_getspecific(int8_key);
+  if (!buffer) {
+    buffer = calloc(1, sizeof *buffer);
+    if (!buffer || pthread_setspecific(int8_key, buffer) != 0) abort();
+  }
+  if (bytes > buffer->capacity) {
+    free(buffer->bytes);
+    buffer->bytes = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64));
+    if (!buffer->bytes) abort();
+    buffer->capacity = bytes;
+  }
+  return buffer->bytes;
+}
+
 #if !defined(__x86_64__)
 
 // Elsewhere the Swift path runs; these are never called.
@@ -85,16 +160,37 @@ int tlstm_cpu_isa(void) { return 0; }
   }
 STUB(avx2)
 STUB(avx512)
+#define STUB8(variant)                                                                           \
+  void tlstm_recurrent_step_int8_##variant(                                                      \
+      int cell, const void *packed, ptrdiff_t units, ptrdiff_t k, const float *h_prev,         \
+      ptrdiff_t h_prev_stride, const float *h_old, float *gates, ptrdiff_t gate_stride,         \
+      ptrdiff_t gate_block, float *cell_state, ptrdiff_t cell_stride, float *h,                  \
+      ptrdiff_t h_stride, ptrdiff_t batch) {                                                     \
+    __builtin_trap();                                                                            \
+  }
+STUB8(avx2)
+STUB8(avx512bw)
+STUB8(vnni)
 
 #else
 
 #include <immintrin.h>
+
+static inline int tlstm_load32(const void *p) {
+  int v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
 
 int tlstm_cpu_isa(void) {
   __builtin_cpu_init();
   int isa = 0;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa |= TLSTM_ISA_AVX2;
   if (isa && __builtin_cpu_supports("avx512f")) isa |= TLSTM_ISA_AVX512;
+  if ((isa & TLSTM_ISA_AVX512) && __builtin_cpu_supports("avx512bw")) {
+    isa |= TLSTM_ISA_AVX512BW;
+    if (__builtin_cpu_supports("avx512vnni")) isa |= TLSTM_ISA_AVX512_VNNI;
+  }
   return isa;
 }
 
@@ -113,6 +209,56 @@ static inline __attribute__((target("avx2,fma"))) float tlstm_sum_avx2(__m256 v)
 #include "recurrent_step_template.h"
 #undef vreduce
 #undef MAX_ROWS
+
+// The int8 step on AVX2: int8 weights widened to int16 pairs, vpmaddwd against h(t−1) quantized
+// to int16 pairs; two rows × four gates are 8 int32 accumulators, as the Float step's.
+static inline __attribute__((target("avx2,fma"))) float tlstm_max_avx2(__m256 v) {
+  __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_max_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+#define vabs(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)
+#define vreduce_max tlstm_max_avx2
+#define vreduce_sum tlstm_sum_avx2
+#define vcvt_epi32 _mm256_cvtps_epi32
+#define ivec __m256i
+#define izero _mm256_setzero_si256
+#define iload(p) _mm256_loadu_si256((const __m256i *)(p))
+#define iload_w(p) _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p)))
+#define ibroadcast(p) _mm256_set1_epi32(tlstm_load32(p))
+#define idot(acc, a, w) _mm256_add_epi32(acc, _mm256_madd_epi16(a, w))
+#define iadd _mm256_add_epi32
+#define isub _mm256_sub_epi32
+#define icvt _mm256_cvtepi32_ps
+#define quantize_store(p, v)                                                                     \
+  _mm_storeu_si128((__m128i *)(p), _mm_packs_epi32(_mm256_castsi256_si128(v),                   \
+                                                   _mm256_extracti128_si256(v, 1)))
+#define I8(name) name##_int8_avx2
+#define TARGET8 __attribute__((target("avx2,fma")))
+#define GROUP 2
+#define UNSIGNED_H 0
+#define MAX_ROWS8 2
+#include "recurrent_step_int8_template.h"
+#undef vabs
+#undef vreduce_max
+#undef vreduce_sum
+#undef vcvt_epi32
+#undef ivec
+#undef izero
+#undef iload
+#undef iload_w
+#undef ibroadcast
+#undef idot
+#undef iadd
+#undef isub
+#undef icvt
+#undef quantize_store
+#undef I8
+#undef TARGET8
+#undef GROUP
+#undef UNSIGNED_H
+#undef MAX_ROWS8
 #include "vector_isa_end.h"
 
 // AVX-512F: 16 lanes, 32 registers. Up to six rows × four gates are 24 accumulators, plus the
@@ -121,5 +267,47 @@ static inline __attribute__((target("avx2,fma"))) float tlstm_sum_avx2(__m256 v)
 #define MAX_ROWS 6
 #define vreduce _mm512_reduce_add_ps
 #include "recurrent_step_template.h"
+
+// The int8 steps on AVX-512: six rows × four gates are 24 int32 accumulators. With VNNI one
+// vpdpbusd multiplies 64 weights by h(t−1) quantized to q + 128 (u8 · s8, four per lane); with
+// AVX-512BW the weights widen to int16 pairs for vpmaddwd (32 per instruction, and an add).
+#define vabs _mm512_abs_ps
+#define vreduce_max _mm512_reduce_max_ps
+#define vreduce_sum _mm512_reduce_add_ps
+#define vcvt_epi32 _mm512_cvtps_epi32
+#define ivec __m512i
+#define izero _mm512_setzero_si512
+#define iload(p) _mm512_loadu_si512((const void *)(p))
+#define ibroadcast(p) _mm512_set1_epi32(tlstm_load32(p))
+#define iadd _mm512_add_epi32
+#define isub _mm512_sub_epi32
+#define icvt _mm512_cvtepi32_ps
+#define MAX_ROWS8 6
+
+#define iload_w(p) _mm512_loadu_si512((const void *)(p))
+#define idot(acc, a, w) _mm512_dpbusd_epi32(acc, a, w)
+#define quantize_store(p, v)                                                                     \
+  _mm512_mask_cvtusepi32_storeu_epi8(p, (__mmask16)0xffff, _mm512_add_epi32(v, _mm512_set1_epi32(128)))
+#define I8(name) name##_int8_vnni
+#define TARGET8 __attribute__((target("avx512f,avx512bw,avx512vnni,fma")))
+#define GROUP 4
+#define UNSIGNED_H 1
+#include "recurrent_step_int8_template.h"
+#undef iload_w
+#undef idot
+#undef quantize_store
+#undef I8
+#undef TARGET8
+#undef GROUP
+#undef UNSIGNED_H
+
+#define iload_w(p) _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(p)))
+#define idot(acc, a, w) _mm512_add_epi32(acc, _mm512_madd_epi16(a, w))
+#define quantize_store(p, v) _mm512_mask_cvtsepi32_storeu_epi16(p, (__mmask16)0xffff, v)
+#define I8(name) name##_int8_avx512bw
+#define TARGET8 __attribute__((target("avx512f,avx512bw,fma")))
+#define GROUP 2
+#define UNSIGNED_H 0
+#include "recurrent_step_int8_template.h"
 
 #endif

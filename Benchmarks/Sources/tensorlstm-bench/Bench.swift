@@ -77,7 +77,7 @@ struct Bench: ParsableCommand {
 
   @Option(
     help:
-      "Time the forward with reduced-precision weights (bf16) against Float, interleaved, on B 1 and 16, T 1000, I 64, H 256/512/1024 (or the custom shape); --cell picks the layer."
+      "Time the forward with reduced-precision weights (bf16, int8) against Float, interleaved, on B 1 and 16, T 1000, I 64, H 256/512/1024 (or the custom shape); --cell picks the layer."
   )
   var precision: PrecisionChoice?
 

@@ -4,8 +4,9 @@ import TensorLSTM
 /// `--precision`: the weight precision a run compares against Float.
 enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
   case bf16
+  case int8
 
-  var weightPrecision: WeightPrecision { .bfloat16 }
+  var weightPrecision: WeightPrecision { self == .bf16 ? .bfloat16 : .int8 }
 }
 
 /// The reduced-precision forward against the Float one, interleaved, on the latency-bound

@@ -11,10 +11,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { TLSTM_ISA_AVX2 = 1, TLSTM_ISA_AVX512 = 2 };
+enum {
+  TLSTM_ISA_AVX2 = 1,
+  TLSTM_ISA_AVX512 = 2,
+  TLSTM_ISA_AVX512BW = 4,
+  TLSTM_ISA_AVX512_VNNI = 8,
+};
 
 /// The instruction sets this CPU runs: TLSTM_ISA_AVX2 (AVX2 and FMA) | TLSTM_ISA_AVX512
-/// (AVX-512F, only together with AVX2), 0 for neither.
+/// (AVX-512F, only together with AVX2) | TLSTM_ISA_AVX512BW (only with AVX-512F) |
+/// TLSTM_ISA_AVX512_VNNI (only with AVX-512BW), 0 for none.
 int tlstm_cpu_isa(void);
 
 /// The cells the kernels compute; see tlstm_recurrent_step_*.
@@ -80,6 +86,48 @@ void tlstm_recurrent_step_bf16_avx512(int cell, const uint16_t *packed, ptrdiff_
                                       ptrdiff_t gate_block, float *cell_state,
                                       ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
                                       ptrdiff_t batch);
+
+/// Bytes tlstm_pack_recurrent_int8 writes for `gates` gates, `units` units, `k` inputs and
+/// panels of `width` units: ceil(units / width) · (8 + kp) · gates · width, kp = k rounded up
+/// to 4.
+ptrdiff_t tlstm_packed_int8_bytes(ptrdiff_t gates, ptrdiff_t units, ptrdiff_t k,
+                                  ptrdiff_t width);
+
+/// Packs int8 W_hh for the int8 steps of one width (16: _vnni, _avx512bw; 8: _avx2) and input
+/// group (4: _vnni; 2: the others). q[(g · gate_rows + u) · k + j] is the quantized weight,
+/// scales[g · gate_rows + u] its row's scale. A panel of `width` units holds gates · width
+/// Float scales, gates · width int32 sums 128 · Σ_j q (the _vnni step's correction), then for
+/// each group of inputs j…j+group−1 (k padded to a multiple of 4 with zeros) and each gate,
+/// `width` lanes of `group` consecutive weights.
+void tlstm_pack_recurrent_int8(const signed char *q, const float *scales, ptrdiff_t gates,
+                               ptrdiff_t gate_rows, ptrdiff_t units, ptrdiff_t k, ptrdiff_t width,
+                               ptrdiff_t group, void *packed);
+
+/// tlstm_recurrent_step_* over int8 W_hh packed by tlstm_pack_recurrent_int8: h(t−1) is
+/// quantized per row (scale max|h| / 127, round to nearest even; into this thread's scratch,
+/// allocated on its first step and grown), the products are exact int32 sums, and the gates get
+/// float(sum) · scale_w · scale_h added before the same cell update. The sums are the same on
+/// every variant, so is the result: _vnni (AVX-512 VNNI, vpdpbusd on h + 128),
+/// _avx512bw (vpmaddwd on int16 pairs), _avx2 (the same on 8 lanes).
+void tlstm_recurrent_step_int8_vnni(int cell, const void *packed, ptrdiff_t units, ptrdiff_t k,
+                                    const float *h_prev, ptrdiff_t h_prev_stride,
+                                    const float *h_old, float *gates, ptrdiff_t gate_stride,
+                                    ptrdiff_t gate_block, float *cell_state,
+                                    ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
+                                    ptrdiff_t batch);
+void tlstm_recurrent_step_int8_avx512bw(int cell, const void *packed, ptrdiff_t units,
+                                        ptrdiff_t k, const float *h_prev,
+                                        ptrdiff_t h_prev_stride, const float *h_old,
+                                        float *gates, ptrdiff_t gate_stride,
+                                        ptrdiff_t gate_block, float *cell_state,
+                                        ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
+                                        ptrdiff_t batch);
+void tlstm_recurrent_step_int8_avx2(int cell, const void *packed, ptrdiff_t units, ptrdiff_t k,
+                                    const float *h_prev, ptrdiff_t h_prev_stride,
+                                    const float *h_old, float *gates, ptrdiff_t gate_stride,
+                                    ptrdiff_t gate_block, float *cell_state,
+                                    ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
+                                    ptrdiff_t batch);
 
 /// `value` rounded to bfloat16 (to nearest, ties to even; NaN stays NaN), as its bits.
 uint16_t tlstm_bfloat16(float value);

@@ -193,7 +193,7 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
   static func packsProjection(_ kernels: RecurrentKernels) -> Bool {
     switch kernels {
     case .portable: return false
-    case .avx512, .avx2: return true
+    case .avx512VNNI, .avx512, .avx2: return true
     case .automatic: return automaticPrefersPacked
     }
   }
@@ -301,6 +301,7 @@ extension BLAS {
     case .avx512: code = 2
     case .avx2: code = 3
     case .portable: code = 4
+    case .avx512VNNI: code = 5
     }
     pthread_setspecific(gemmKernelsKey, UnsafeRawPointer(bitPattern: code))
     defer { pthread_setspecific(gemmKernelsKey, saved) }
@@ -314,6 +315,7 @@ extension BLAS {
     case 2: return .avx512
     case 3: return .avx2
     case 4: return .portable
+    case 5: return .avx512VNNI
     default: return nil
     }
   }

@@ -7,25 +7,31 @@ internal import CRecurrentKernels
 ///
 ///     var lstm = LSTM<Float>(inputSize: 128, hiddenSize: 64)
 ///     lstm.kernels = .portable                   // e.g. to compare against the fused path
-///     RecurrentKernels.supported                 // [.avx512, .avx2, .portable] on Zen 4
+///     RecurrentKernels.supported     // [.avx512VNNI, .avx512, .avx2, .portable] on Zen 4
 ///
 /// The fused kernels (`Float` only) accumulate `h(t−1) · W_hhᵀ` for a panel of units × the
 /// cell's gates in registers, from a copy of `W_hh` packed for the chosen instruction set when the weights
 /// or the kernels are set, and update `c` and `h` from those registers. Where the per-step GEMM
 /// stays (many sequences per worker, or `lengths`), the vector gate pass runs after it.
 public enum RecurrentKernels: Sendable, Hashable, CaseIterable {
-  /// The widest fused kernels this CPU runs (AVX-512, else AVX2+FMA), else `.portable`.
+  /// The widest fused kernels this CPU runs (AVX-512, else AVX2+FMA; VNNI for int8 weights
+  /// where the CPU has it), else `.portable`.
   case automatic
-  /// The AVX-512F kernels: 16 lanes, register tiles of up to 6 rows.
+  /// The AVX-512 kernels with VNNI's int8 dot products (`vpdpbusd`) for
+  /// ``WeightPrecision/int8`` weights; for Float and bfloat16 weights the same as `.avx512`.
+  case avx512VNNI
+  /// The AVX-512F kernels: 16 lanes, register tiles of up to 6 rows (int8 weights: AVX-512BW's
+  /// `vpmaddwd`).
   case avx512
-  /// The AVX2+FMA kernels: 8 lanes, register tiles of up to 2 rows.
+  /// The AVX2+FMA kernels: 8 lanes, register tiles of up to 2 rows (int8 weights: `vpmaddwd`).
   case avx2
   /// A BLAS GEMM per step and the Swift gate pass, compiled for the baseline CPU.
   case portable
 
   /// The choices this CPU runs, widest first; always ends with `.portable`.
   public static var supported: [RecurrentKernels] {
-    (VectorISA.available.contains(.avx512) ? [.avx512] : [])
+    (Int8Kernel.available.contains(.vnni) ? [.avx512VNNI] : [])
+      + (VectorISA.available.contains(.avx512) ? [.avx512] : [])
       + (VectorISA.available.contains(.avx2) ? [.avx2] : []) + [.portable]
   }
 
@@ -39,13 +45,56 @@ public enum RecurrentKernels: Sendable, Hashable, CaseIterable {
     switch self {
     case .automatic: return VectorISA.available.last
     case .portable: return nil
-    case .avx512, .avx2:
-      let isa: VectorISA = self == .avx512 ? .avx512 : .avx2
+    case .avx512VNNI, .avx512, .avx2:
       require(
-        VectorISA.available.contains(isa),
+        Self.supported.contains(self),
         "RecurrentKernels.\(self): this CPU does not run it; use .automatic or one of RecurrentKernels.supported (\(RecurrentKernels.supported))"
       )
-      return isa
+      return self == .avx2 ? .avx2 : .avx512
+    }
+  }
+
+  /// The int8 step this choice runs on this CPU, or nil for the portable path.
+  var int8Kernel: Int8Kernel? {
+    let available = Int8Kernel.available
+    switch self {
+    case .portable: return nil
+    case .automatic: return available.first
+    case .avx512VNNI: return vectorISA.map { _ in .vnni }
+    case .avx512: return vectorISA.map { _ in available.contains(.avx512bw) ? .avx512bw : .avx2 }
+    case .avx2: return vectorISA.map { _ in .avx2 }
+    }
+  }
+}
+
+/// One of the int8 steps (``WeightPrecision/int8``), widest first.
+enum Int8Kernel: Sendable, Hashable, CustomStringConvertible {
+  /// AVX-512 VNNI: `vpdpbusd`, four inputs per lane, h(t−1) stored as q + 128.
+  case vnni
+  /// AVX-512BW: int8 weights widened to int16 pairs, `vpmaddwd`.
+  case avx512bw
+  /// AVX2: the same on 8 lanes.
+  case avx2
+
+  /// Those this CPU runs, widest first.
+  static let available: [Int8Kernel] = {
+    let flags = Int(tlstm_cpu_isa())
+    return [
+      (Int(TLSTM_ISA_AVX512_VNNI), Int8Kernel.vnni), (Int(TLSTM_ISA_AVX512BW), .avx512bw),
+      (Int(TLSTM_ISA_AVX2), .avx2),
+    ].filter { flags & $0.0 != 0 }.map(\.1)
+  }()
+
+  /// Units per packed panel.
+  var width: Int { self == .avx2 ? 8 : 16 }
+  /// Consecutive inputs per 32-bit lane of one product.
+  var group: Int { self == .vnni ? 4 : 2 }
+
+  var description: String {
+    switch self {
+    case .vnni: return "AVX-512 VNNI"
+    case .avx512bw: return "AVX-512BW"
+    case .avx2: return "AVX2"
     }
   }
 }
@@ -67,6 +116,22 @@ enum VectorISA: Int, Sendable, Hashable, Comparable, CustomStringConvertible {
   var description: String { self == .avx512 ? "AVX-512F" : "AVX2+FMA" }
 
   static func < (a: VectorISA, b: VectorISA) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// The weights a fused step streams: Float panels, bfloat16 panels, or int8 panels for one int8
+/// kernel.
+enum StepWeights: Sendable, Hashable {
+  case float
+  case bfloat16
+  case int8(Int8Kernel)
+}
+
+/// A weight matrix `[rows, columns]` quantized to int8, one symmetric scale per row.
+struct Int8Weights: Sendable {
+  var values: [Int8]
+  var scales: [Float]
+  var rows: Int
+  var columns: Int
 }
 
 /// Thin, checked wrappers over the C kernels.
@@ -91,18 +156,41 @@ enum FusedStep {
     precision: WeightPrecision = .float
   ) -> Tensor<Scalar>? {
     guard Scalar.self == Float.self, cell.hasFusedStep, let isa else { return nil }
+    require(precision != .int8, "FusedStep.packedRecurrent: int8 panels come from packedInt8")
     let gates = cell.gateCount
     let (units, k) = (weightHH.shape[0] / gates, weightHH.shape[1])
     let count = tlstm_packed_count(gates, units, k, isa.width)
     var packed = Tensor<Scalar>.zeros(shape: [precision == .float ? count : (count + 1) / 2])
     weightHH.withBase { w in
       packed.withMutableBase { p in
-        switch precision {
-        case .float: tlstm_pack_recurrent(float(w), gates, units, units, k, isa.width, float(p))
-        case .bfloat16:
+        if precision == .float {
+          tlstm_pack_recurrent(float(w), gates, units, units, k, isa.width, float(p))
+        } else {
           tlstm_pack_recurrent_bf16(
             float(w), gates, units, units, k, isa.width,
             UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt16.self))
+        }
+      }
+    }
+    return packed
+  }
+
+  /// `W_hh` quantized by ``int8Quantized(_:)`` packed for `kernel`'s int8 step (bytes in the
+  /// returned storage, which only that step reads), or nil when no fused step runs `cell`.
+  static func packedInt8<Scalar: BLASScalar>(
+    _ quantized: Int8Weights, cell: RecurrentCell, kernel: Int8Kernel?
+  ) -> Tensor<Scalar>? {
+    guard Scalar.self == Float.self, cell.hasFusedStep, let kernel else { return nil }
+    let gates = cell.gateCount
+    let (units, k) = (quantized.rows / gates, quantized.columns)
+    let bytes = tlstm_packed_int8_bytes(gates, units, k, kernel.width)
+    var packed = Tensor<Scalar>.zeros(shape: [(bytes + 3) / 4])
+    quantized.values.withUnsafeBufferPointer { q in
+      quantized.scales.withUnsafeBufferPointer { scales in
+        packed.withMutableBase { p in
+          tlstm_pack_recurrent_int8(
+            q.baseAddress, scales.baseAddress, gates, units, units, k, kernel.width,
+            kernel.group, UnsafeMutableRawPointer(p))
         }
       }
     }
@@ -113,14 +201,54 @@ enum FusedStep {
   /// `k`, for a worker that owns them (`first` a multiple of the panel width).
   static func panels<Scalar>(
     _ packed: UnsafePointer<Scalar>, cell: RecurrentCell, first: Int, k: Int, isa: VectorISA,
-    precision: WeightPrecision = .float
+    weights: StepWeights = .float
   ) -> UnsafePointer<Scalar> {
+    let width: Int
+    if case .int8(let kernel) = weights { width = kernel.width } else { width = isa.width }
     require(
-      first % isa.width == 0,
-      "FusedStep.panels: first unit \(first) must be a multiple of \(isa.width)")
-    let offset = tlstm_packed_count(cell.gateCount, first, k, isa.width)
-    let bytes = offset * (precision == .float ? MemoryLayout<Float>.size : 2)
+      first % width == 0, "FusedStep.panels: first unit \(first) must be a multiple of \(width)")
+    let bytes: Int
+    switch weights {
+    case .float: bytes = tlstm_packed_count(cell.gateCount, first, k, width) * 4
+    case .bfloat16: bytes = tlstm_packed_count(cell.gateCount, first, k, width) * 2
+    case .int8: bytes = tlstm_packed_int8_bytes(cell.gateCount, first, k, width)
+    }
     return (UnsafeRawPointer(packed) + bytes).assumingMemoryBound(to: Scalar.self)
+  }
+
+  /// `weights` `[rows, k]` quantized to int8 with one symmetric scale per row:
+  /// `scale = max|w| / 127`, `q = w / scale` rounded to nearest even (0 and a zero scale for a
+  /// zero row), and the dequantized `q · scale` the paths that read Float weights compute with.
+  ///
+  /// - Precondition: `Scalar` is `Float`.
+  static func int8Quantized<Scalar: BLASScalar>(
+    _ weights: Tensor<Scalar>
+  ) -> (Int8Weights, dequantized: Tensor<Scalar>) {
+    require(
+      Scalar.self == Float.self,
+      "weightPrecision .int8 quantizes Float weights; this layer's are \(Scalar.self)")
+    let (rows, k) = (weights.shape[0], weights.count / Swift.max(1, weights.shape[0]))
+    var result = Int8Weights(
+      values: [Int8](repeating: 0, count: rows * k), scales: [Float](repeating: 0, count: rows),
+      rows: rows, columns: k)
+    var dequantized = weights.contiguous()
+    dequantized.withMutableBase { p in
+      let w = float(p)
+      for r in 0..<rows {
+        var top: Float = 0
+        for j in 0..<k { top = Swift.max(top, abs(w[r * k + j])) }
+        let scale = top / 127
+        result.scales[r] = scale
+        for j in 0..<k {
+          let q =
+            top > 0
+            ? Swift.min(127, Swift.max(-127, (w[r * k + j] / scale).rounded(.toNearestOrEven))) : 0
+          result.values[r * k + j] = Int8(q)
+          w[r * k + j] = q * scale
+        }
+      }
+    }
+    return (result, dequantized)
   }
 
   /// `weights` with every element rounded to bfloat16 (and back to Float): what the bfloat16
@@ -150,11 +278,12 @@ enum FusedStep {
     gates: UnsafeMutablePointer<Scalar>, gateStride: Int, gateBlock: Int,
     cell cellState: UnsafeMutablePointer<Scalar>, cellStride: Int,
     hidden h: UnsafeMutablePointer<Scalar>, hiddenStride: Int, batch: Int, trace: Bool = false,
-    precision: WeightPrecision = .float
+    weights: StepWeights = .float
   ) {
     require(!trace || cell == .lstm, "FusedStep.step: only the LSTM step keeps a trace")
+    require(!trace || weights == .float, "FusedStep.step: a trace needs Float weights")
     let code = trace ? Int32(TLSTM_CELL_LSTM_TRACE) : code(cell)
-    switch precision {
+    switch weights {
     case .float:
       let kernel = isa == .avx512 ? tlstm_recurrent_step_avx512 : tlstm_recurrent_step_avx2
       kernel(
@@ -168,6 +297,22 @@ enum FusedStep {
         code, UnsafeRawPointer(float(packed)).assumingMemoryBound(to: UInt16.self), units, k,
         float(hPrevious), hPreviousStride, float(hOld), float(gates), gateStride, gateBlock,
         float(cellState), cellStride, float(h), hiddenStride, batch)
+    case .int8(let variant):
+      let kernel:
+        @convention(c) (
+          Int32, UnsafeRawPointer?, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?,
+          UnsafeMutablePointer<Float>?, Int, Int, UnsafeMutablePointer<Float>?, Int,
+          UnsafeMutablePointer<Float>?, Int, Int
+        ) -> Void
+      switch variant {
+      case .vnni: kernel = tlstm_recurrent_step_int8_vnni
+      case .avx512bw: kernel = tlstm_recurrent_step_int8_avx512bw
+      case .avx2: kernel = tlstm_recurrent_step_int8_avx2
+      }
+      kernel(
+        code, UnsafeRawPointer(packed), units, k, float(hPrevious), hPreviousStride, float(hOld),
+        float(gates), gateStride, gateBlock, float(cellState), cellStride, float(h),
+        hiddenStride, batch)
     }
   }
 

@@ -6,9 +6,10 @@
 /// At batch 1 a recurrent step reads all of `W_hh` for a few multiply-adds per weight, so its
 /// time is the time to stream the weights: narrower weights are what makes it faster.
 /// Setting a precision other than `.float` rounds copies of `weight_ih`, `weight_hh` and
-/// `weight_hr` once (the biases stay Float) and every forward path computes with those, so
-/// the result is the same on every kernel; the Float weights stay the source of truth
-/// (`stateDict()` returns them, `loadStateDict` replaces them and rounds again).
+/// `weight_hr` once (the biases stay Float) and every forward path computes with those; the
+/// Float weights stay the source of truth (`stateDict()` returns them, `loadStateDict`
+/// replaces them and rounds again). Float layers only; a traced forward (training) needs
+/// `.float`.
 public enum WeightPrecision: Sendable, Hashable, CaseIterable, CustomStringConvertible {
   /// Float weights (the default).
   case float
@@ -17,7 +18,23 @@ public enum WeightPrecision: Sendable, Hashable, CaseIterable, CustomStringConve
   /// weight exactly to Float in registers, so the arithmetic, denormals included, is Float's
   /// on the rounded weights. Relative rounding error per weight ≤ 2⁻⁹.
   case bfloat16
+  /// int8 weights with one symmetric scale per gate row (`max|w| / 127`, rounded to nearest
+  /// even) for `weight_ih`, `weight_hh` and `weight_hr`. The fused step streams `W_hh` as int8
+  /// (a quarter of the bytes) and quantizes h(t−1) per row and step the same way (its own
+  /// `max|h| / 127`: no fixed range, since a GRU's h(0), a ReLU RNN or a projection can leave
+  /// [−1, 1]); the products are exact int32 sums, the gates and the cell state stay Float. The
+  /// int32 sums are the same on every kernel (AVX-512 VNNI, AVX-512BW, AVX2), so is the result.
+  /// Where the fused step does not run (`lengths`, the portable kernels, more rows per worker
+  /// than it takes), the GEMM multiplies Float h(t−1) by the dequantized weights instead. The
+  /// input projection and `weight_hr` use the dequantized weights (`q · scale` as Float).
+  case int8
 
-  /// "float" or "bfloat16".
-  public var description: String { self == .float ? "float" : "bfloat16" }
+  /// "float", "bfloat16" or "int8".
+  public var description: String {
+    switch self {
+    case .float: return "float"
+    case .bfloat16: return "bfloat16"
+    case .int8: return "int8"
+    }
+  }
 }

@@ -83,11 +83,11 @@ extension DirectionPass {
                   cell: cell, isa: isa,
                   packed: FusedStep.panels(
                     packedRecurrent, cell: cell, first: units.lowerBound, k: hidden, isa: isa,
-                    precision: stepPrecision),
+                    weights: stepWeights),
                   units: n, k: hidden, hPrevious: previous, hPreviousStride: previousStride,
                   hOld: hOld, gates: gateRows, gateStride: rowWidth, gateBlock: n, cell: c,
                   cellStride: n, hidden: h, hiddenStride: output.batchStride, batch: batch,
-                  precision: stepPrecision)
+                  weights: stepWeights)
               } else {
                 let hPrevious = StridedMatrix(
                   base: previous, rows: batch, columns: hidden, rowStride: previousStride,

@@ -24,8 +24,8 @@ struct DirectionPass<Scalar: BLASScalar> {
   var packedRecurrent: UnsafePointer<Scalar>?
   /// The instruction set of the vector kernels (fused step and gate pass), nil for portable.
   var isa: VectorISA?
-  /// The precision of the panels `packedRecurrent` points to.
-  var stepPrecision: WeightPrecision
+  /// What the panels `packedRecurrent` points to hold.
+  var stepWeights: StepWeights
 
   var hidden: Int { geometry.hiddenSize }
   var hOut: Int { geometry.outputHiddenSize }
@@ -46,12 +46,12 @@ struct DirectionPass<Scalar: BLASScalar> {
     self.regions = regions
     gatheredInput = layer == 0 ? regions.gatheredInput : nil
     isa = kernel == .portable ? nil : weights.packedISA
-    let half = plan.streamsBFloat16 ? weights.packedRecurrentBFloat16 : nil
-    stepPrecision = half == nil ? .float : .bfloat16
+    let narrow = plan.streamedWeights != .float ? weights.packedRecurrentNarrow : nil
+    stepWeights = narrow == nil ? .float : weights.narrowStep
     packedRecurrent =
       isa == nil
       ? nil
-      : (half ?? weights.packedRecurrent).map {
+      : (narrow ?? weights.packedRecurrent).map {
         UnsafePointer($0.storage.base + $0.layout.offset)
       }
   }
@@ -273,7 +273,7 @@ struct DirectionPass<Scalar: BLASScalar> {
         hPrevious: hPrevious, hPreviousStride: hPreviousStride, hOld: hPrevious,
         gates: gateRows, gateStride: gateRowStride, gateBlock: hidden, cell: cellState,
         cellStride: hidden, hidden: h, hiddenStride: hStride, batch: batch,
-        precision: stepPrecision)
+        weights: stepWeights)
     } else {
       // h(t−1) · W_hhᵀ of the recurrent gates (all but the reset-before GRU's n) into their
       // slots.

@@ -28,10 +28,12 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   var packedRecurrent: Tensor<Scalar>?
   /// The instruction set `packedRecurrent` is laid out for (its panel width).
   var packedISA: VectorISA?
-  /// At `.bfloat16`, `W_hh` packed as bfloat16 for the fused step too (half the bytes, the same
-  /// values as `packedRecurrent`); the plan streams it where the step is bound by reading the
-  /// weights (``ForwardPlan/streamsBFloat16``).
-  var packedRecurrentBFloat16: Tensor<Scalar>?
+  /// At `.bfloat16` or `.int8`, `W_hh` packed at that precision for the fused step too (the
+  /// same values as `packedRecurrent`, fewer bytes); the plan says where the step streams it
+  /// (``ForwardPlan/streamedWeights``).
+  var packedRecurrentNarrow: Tensor<Scalar>?
+  /// What `packedRecurrentNarrow` holds: `.bfloat16`, or `.int8` for one int8 kernel.
+  var narrowStep: StepWeights = .float
   /// `W_ihᵀ` packed for ``PackedGEMM`` on `packedISA`, one matrix per run of input gates
   /// (``RecurrentCell/inputRuns``: columns `gates · H`), when the packed GEMM runs the input
   /// projection (``GEMMCalibration/packsProjection(_:)``); empty when sgemm does.
@@ -62,13 +64,22 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   mutating func repack(for kernels: RecurrentKernels, precision: WeightPrecision) {
     let usable = Scalar.self == Float.self ? kernels.vectorISA : nil
     let packsInput = usable != nil && GEMMCalibration.packsProjection(kernels)
+    let int8Kernel = usable == nil ? nil : kernels.int8Kernel
+    let narrow: StepWeights =
+      switch precision {
+      case .float: .float
+      case .bfloat16: .bfloat16
+      case .int8: int8Kernel.map { .int8($0) } ?? .float
+      }
     // packedISA is nil exactly when there is no packed copy, so equal means already done.
     if usable == packedISA && packsInput == !packedInput.isEmpty && precision == self.precision
       && (precision == .float) == (rounded == nil)
+      && (packedRecurrent == nil || narrow == narrowStep)
     {
       return
     }
     self.precision = precision
+    var quantizedHH: Int8Weights? = nil
     switch precision {
     case .float: rounded = nil
     case .bfloat16:
@@ -76,12 +87,27 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
         FusedStep.bfloat16Rounded(parameters[0]), FusedStep.bfloat16Rounded(parameters[1]),
         projected ? FusedStep.bfloat16Rounded(parameters[parameters.count - 1]) : nil
       )
+    case .int8:
+      let hh = FusedStep.int8Quantized(parameters[1])
+      quantizedHH = hh.0
+      rounded = (
+        FusedStep.int8Quantized(parameters[0]).dequantized, hh.dequantized,
+        projected ? FusedStep.int8Quantized(parameters[parameters.count - 1]).dequantized : nil
+      )
     }
     packedRecurrent = FusedStep.packedRecurrent(weightHH, cell: cell, isa: usable)
     packedISA = packedRecurrent == nil ? nil : usable
-    packedRecurrentBFloat16 =
-      precision == .bfloat16
-      ? FusedStep.packedRecurrent(weightHH, cell: cell, isa: usable, precision: .bfloat16) : nil
+    switch narrow {
+    case .float: packedRecurrentNarrow = nil
+    case .bfloat16:
+      packedRecurrentNarrow = FusedStep.packedRecurrent(
+        weightHH, cell: cell, isa: usable, precision: .bfloat16)
+    case .int8(let kernel):
+      packedRecurrentNarrow = quantizedHH.flatMap {
+        FusedStep.packedInt8($0, cell: cell, kernel: kernel)
+      }
+    }
+    narrowStep = packedRecurrentNarrow == nil ? .float : narrow
     packedInput = []
     guard packsInput, let isa = packedISA else { return }
     let hidden = parameters[0].shape[0] / cell.gateCount

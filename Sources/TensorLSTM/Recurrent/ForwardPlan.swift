@@ -110,7 +110,11 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   /// ``bfloat16MaximumRows`` rows and its `W_hh` larger than ``bfloat16MinimumBytes`` as Float.
   /// Elsewhere the step reads Float panels of the same rounded weights (widening costs more
   /// than it saves when the FMAs, not the bytes, bound the step), with the same result.
-  public let streamsBFloat16: Bool
+  public var streamsBFloat16: Bool { streamedWeights == .bfloat16 }
+  /// The precision of the `W_hh` panels the fused step streams: `.float`, `.bfloat16` (see
+  /// ``streamsBFloat16``) or `.int8` (``WeightPrecision/int8`` wherever the fused step runs:
+  /// the int8 step does more multiply-adds per instruction than the Float one at every batch).
+  public let streamedWeights: WeightPrecision
   /// The facts behind the decisions, kept so that ``reasons`` can be written on demand (a
   /// forward never builds strings).
   let facts: Facts
@@ -122,6 +126,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     var recurrentBytes: Int
     var hasLengths: Bool
     var precision: WeightPrecision
+    /// The int8 step's instruction set, when int8 weights stream.
+    var int8Kernel: String?
     var hiddenSize: Int
     var fusedLimit: Int
     /// The budget asked for, before the clamp to the cores.
@@ -162,7 +168,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     geometry g: RecurrentGeometry, steps: Int, batch: Int, hasLengths: Bool, threads: Int,
     input: TensorLayout, timeAxis: Int, batchAxis: Int, scalarSize: Int, isa: VectorISA?,
     packedProjection: Bool = false, precision: WeightPrecision = .float,
-    forcedSplit: Split? = nil
+    int8Kernel: Int8Kernel? = nil, forcedSplit: Split? = nil
   ) {
     let fusedKernels = isa != nil
     gateCount = g.gateCount
@@ -238,9 +244,15 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     }
     stepKernels = Array(repeating: kernel, count: g.layers)
     let workerWeightBytes = recurrentBytes / (chosen == .hiddenUnits ? 2 : 1)
-    streamsBFloat16 =
-      precision == .bfloat16 && kernel == .fused && rowsPerWorker <= Self.bfloat16MaximumRows
+    if precision == .bfloat16 && kernel == .fused && rowsPerWorker <= Self.bfloat16MaximumRows
       && workerWeightBytes > Self.bfloat16MinimumBytes
+    {
+      streamedWeights = .bfloat16
+    } else if precision == .int8 && kernel == .fused && int8Kernel != nil {
+      streamedWeights = .int8
+    } else {
+      streamedWeights = .float
+    }
     instructionSet = isa?.description ?? "portable"
     // The hidden split projects each worker's units gate by gate through BLAS.gemm (columns
     // that are not whole panels of the packed W_ihᵀ), which packs per call where calibrated.
@@ -255,7 +267,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     }
     facts = Facts(
       inputCopy: inputCopy, recurrentWork: recurrentWork, recurrentBytes: recurrentBytes,
-      hasLengths: hasLengths, precision: precision,
+      hasLengths: hasLengths, precision: precision, int8Kernel: int8Kernel?.description,
       hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, requestedThreads: requestedThreads)
   }
 
@@ -302,7 +314,13 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
         "projection: \(inputProjection) GEMM, W_ihᵀ packed once, bias added as tiles are stored\(calibration)"
       )
     }
-    if facts.precision != .float {
+    if facts.precision == .int8 {
+      reasons.append(
+        streamedWeights == .int8
+          ? "weights: int8 (a scale per gate row), W_hh streamed at a quarter of the bytes (\(facts.recurrentBytes >> 10) KiB as Float) on \(facts.int8Kernel ?? "?"), h(t−1) quantized per row and step"
+          : "weights: int8 values dequantized in Float, h(t−1) in Float (no fused step here: \(facts.hasLengths ? "lengths" : "\(rowsPerWorker) rows per worker > \(facts.fusedLimit), or portable kernels"))"
+      )
+    } else if facts.precision == .bfloat16 {
       reasons.append(
         streamsBFloat16
           ? "weights: bfloat16, W_hh streamed at half the bytes (\(facts.recurrentBytes >> 10) KiB as Float, \(rowsPerWorker) row\(rowsPerWorker == 1 ? "" : "s") per worker)"

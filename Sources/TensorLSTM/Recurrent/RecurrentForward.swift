@@ -44,7 +44,9 @@ struct RecurrentForward<Scalar: BLASScalar> {
       batchAxis: batchAxis, scalarSize: MemoryLayout<Scalar>.stride,
       isa: kernels == .portable ? nil : weights[0].packedISA,
       packedProjection: !weights[0].packedInput.isEmpty, precision: weights[0].precision,
-      forcedSplit: threadSplit)
+      int8Kernel: {
+        if case .int8(let kernel) = weights[0].narrowStep { return kernel } else { return nil }
+      }(), forcedSplit: threadSplit)
   }
 
   @_specialize(where Scalar == Float)

@@ -1,0 +1,208 @@
+// The fused step over int8 W_hh, included by recurrent_kernels.c once per int8 kernel, inside
+// the float vocabulary of its vector width (vector_isa_*.h, after recurrent_step_template.h,
+// whose ISA(update), ISA(load) and ISA(store) it reuses) and after defining:
+//   I8(name)      the kernel's name (name##_int8_vnni, _int8_avx512bw, _int8_avx2)
+//   TARGET8       its target attribute
+//   GROUP         inputs per 32-bit lane of one product: 4 (vpdpbusd) or 2 (vpmaddwd)
+//   UNSIGNED_H    1 when h is stored as q + 128 in bytes (vpdpbusd takes u8 × s8), 0 for int16
+//   ivec, izero(), iload_w(p) (one gate's GROUP · W weights, widened as the product needs),
+//   ibroadcast(p) (GROUP quantized inputs to every lane), idot(acc, a, w), icvt(v) (to vec),
+//   isub(a, b), iload(p)
+//   MAX_ROWS8     rows per register tile
+//   vabs, vreduce_max, vreduce_sum, vcvt_epi32 (to int32, nearest even)
+//   quantize_store(p, v)  W int32 lanes of v saturated to the stored input type at p
+//
+// Why the products are exact: a weight and an input are both in [−127, 127] and a 32-bit lane
+// sums GROUP of their products, so vpdpbusd (u8 · s8 with h + 128) and vpmaddwd (s16 · s16) give
+// the same int32 sums (the 128 · Σ q_w the former adds is subtracted once per row), and every
+// variant runs the same float epilogue: the step's result is the same on each of them.
+
+#define INLINE8 static inline __attribute__((always_inline)) TARGET8
+
+// Quantizes `rows` rows of h(t−1) (k floats each, `stride` apart) per row: scale = max|h| / 127,
+// q = round(h / scale) to nearest even, in [−127, 127]; the row's `kp − k` padding inputs get
+// q = 0. The row's scale goes to scale[r]: 0 for a zero row, NaN when a value is not finite
+// (so the step's output is NaN, as the Float step's would be NaN or ±inf).
+INLINE8 void I8(quantize)(const float *h, ptrdiff_t stride, ptrdiff_t rows, ptrdiff_t k,
+                          ptrdiff_t kp, unsigned char *out, ptrdiff_t out_stride, float *scale) {
+  const int bytes = UNSIGNED_H ? 1 : 2;
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    const float *row = h + r * stride;
+    unsigned char *q = out + r * out_stride;
+    vec m = vzero();
+    vec bad = vzero();  // x · 0 summed: NaN once a value is NaN or infinite
+    ptrdiff_t j = 0;
+    for (; j + W <= k; j += W) {
+      vec x = vloadu(row + j);
+      m = vmax(m, vabs(x));
+      bad = vadd(bad, vmul(x, vzero()));
+    }
+    float top = vreduce_max(m);
+    int nan = !(vreduce_sum(bad) == 0.0f);
+    for (; j < k; j++) {
+      float x = __builtin_fabsf(row[j]);
+      if (x != x) nan = 1;
+      if (x > top) top = x;
+    }
+    float s = top / 127.0f, inv = top > 0.0f ? 127.0f / top : 0.0f;
+    if (nan || !(top <= 3.402823466e38f)) s = __builtin_nanf(""), inv = 0.0f;
+    scale[r] = s;
+    const vec vinv = vset1(inv);
+    for (j = 0; j + W <= k; j += W) {
+      quantize_store(q + j * bytes, vcvt_epi32(vmul(vloadu(row + j), vinv)));
+    }
+    for (; j < k; j++) {
+      int v = _mm_cvtss_si32(_mm_set_ss(row[j] * inv));  // nearest even, as vcvt_epi32
+      if (UNSIGNED_H) {
+        q[j] = (unsigned char)(v + 128);
+      } else {
+        ((short *)q)[j] = (short)v;
+      }
+    }
+    for (; j < kp; j++) {
+      if (UNSIGNED_H) {
+        q[j] = 128;
+      } else {
+        ((short *)q)[j] = 0;
+      }
+    }
+  }
+}
+
+// `rows` rows of one panel over all kp inputs: int32 sums per gate, then the epilogue
+// gates += float(sum) · (scale_w · scale_h) and the cell update.
+INLINE8 void I8(step_rows)(const int cell, const int rows, const unsigned char *panel, ptrdiff_t kp,
+                           const unsigned char *hq, ptrdiff_t hq_stride, const float *hscale,
+                           const float *h_old, ptrdiff_t h_old_stride, float *gates,
+                           ptrdiff_t gate_stride, ptrdiff_t gate_block, float *cell_state,
+                           ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride, int full,
+                           mask_t mask) {
+  const int G = CELL_GATES(cell);
+  const float *wscale = (const float *)panel;
+  const int *wsum = (const int *)(panel + 4 * G * W);
+  const unsigned char *body = panel + 8 * G * W;
+  const int bytes = UNSIGNED_H ? 1 : 2;
+  ivec acc[MAX_ROWS8][4];
+  for (int r = 0; r < rows; r++)
+    for (int s = 0; s < G; s++) acc[r][s] = izero();
+  ptrdiff_t j = 0;
+  if (rows == 1) {
+    // One row alone has G chains; a second set over odd groups doubles them.
+    ivec odd[4] = {izero(), izero(), izero(), izero()};
+    for (; j + 2 * GROUP <= kp; j += 2 * GROUP) {
+      const unsigned char *w = body + j * G * W;
+      ivec a0 = ibroadcast(hq + j * bytes), a1 = ibroadcast(hq + (j + GROUP) * bytes);
+      for (int s = 0; s < G; s++) {
+        acc[0][s] = idot(acc[0][s], a0, iload_w(w + s * GROUP * W));
+        odd[s] = idot(odd[s], a1, iload_w(w + (G + s) * GROUP * W));
+      }
+    }
+    for (int s = 0; s < G; s++) acc[0][s] = iadd(acc[0][s], odd[s]);
+  }
+  for (; j < kp; j += GROUP) {
+    const unsigned char *w = body + j * G * W;
+    ivec weights[4];
+    for (int s = 0; s < G; s++) weights[s] = iload_w(w + s * GROUP * W);
+    for (int r = 0; r < rows; r++) {
+      ivec a = ibroadcast(hq + r * hq_stride + j * bytes);
+      for (int s = 0; s < G; s++) acc[r][s] = idot(acc[r][s], a, weights[s]);
+    }
+  }
+  for (int r = 0; r < rows; r++) {
+    vec a[4];
+    const vec hs = vset1(hscale[r]);
+    float *row = gates + r * gate_stride;
+    for (int s = 0; s < G; s++) {
+      ivec sum = acc[r][s];
+      if (UNSIGNED_H) sum = isub(sum, iload(wsum + s * W));
+      a[s] = vfmadd(icvt(sum), vmul(vloadu(wscale + s * W), hs),
+                    ISA(load)(row + s * gate_block, full, mask));
+    }
+    ISA(update)(cell, a, cell_state + r * cell_stride, h_old + r * h_old_stride, row, gate_block,
+                h + r * h_stride, full, mask);
+  }
+}
+
+INLINE8 void I8(step_tile)(const int cell, int rows, const unsigned char *panel, ptrdiff_t kp,
+                           const unsigned char *hq, ptrdiff_t hq_stride, const float *hscale,
+                           const float *h_old, ptrdiff_t h_old_stride, float *gates,
+                           ptrdiff_t gate_stride, ptrdiff_t gate_block, float *cell_state,
+                           ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride, int full,
+                           mask_t mask) {
+#define TILE(R)                                                                                 \
+  case R:                                                                                       \
+    I8(step_rows)(cell, R, panel, kp, hq, hq_stride, hscale, h_old, h_old_stride, gates,        \
+                  gate_stride, gate_block, cell_state, cell_stride, h, h_stride, full, mask);   \
+    break;
+  switch (rows) {
+    TILE(1)
+    TILE(2)
+#if MAX_ROWS8 >= 3
+    TILE(3)
+#endif
+#if MAX_ROWS8 >= 4
+    TILE(4)
+#endif
+#if MAX_ROWS8 >= 5
+    TILE(5)
+#endif
+#if MAX_ROWS8 >= 6
+    TILE(6)
+#endif
+  }
+#undef TILE
+}
+
+INLINE8 void I8(step_cell)(const int cell, const unsigned char *packed, ptrdiff_t units,
+                           ptrdiff_t k, const float *h_prev, ptrdiff_t h_prev_stride,
+                           const float *h_old, float *gates, ptrdiff_t gate_stride,
+                           ptrdiff_t gate_block, float *cell_state, ptrdiff_t cell_stride,
+                           float *h, ptrdiff_t h_stride, ptrdiff_t batch) {
+  const int G = CELL_GATES(cell);
+  const ptrdiff_t kp = (k + 3) / 4 * 4;
+  const int bytes = UNSIGNED_H ? 1 : 2;
+  // The quantized rows (64-byte aligned) and their scales, in this thread's scratch.
+  const ptrdiff_t hq_stride = (kp * bytes + 63) / 64 * 64;
+  unsigned char *hq = tlstm_int8_scratch(batch * (hq_stride + 4));
+  float *hscale = (float *)(hq + batch * hq_stride);
+  I8(quantize)(h_prev, h_prev_stride, batch, k, kp, hq, hq_stride, hscale);
+  ptrdiff_t tiles = (batch + MAX_ROWS8 - 1) / MAX_ROWS8;
+  ptrdiff_t base = batch / tiles, extra = batch % tiles;
+  const ptrdiff_t panel_bytes = 8 * G * W + kp * G * W;
+  for (ptrdiff_t u0 = 0; u0 < units; u0 += W) {
+    const unsigned char *panel = packed + u0 / W * panel_bytes;
+    int full = units - u0 >= W;
+    mask_t mask = vmask_below(full ? W : units - u0);
+    ptrdiff_t b = 0;
+    for (ptrdiff_t tile = 0; tile < tiles; tile++) {
+      int rows = (int)(base + (tile < extra ? 1 : 0));
+      I8(step_tile)(cell, rows, panel, kp, hq + b * hq_stride, hq_stride, hscale + b,
+                    h_old + b * h_prev_stride + u0, h_prev_stride, gates + b * gate_stride + u0,
+                    gate_stride, gate_block, cell_state + b * cell_stride + u0, cell_stride,
+                    h + b * h_stride + u0, h_stride, full, mask);
+      b += rows;
+    }
+  }
+}
+
+TARGET8 void I8(tlstm_recurrent_step)(int cell, const void *packed, ptrdiff_t units, ptrdiff_t k,
+                                      const float *h_prev, ptrdiff_t h_prev_stride,
+                                      const float *h_old, float *gates, ptrdiff_t gate_stride,
+                                      ptrdiff_t gate_block, float *cell_state,
+                                      ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
+                                      ptrdiff_t batch) {
+  if (!h_old) h_old = h_prev;
+  const unsigned char *p = packed;
+#define CELL(C)                                                                                  \
+  I8(step_cell)(C, p, units, k, h_prev, h_prev_stride, h_old, gates, gate_stride, gate_block,   \
+                cell_state, cell_stride, h, h_stride, batch)
+  switch (cell) {
+  case TLSTM_CELL_LSTM: CELL(TLSTM_CELL_LSTM); break;
+  case TLSTM_CELL_GRU: CELL(TLSTM_CELL_GRU); break;
+  case TLSTM_CELL_RNN_TANH: CELL(TLSTM_CELL_RNN_TANH); break;
+  default: CELL(TLSTM_CELL_RNN_RELU); break;
+  }
+#undef CELL
+}
+
+#undef INLINE8

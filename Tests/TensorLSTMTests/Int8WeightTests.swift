@@ -1,0 +1,229 @@
+import Foundation
+import TensorLSTM
+import Testing
+
+/// `weightPrecision = .int8`: the fused step streams `W_hh` as int8 with one scale per gate row
+/// and quantizes h(t−1) per row and step. An independent Swift twin of that recipe (written
+/// here from the documented rule, not from the kernels) checks each int8 kernel; the kernels'
+/// int32 sums are exact, so VNNI and AVX-512BW (which share the input projection) agree bit for
+/// bit. Paths without the fused step compute with the dequantized weights, checked against the
+/// naive oracle on a Float model holding them.
+@Suite("Weight precision: int8 weights on every kernel")
+struct Int8WeightTests {
+  /// A row of weights quantized as documented: scale max|w| / 127, q = round(w / scale).
+  struct QuantizedRows {
+    var q: [[Float]]
+    var scales: [Float]
+
+    init(_ w: Tensor<Float>) {
+      let (rows, k) = (w.shape[0], w.shape[1])
+      let values = w.scalars
+      (q, scales) = ([], [])
+      for r in 0..<rows {
+        let row = Array(values[(r * k)..<((r + 1) * k)])
+        let top = row.map(abs).max() ?? 0
+        let scale = top / 127
+        scales.append(scale)
+        q.append(row.map { top > 0 ? ($0 / scale).rounded(.toNearestOrEven) : 0 })
+      }
+    }
+
+    var dequantized: [Float] { zip(q, scales).flatMap { row, s in row.map { $0 * s } } }
+  }
+
+  /// `dict` with its weights (not biases) replaced by their dequantized int8 values.
+  static func dequantized(_ dict: [String: Tensor<Float>]) -> [String: Tensor<Float>] {
+    dict.reduce(into: [:]) { result, entry in
+      result[entry.key] =
+        entry.key.hasPrefix("weight")
+        ? Tensor(shape: entry.value.shape, scalars: QuantizedRows(entry.value).dequantized)
+        : entry.value
+    }
+  }
+
+  /// h quantized per row as the step does: q = round(h · (127 / max|h|)), scale max|h| / 127.
+  static func quantized(_ h: [Float]) -> (q: [Float], scale: Float) {
+    let top = h.map(abs).max() ?? 0
+    guard top > 0 else { return (h.map { _ in 0 }, 0) }
+    let inverse = 127 / top
+    return (h.map { ($0 * inverse).rounded(.toNearestOrEven) }, top / 127)
+  }
+
+  enum Cell: String, CaseIterable, Sendable { case lstm, gru, rnnTanh, rnnRelu }
+
+  /// The int8 recipe for one layer over `x` `[T, B, I]` from zero state: Float input projection
+  /// with dequantized `W_ih`, int8 recurrent products scaled back, Float gates.
+  static func twin(_ cell: Cell, _ dict: [String: Tensor<Float>], _ x: Tensor<Float>) -> [Float] {
+    let (steps, batch, features) = (x.shape[0], x.shape[1], x.shape[2])
+    let wih = QuantizedRows(dict["weight_ih_l0"]!).dequantized
+    let whh = QuantizedRows(dict["weight_hh_l0"]!)
+    let (bih, bhh) = (dict["bias_ih_l0"]!.scalars, dict["bias_hh_l0"]!.scalars)
+    let rows = whh.scales.count
+    let hidden = whh.q[0].count
+    let xs = x.scalars
+    var h = [[Float]](repeating: [Float](repeating: 0, count: hidden), count: batch)
+    var c = h
+    var output: [Float] = []
+    func sigmoid(_ v: Float) -> Float { 1 / (1 + exp(-v)) }
+    for t in 0..<steps {
+      var next = h
+      for b in 0..<batch {
+        let input = Array(xs[((t * batch + b) * features)..<((t * batch + b + 1) * features)])
+        let (qh, sh) = quantized(h[b])
+        var projected = [Float](repeating: 0, count: rows)
+        var recurrent = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+          var sum: Float = 0
+          for j in 0..<features { sum += wih[r * features + j] * input[j] }
+          projected[r] = sum + bih[r]
+          var dot = 0
+          for j in 0..<hidden { dot += Int(whh.q[r][j]) * Int(qh[j]) }
+          recurrent[r] = Float(dot) * (whh.scales[r] * sh) + bhh[r]
+        }
+        for u in 0..<hidden {
+          switch cell {
+          case .lstm:
+            let a = (0..<4).map { projected[$0 * hidden + u] + recurrent[$0 * hidden + u] }
+            c[b][u] = sigmoid(a[1]) * c[b][u] + sigmoid(a[0]) * tanh(a[2])
+            next[b][u] = sigmoid(a[3]) * tanh(c[b][u])
+          case .gru:
+            let r = sigmoid(projected[u] + recurrent[u])
+            let z = sigmoid(projected[hidden + u] + recurrent[hidden + u])
+            let n = tanh(projected[2 * hidden + u] + r * recurrent[2 * hidden + u])
+            next[b][u] = (h[b][u] - n) * z + n
+          case .rnnTanh: next[b][u] = tanh(projected[u] + recurrent[u])
+          case .rnnRelu: next[b][u] = max(0, projected[u] + recurrent[u])
+          }
+        }
+      }
+      h = next
+      output += h.flatMap { $0 }
+    }
+    return output
+  }
+
+  static func model(_ cell: Cell, features: Int, hidden: Int) -> any RecurrentLayer<Float> {
+    switch cell {
+    case .lstm: return LSTM<Float>(inputSize: features, hiddenSize: hidden, seed: 3)
+    case .gru: return GRU<Float>(inputSize: features, hiddenSize: hidden, seed: 3)
+    case .rnnTanh: return RNN<Float>(inputSize: features, hiddenSize: hidden, seed: 3)
+    case .rnnRelu:
+      return RNN<Float>(inputSize: features, hiddenSize: hidden, nonlinearity: .relu, seed: 3)
+    }
+  }
+
+  @Test(
+    "each int8 kernel computes the documented recipe (LSTM, GRU, RNN tanh and relu)",
+    arguments: Cell.allCases, [(1, 13), (3, 37), (7, 300)])
+  func kernelsFollowTheRecipe(cell: Cell, shape: (batch: Int, hidden: Int)) throws {
+    var random = TestRandom(seed: UInt64(shape.batch * 1000 + shape.hidden))
+    let x: Tensor<Float> = random.tensor([9, shape.batch, 11])
+    var model = Self.model(cell, features: 11, hidden: shape.hidden)
+    let dict = model.stateDict()
+    let twin = Self.twin(cell, dict, x)
+    var reference = model
+    try reference.loadStateDict(Self.dequantized(dict))
+    model.weightPrecision = .int8
+    #expect(model.stateDict().mapValues(\.scalars) == dict.mapValues(\.scalars))
+    var outputs: [RecurrentKernels: [Float]] = [:]
+    for kernels in RecurrentKernels.supported {
+      model.kernels = kernels
+      reference.kernels = kernels
+      let plan = try model.plan(for: x)
+      let output = try model.forward(x, lengths: nil).scalars
+      outputs[kernels] = output
+      if kernels == .portable {
+        #expect(plan.streamedWeights == .float, "\(plan)")
+        // No fused step: Float h(t−1) times the dequantized weights.
+        expectClose(
+          Tensor(shape: [output.count], scalars: output),
+          Tensor(shape: [output.count], scalars: try reference.forward(x, lengths: nil).scalars),
+          "\(cell) portable")
+      } else {
+        #expect(plan.streamedWeights == .int8, "\(plan)")
+        // A rounding of h(t−1) that lands the other side of a half moves a gate by at most
+        // scale_h · max|q_w · scale_w| ≈ 1/127 · 0.3: far below this, far above Float noise.
+        expectClose(
+          output.map(Double.init), twin.map(Double.init), absolute: 3e-3, relative: 0,
+          "\(cell) \(kernels)")
+      }
+    }
+    if let vnni = outputs[.avx512VNNI], let bw = outputs[.avx512] {
+      let same = vnni == bw
+      #expect(same, "VNNI and AVX-512BW make the same int32 sums")
+    }
+  }
+
+  @Test(
+    "int8 stays within 2e-2 of Float over 1000 steps (LSTM, B 1 and 16, H 256)",
+    arguments: [1, 16])
+  func accuracyOverALongSequence(batch: Int) throws {
+    var random = TestRandom(seed: 11)
+    let x: Tensor<Float> = random.tensor([1000, batch, 64])
+    var model = LSTM<Float>(inputSize: 64, hiddenSize: 256, seed: 5)
+    let float = try model(x).output.scalars
+    model.weightPrecision = .int8
+    let int8 = try model(x).output.scalars
+    let worst = zip(float, int8).map { abs($0 - $1) }.max() ?? 0
+    #expect(worst < 2e-2, "max |int8 − float| = \(worst)")
+  }
+
+  @Test("int8 with a projection, two layers, both directions and lengths")
+  func layouts() throws {
+    var random = TestRandom(seed: 12)
+    let x: Tensor<Float> = random.tensor([20, 5, 16])
+    var model = LSTM<Float>(
+      inputSize: 16, hiddenSize: 96, numLayers: 2, bidirectional: true, projSize: 40, seed: 6)
+    let float = try model(x).output
+    let dict = model.stateDict()
+    model.weightPrecision = .int8
+    var reference = model
+    reference.weightPrecision = .float
+    try reference.loadStateDict(Self.dequantized(dict))
+    for kernels in RecurrentKernels.supported {
+      model.kernels = kernels
+      expectClose(try model(x).output, float, absolute: 2e-2, relative: 0, "\(kernels)")
+      // lengths run the GEMM path: exactly the dequantized weights with Float h(t−1).
+      let lengths = [20, 3, 11, 1, 17]
+      expectClose(
+        try model(x, lengths: lengths).output, try reference(x, lengths: lengths).output,
+        "lengths \(kernels)")
+    }
+  }
+
+  /// Batch 1 over many steps at 2 threads: the hidden split's workers read their int8 panels at
+  /// the int8 offsets and each quantizes h(t−1) in its own scratch.
+  @Test("int8 weights in the hidden split agree with one worker")
+  func hiddenSplit() throws {
+    var random = TestRandom(seed: 13)
+    let x: Tensor<Float> = random.tensor([40, 1, 16])
+    var model = LSTM<Float>(inputSize: 16, hiddenSize: 400, seed: 4)
+    model.weightPrecision = .int8
+    for kernels in RecurrentKernels.supported where kernels != .portable {
+      model.kernels = kernels
+      model.threads = 1
+      let single = try model(x).output
+      model.threads = 2
+      model.threadSplit = .hiddenUnits
+      let plan = try model.plan(for: x)
+      if BLAS.cores >= 2 { #expect(plan.split == .hiddenUnits && plan.streamedWeights == .int8) }
+      expectClose(try model(x).output, single, absolute: 1e-5, relative: 0, "\(kernels)")
+      model.threadSplit = nil
+    }
+  }
+
+  @Test("a NaN in h(0) makes the int8 step's output NaN, as the Float step's")
+  func nanPropagates() throws {
+    var model = GRU<Float>(inputSize: 4, hiddenSize: 20, seed: 2)
+    model.weightPrecision = .int8
+    var h0 = [Float](repeating: 0.5, count: 20)
+    h0[7] = .nan
+    let x = Tensor<Float>.zeros(shape: [2, 1, 4])
+    for kernels in RecurrentKernels.supported where kernels != .portable {
+      model.kernels = kernels
+      let out = try model(x, initialState: Tensor(shape: [1, 1, 20], scalars: h0)).output.scalars
+      let allNaN = out.allSatisfy { $0.isNaN }
+      #expect(allNaN, "\(kernels)")
+    }
+  }
+}
