@@ -18,6 +18,9 @@ Exported models (onnx_<name>.onnx + onnx_<name>.safetensors with "input", the ou
 name, metadata "inputs"/"outputs" listing names): Embedding → bidirectional 2-layer LSTM →
 Linear → LogSoftmax; Conv1d → GRU → LayerNorm → Dropout → Linear → Softmax; stacked ReLU RNN
 → GELU → Linear; each at opset 14 and 17 with dynamic batch and sequence axes.
+
+DynamicQuantizeLSTM (onnx_dqlstm_int8, onnx_dqlstm_uint8): quantize_dynamic's rewrite of an LSTM
+node, per-channel int8 and per-tensor uint8 weights, with onnxruntime's outputs and error.
 """
 import os
 import shutil
@@ -190,6 +193,63 @@ def exported():
             save_file(tensors, os.path.join(OUT, f"onnx_{name}_op{opset}.safetensors"),
                       metadata={"outputs": ",".join(outputs), "int_input": "1" if name == "tagger" else "0"})
             print(name, opset, os.path.getsize(path), "bytes")
+
+
+def dynamic_quantized():
+    """onnx_dqlstm_<name>.onnx: what onnxruntime's quantize_dynamic makes of an LSTM node — a
+    com.microsoft.DynamicQuantizeLSTM with int8 weights and a scale per channel ("int8"), or
+    uint8 weights with one scale and zero point per tensor ("uint8", bidirectional) — with
+    onnxruntime's outputs, and its own quantization error (the largest |Y − Y_float| against
+    the float model) in the metadata as "ort_error"."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    rng = np.random.default_rng(7)
+    for name, weight_type, per_channel, direction in [
+            ("int8", QuantType.QInt8, True, "forward"),
+            ("uint8", QuantType.QUInt8, False, "bidirectional")]:
+        steps, batch, inp, hidden = 40, 3, 10, 24
+        d = 2 if direction == "bidirectional" else 1
+        bound = 1 / np.sqrt(hidden)
+        w = rng.uniform(-bound, bound, (d, 4 * hidden, inp)).astype(np.float32)
+        r = rng.uniform(-bound, bound, (d, 4 * hidden, hidden)).astype(np.float32)
+        b = rng.uniform(-bound, bound, (d, 8 * hidden)).astype(np.float32)
+        node = helper.make_node("LSTM", ["input", "W", "R", "B"], ["Y", "Y_h", "Y_c"],
+                                hidden_size=hidden, direction=direction)
+        graph = helper.make_graph(
+            [node], "lstm", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [steps, batch, inp])],
+            [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ["Y", "Y_h", "Y_c"]],
+            [numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R"), numpy_helper.from_array(b, "B")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+        path = os.path.join(OUT, f"onnx_dqlstm_{name}.onnx")
+        with tempfile.TemporaryDirectory() as folder:
+            source = os.path.join(folder, "float.onnx")
+            with open(source, "wb") as fh:
+                fh.write(model.SerializeToString())
+            quantize_dynamic(source, path, op_types_to_quantize=["LSTM"], weight_type=weight_type,
+                             per_channel=per_channel)
+            float_session = session(source)
+        if weight_type == QuantType.QUInt8:
+            # quantize_dynamic writes int8 LSTM weights either way: shift them to uint8 with zero
+            # point 128 (the same values), the other form the operator takes.
+            quantized_model = onnx.load(path)
+            for init in quantized_model.graph.initializer:
+                if init.name.endswith("_quantized") or init.name.endswith("_zero_point"):
+                    values = numpy_helper.to_array(init).astype(np.int16) + 128
+                    init.CopyFrom(numpy_helper.from_array(values.astype(np.uint8), init.name))
+            onnx.save(quantized_model, path)
+        quantized = session(path)
+        x = rng.uniform(-1, 1, (steps, batch, inp)).astype(np.float32)
+        tensors = {"input.a": x}
+        error = 0.0
+        for o, value, reference in zip(["Y", "Y_h", "Y_c"], quantized.run(None, {"input": x}),
+                                       float_session.run(None, {"input": x})):
+            tensors[f"{o}.a"] = value.astype(np.float32)
+            error = max(error, float(np.abs(value - reference).max()))
+        save_file(tensors, os.path.join(OUT, f"onnx_dqlstm_{name}.safetensors"),
+                  metadata={"outputs": "Y,Y_h,Y_c", "ort_error": f"{error:.6f}"})
+        print("dqlstm", name, os.path.getsize(path), "bytes, onnxruntime's error", round(error, 5))
 
 
 def convolutions():
@@ -384,5 +444,6 @@ if __name__ == "__main__":
     fuzz_seeds()
     silero()
     exported()
+    dynamic_quantized()
     convolutions()
     speech_wav()

@@ -12,11 +12,16 @@ shapes and thread counts, and prints one side-by-side table (medians, ms).
                                            # (linear_before_reset 1, PyTorch's form), nn.GRU
     python3 tools/peers.py --train         # LSTM forward + backward vs PyTorch's
                                            # loss.backward() (issue 12's shapes)
+    python3 tools/peers.py --precision int8   # int8 weights at B 1 and 16, T 1000, I 64,
+                                           # H 256/512/1024: our Float and int8 vs
+                                           # onnxruntime's DynamicQuantizeLSTM and PyTorch's
+                                           # dynamic qint8 LSTM (--cell gru: PyTorch's only)
     python3 tools/peers.py --onnx          # whole ONNX files: Silero VAD per streamed chunk and
                                            # per 60 s of audio, the torch.onnx exports per
                                            # forward; ONNXModel vs onnxruntime at 1 and 2 threads
 """
 import argparse
+import logging
 import json
 import os
 import statistics
@@ -115,6 +120,116 @@ def torch_train(batch, steps, inp, hidden, layers, bidirectional, threads):
         out, _ = lstm(x)
         (out * r).sum().backward()
     return run
+
+
+PRECISION_SHAPES = {f"B{b} H{h}": (b, 1000, 64, h) for h in (256, 512, 1024) for b in (1, 16)}
+
+
+def onnxruntime_dynamic_int8(batch, steps, inp, hidden, threads):
+    """onnxruntime's com.microsoft.DynamicQuantizeLSTM (what quantize_dynamic makes of an LSTM
+    node: int8 weights with a scale per output channel, activations quantized per call)."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's pre-processing advice
+
+    rng = np.random.default_rng(0)
+    bound = 1 / np.sqrt(hidden)
+    w = rng.uniform(-bound, bound, (1, 4 * hidden, inp)).astype(np.float32)
+    r = rng.uniform(-bound, bound, (1, 4 * hidden, hidden)).astype(np.float32)
+    b = rng.uniform(-bound, bound, (1, 8 * hidden)).astype(np.float32)
+    node = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y"], hidden_size=hidden)
+    graph = helper.make_graph(
+        [node], "lstm",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [steps, batch, inp])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+        [onnx.numpy_helper.from_array(w, "W"), onnx.numpy_helper.from_array(r, "R"),
+         onnx.numpy_helper.from_array(b, "B")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = os.path.join(folder, "f.onnx"), os.path.join(folder, "q.onnx")
+        onnx.save(model, source)
+        quantize_dynamic(source, target, op_types_to_quantize=["LSTM"],
+                         weight_type=QuantType.QInt8, per_channel=True)
+        quantized = onnx.load(target)
+    assert [n.op_type for n in quantized.graph.node] == ["DynamicQuantizeLSTM"]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(quantized.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    x = rng.standard_normal((steps, batch, inp), dtype=np.float32)
+    return lambda: session.run(None, {"X": x})
+
+
+def torch_dynamic(batch, steps, inp, hidden, threads, cell, dtype):
+    """PyTorch's torch.ao dynamic quantization of nn.LSTM / nn.GRU (qint8 or float16 weights)."""
+    import warnings
+
+    import torch
+
+    torch.set_num_threads(threads)
+    layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](inp, hidden).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = torch.ao.quantization.quantize_dynamic(
+            torch.nn.Sequential(layer), {type(layer)}, dtype=dtype)
+    x = torch.randn(steps, batch, inp)
+
+    def run():
+        with torch.inference_mode():
+            model(x)
+    return run
+
+
+def precision(args):
+    """Reduced-precision weights: per shape and round, tensorlstm-bench --precision (our Float
+    and reduced forward, interleaved), then the peers' quantized LSTMs, back to back."""
+    import torch
+    bench = bench_path()
+    print_machine(bench)
+    int8 = args.precision == "int8"
+    print(f"{args.cell.upper()} forward, {args.precision} weights, 1 thread; torch "
+          f"{torch.__version__}" + (f", onnxruntime {__import__('onnxruntime').__version__}"
+                                    if int8 and args.cell == "lstm" else "")
+          + f"; medians in ms, {args.rounds} rounds")
+    ort_name = "ort DQLSTM" if int8 else "-"
+    torch_name = "torch qint8" if int8 else "torch fp16"
+    print(f"{'case':10} {'float':>9} {args.precision:>9} {'speedup':>8} {ort_name:>11} "
+          f"{torch_name:>11} {'vs ort':>7} {'vs torch':>9}")
+    names = args.shapes if args.shapes != list(SHAPES) else list(PRECISION_SHAPES)
+    for name in names:
+        batch, steps, inp, hidden = PRECISION_SHAPES[name]
+        repeats = max(3, args.repeats // 3) if hidden == 1024 else args.repeats
+        with_ort = int8 and args.cell == "lstm"
+        ort_run = onnxruntime_dynamic_int8(batch, steps, inp, hidden, 1) if with_ort else None
+        torch_run = torch_dynamic(batch, steps, inp, hidden, 1, args.cell,
+                                  torch.qint8 if int8 else torch.float16)
+        rows = []
+        for _ in range(args.rounds):
+            time.sleep(0.05)
+            out = subprocess.run(
+                [bench, "--precision", args.precision, "--json", "--cell", args.cell,
+                 "--threads", "1", "--repeats", str(repeats), "--batch", str(batch), "--steps",
+                 str(steps), "--input", str(inp), "--hidden", str(hidden)],
+                cwd=ROOT, capture_output=True, text=True, check=True).stdout
+            ours = [json.loads(line) for line in out.splitlines() if line.startswith("{")][0]
+            time.sleep(0.05)
+            ort_ms = median_ms(ort_run, repeats) if ort_run else float("nan")
+            time.sleep(0.05)
+            torch.set_num_threads(1)
+            rows.append((ours["float_ms"], ours["reduced_ms"], ort_ms,
+                         median_ms(torch_run, repeats)))
+        fl, red, ort_ms, torch_ms = (statistics.median(c) for c in zip(*rows))
+        ratio = lambda i: statistics.median(r[1] / r[i] for r in rows)
+        print(f"{name:10} {fl:>9.3f} {red:>9.3f} {statistics.median(r[0] / r[1] for r in rows):>7.2f}x "
+              f"{ort_ms:>11.3f} {torch_ms:>11.3f} "
+              + (f"{ratio(2):>6.2f}x" if with_ort else f"{'-':>7}") + f" {ratio(3):>8.2f}x",
+              flush=True)
 
 
 def print_machine(bench):
@@ -395,7 +510,12 @@ def main():
                         help="with --grid: JSONL path (default docs/grid-peers.jsonl)")
     parser.add_argument("--onnx", action="store_true",
                         help="whole ONNX files (Silero VAD, torch.onnx exports) vs onnxruntime")
+    parser.add_argument("--precision", choices=["int8", "bf16"], default=None,
+                        help="reduced-precision weights vs Float and the peers' quantized LSTMs")
     args = parser.parse_args()
+    if args.precision:
+        precision(args)
+        return
     if args.onnx:
         onnx_models(args)
         return

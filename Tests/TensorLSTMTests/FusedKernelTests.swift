@@ -2,7 +2,8 @@ import Foundation
 import TensorLSTM
 import Testing
 
-/// Every kernel variant this CPU runs (`RecurrentKernels.supported`: AVX-512, AVX2, portable),
+/// Every kernel variant this CPU runs (`RecurrentKernels.supported`: AVX-512 with VNNI, AVX-512,
+/// AVX2, portable; the first two differ only for int8 weights),
 /// each forced, against the naive oracle, over the sizes that exercise their edges: unit counts
 /// that are not a multiple of 8 or 16 (masked tails), batches that split into uneven register
 /// tiles (3 = one tile; 7 = 4 + 3 on AVX-512, 2+2+2+1 on AVX2; 13), row counts that are not a
@@ -18,12 +19,15 @@ struct FusedKernelTests {
       .map { Set($0.split(separator: " ")) } ?? []
     let avx2 = flags.contains("avx2") && flags.contains("fma")
     #expect(RecurrentKernels.isFusedSupported == avx2)
-    var expected: [RecurrentKernels] = avx2 && flags.contains("avx512f") ? [.avx512] : []
+    let avx512 = avx2 && flags.contains("avx512f")
+    var expected: [RecurrentKernels] =
+      avx512 && flags.contains("avx512bw") && flags.contains("avx512_vnni") ? [.avx512VNNI] : []
+    expected += avx512 ? [.avx512] : []
     expected += avx2 ? [.avx2] : []
     #expect(RecurrentKernels.supported == expected + [.portable])
     let plan = try LSTM<Float>(inputSize: 3, hiddenSize: 4).plan(
       for: Tensor<Float>.zeros(shape: [5, 2, 3]))
-    let widest = expected.first.map { $0 == .avx512 ? "AVX-512F" : "AVX2+FMA" } ?? "portable"
+    let widest = expected.first.map { $0 == .avx2 ? "AVX2+FMA" : "AVX-512F" } ?? "portable"
     #expect(plan.instructionSet == widest, "\(plan)")
   }
 
@@ -153,7 +157,7 @@ struct FusedKernelTests {
       (lstm.kernels, gru.kernels, rnn.kernels) = (kernels, kernels, kernels)
       let plan = try lstm.plan(for: x)
       let expected =
-        kernels == .portable ? "sgemm" : "packed \(kernels == .avx512 ? "AVX-512F" : "AVX2+FMA")"
+        kernels == .portable ? "sgemm" : "packed \(kernels == .avx2 ? "AVX2+FMA" : "AVX-512F")"
       #expect(plan.inputProjection == expected, "\(plan)")
       expectClose(try lstm(x, initialState: state).output, oracles.0, "LSTM \(kernels)")
       expectClose(try gru(x, initialState: h0).output, oracles.1, "GRU \(kernels)")

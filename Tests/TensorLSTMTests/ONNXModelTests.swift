@@ -99,6 +99,26 @@ import Testing
     }
   }
 
+  /// onnxruntime's `DynamicQuantizeLSTM` (quantize_dynamic's rewrite of an LSTM node; per-channel
+  /// int8 weights, and per-tensor uint8 weights with zero point 128, bidirectional) loads into
+  /// an int8 LSTM and matches onnxruntime within twice onnxruntime's own quantization error
+  /// against the float model (the fixture's "ort_error"), on every kernel.
+  @Test(arguments: ["int8", "uint8"], RecurrentKernels.supported)
+  func dynamicQuantizeLSTMMatchesOnnxruntime(weights: String, kernels: RecurrentKernels) throws {
+    let file = "onnx_dqlstm_\(weights)"
+    var model = try ONNXModel(contentsOfFile: "\(Fixtures.directory)/\(file).onnx")
+    model.kernels = kernels
+    let (fixture, metadata) = try Fixtures.load(file)
+    let bound = 2 * Float(metadata["ort_error"]!)! + 1e-3
+    let out = try model.run(["input": .float(fixture["input.a"]!)])
+    for o in ["Y", "Y_h", "Y_c"] {
+      let expected = fixture["\(o).a"]!
+      #expect(out[o]!.shape == expected.shape, "\(file) \(o)")
+      let difference = Self.maxDifference(out[o]!.float!.scalars, expected.scalars)
+      #expect(difference <= bound, "\(file) \(o) \(kernels): \(difference) > \(bound)")
+    }
+  }
+
   /// Every convolution path (skinny kernel with tails, groups, stride, dilation; BLAS) on every
   /// kernel this CPU runs, against onnxruntime.
   @Test(arguments: RecurrentKernels.supported)

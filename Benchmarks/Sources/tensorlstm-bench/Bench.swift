@@ -96,7 +96,7 @@ struct Bench: ParsableCommand {
       PrecisionBench.run(
         precision, cell: cell,
         shapes: customShapes(defaults: PrecisionBench.customDefault)
-          ?? PrecisionBench.shapes, threads: threads, repeats: repeats)
+          ?? PrecisionBench.shapes, threads: threads, repeats: repeats, json: json)
       return
     }
     var shapes =

@@ -23,18 +23,27 @@ enum PrecisionBench {
     name: "custom", batch: 1, steps: 1000, input: 64, hidden: 512)
 
   static func run(
-    _ precision: PrecisionChoice, cell: Cell, shapes: [LSTMShape], threads: Int, repeats: Int
+    _ precision: PrecisionChoice, cell: Cell, shapes: [LSTMShape], threads: Int, repeats: Int,
+    json: Bool = false
   ) {
-    print(CPU.summary)
-    print(
-      "\(cell.name) forward, \(precision.rawValue) weights vs Float, \(threads) thread(s), median of \(repeats), interleaved"
-    )
-    print("case            B     T     I     H    float ms  \(precision.rawValue) ms   speedup")
+    if !json {
+      print(CPU.summary)
+      print(
+        "\(cell.name) forward, \(precision.rawValue) weights vs Float, \(threads) thread(s), median of \(repeats), interleaved"
+      )
+      print("case            B     T     I     H    float ms  \(precision.rawValue) ms   speedup")
+    }
     for shape in shapes {
       let x = Tensor<Float>.randomNormal(
         shape: [shape.batch, shape.steps, shape.input], seed: 2)
       let (float, reduced) = models(cell, shape, precision.weightPrecision, threads: threads, x)
       let medians = Timing.interleavedMedianMilliseconds(repeats: repeats, [float, reduced])
+      if json {
+        print(
+          #"{"case": "\#(shape.name)", "cell": "\#(cell.name)", "precision": "\#(precision.rawValue)", "float_ms": \#(medians[0]), "reduced_ms": \#(medians[1])}"#
+        )
+        continue
+      }
       print(
         shape.name.padding(toLength: 12, withPad: " ", startingAt: 0)
           + [shape.batch, shape.steps, shape.input, shape.hidden].map {

@@ -30,6 +30,10 @@ enum ONNXOperator {
     var clip: Double?
     var activations: [String]?
     var inputForget: Int
+    /// com.microsoft `DynamicQuantizeLSTM`: `W` `[D, I, 4H]` and `R` `[D, H, 4H]` quantized
+    /// (int8 or uint8) with scales and zero points at inputs 8–11; the layer runs at
+    /// ``WeightPrecision/int8``.
+    var dynamicallyQuantized = false
   }
 
   case identity
@@ -69,6 +73,9 @@ enum ONNXOperator {
   case lstmCell(LSTM<Float>)
   case ifElse(then: Int, else: Int)
 
+  /// The one operator of another domain the loader runs: onnxruntime's int8 LSTM.
+  static let quantizedLSTM = ("com.microsoft", "DynamicQuantizeLSTM")
+
   /// The operators the loader knows, by op type, for the unsupported-operator report and the
   /// README's table.
   static let supported: [String] = [
@@ -78,7 +85,7 @@ enum ONNXOperator {
     "Less", "LessOrEqual", "Log", "LogSoftmax", "MatMul", "Mul", "Neg", "Not", "Or", "Pad", "Pow",
     "RNN", "Range", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape",
     "Shape", "Sigmoid", "Size", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh",
-    "Transpose", "Unsqueeze", "Where",
+    "Transpose", "Unsqueeze", "Where", "com.microsoft::DynamicQuantizeLSTM",
   ]
 
   /// The operator of `node` at `opset` (the default domain's version); nil when the op type is
@@ -241,7 +248,7 @@ enum ONNXOperator {
         Convolution(
           kernel: kernel?[0], stride: strides[0], dilation: dilations[0],
           pads: autoPad == "VALID" ? (0, 0) : (pads[0], pads[1]), groups: groups))
-    case "LSTM", "GRU", "RNN":
+    case "LSTM", "GRU", "RNN", "DynamicQuantizeLSTM":
       try a.allowOnly(
         [
           "hidden_size", "direction", "layout", "clip", "activations", "activation_alpha",
@@ -253,7 +260,7 @@ enum ONNXOperator {
       let cell: Recurrent.Cell
       var activations = try a.strings("activations")
       switch node.opType {
-      case "LSTM": cell = .lstm
+      case "LSTM", "DynamicQuantizeLSTM": cell = .lstm
       case "GRU": cell = .gru(linearBeforeReset: try a.int("linear_before_reset", default: 0))
       default:
         let first = activations?.first?.lowercased() ?? "tanh"
@@ -273,7 +280,8 @@ enum ONNXOperator {
           direction: try a.string("direction") ?? "forward",
           layout: try a.int("layout", default: 0),
           clip: (try a.float("clip")).map(Double.init), activations: activations,
-          inputForget: try a.int("input_forget", default: 0)),
+          inputForget: try a.int("input_forget", default: 0),
+          dynamicallyQuantized: node.opType == "DynamicQuantizeLSTM"),
         prepared: nil)
     default:
       return nil

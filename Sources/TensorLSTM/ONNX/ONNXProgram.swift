@@ -171,7 +171,7 @@ struct ONNXProgramBuilder {
       }
       let outputs = node.outputs.map { $0.isEmpty ? -1 : slot($0) }
       defer { for o in outputs where o >= 0 { defined.insert(o) } }
-      guard node.domain.isEmpty else {
+      guard node.domain.isEmpty || (node.domain, node.opType) == ONNXOperator.quantizedLSTM else {
         unsupported.append("\(node.domain)::\(node.opType) (node '\(name)')")
         continue
       }
@@ -246,6 +246,13 @@ struct ONNXProgramBuilder {
     case .layerNormalization: (required, most) = (2, 3)
     case .gemm: (required, most) = (2, 3)
     case .conv: (required, most) = (2, 3)
+    case .recurrent(let r, _) where r.dynamicallyQuantized:
+      (required, most) = (3, 12)
+      guard node.inputs.count == 12, node.inputs[8...].allSatisfy({ !$0.isEmpty }) else {
+        throw ONNXError.invalidModel(
+          "node '\(name)' (DynamicQuantizeLSTM) has inputs \(node.inputs); it takes 12, with W_scale, W_zero_point, R_scale and R_zero_point at 8–11"
+        )
+      }
     case .recurrent: (required, most) = (3, 8)
     case .lstmCell: (required, most) = (7, 7)
     case .ifElse: (required, most) = (1, 1)
@@ -288,6 +295,25 @@ struct ONNXProgramBuilder {
       case .ifElse(let t, let e):
         try fold(t)
         try fold(e)
+        kept.append(step)
+      case .recurrent(let r, nil) where r.dynamicallyQuantized:
+        // int8 weights are dequantized once here; weights computed at run time are refused.
+        let quantized = [1, 2, 8, 9, 10, 11].map { constants[step.inputs[$0]] }
+        guard step.inputs[7] < 0, step.inputs[3] < 0 || constants[step.inputs[3]] != nil,
+          let w = quantized[0], let rw = quantized[1], let ws = quantized[2],
+          let wz = quantized[3], let rs = quantized[4], let rz = quantized[5]
+        else {
+          throw ONNXError.unsupported(
+            "node '\(step.name)': DynamicQuantizeLSTM needs W, R, B, their scales and zero points as initializers, and no peepholes (P)"
+          )
+        }
+        step.op = .recurrent(
+          r,
+          prepared: try ONNXRecurrentRun.prepare(
+            r, w: try ONNXRecurrentRun.dequantized(w, scale: ws, zeroPoint: wz, "W", step.name),
+            r: try ONNXRecurrentRun.dequantized(rw, scale: rs, zeroPoint: rz, "R", step.name),
+            b: step.inputs[3] >= 0 ? constants[step.inputs[3]] : nil, peepholes: false,
+            step.name))
         kept.append(step)
       case .recurrent(let r, nil):
         let weights = step.inputs[1..<Swift.min(4, step.inputs.count)]

@@ -25,11 +25,12 @@ enum ONNXRecurrentRun {
         if peepholes {
           throw LayerError.unsupported("ONNX LSTM: peephole weights (P) are not supported")
         }
-        return .lstm(
-          try LSTM(
-            onnx: ONNXLSTMNode(
-              w: wt, r: rt, b: bt, direction: node.direction, clip: node.clip,
-              activations: node.activations, inputForget: node.inputForget, layout: node.layout)))
+        var lstm = try LSTM(
+          onnx: ONNXLSTMNode(
+            w: wt, r: rt, b: bt, direction: node.direction, clip: node.clip,
+            activations: node.activations, inputForget: node.inputForget, layout: node.layout))
+        if node.dynamicallyQuantized { lstm.weightPrecision = .int8 }
+        return .lstm(lstm)
       case .gru(let linearBeforeReset):
         return .gru(
           try GRU(
@@ -55,6 +56,41 @@ enum ONNXRecurrentRun {
     } catch {
       throw ONNXError.invalidModel("node '\(name)': \(error)")
     }
+  }
+
+  /// A `DynamicQuantizeLSTM` weight `q` `[D, K, G·H]` (int8 or uint8) with `scale` and
+  /// `zeroPoint` per direction (`[D]`) or per output channel (`[D, G·H]`), as the float
+  /// `[D, G·H, K]` an `LSTM` node takes: `(q − zero point) · scale`.
+  static func dequantized(
+    _ q: ONNXValue, scale: ONNXValue, zeroPoint: ONNXValue, _ which: String, _ name: String
+  ) throws(ONNXError) -> ONNXValue {
+    func fail(_ reason: String) -> ONNXError {
+      .invalidModel("node '\(name)' (DynamicQuantizeLSTM): \(reason)")
+    }
+    guard q.shape.count == 3, let values = q.int64Elements else {
+      throw fail("\(which) must be an int8 or uint8 [D, K, 4H] tensor, got \(q.shape)")
+    }
+    let (d, k, rows) = (q.shape[0], q.shape[1], q.shape[2])
+    guard let scales = scale.float?.scalars, let zeros = zeroPoint.int64Elements,
+      scales.count == zeros.count, scales.count == d || scales.count == d * rows
+    else {
+      throw fail(
+        "\(which)_scale and \(which)_zero_point must both have \(d) (per tensor) or \(d * rows) (per channel) elements, got \(scale.shape) and \(zeroPoint.shape)"
+      )
+    }
+    let perChannel = scales.count == d * rows
+    var out = [Float](repeating: 0, count: values.count)
+    for direction in 0..<d {
+      for row in 0..<rows {
+        let at = perChannel ? direction * rows + row : direction
+        let (s, z) = (scales[at], zeros[at])
+        for j in 0..<k {
+          out[(direction * rows + row) * k + j] =
+            Float(values[(direction * k + j) * rows + row] - z) * s
+        }
+      }
+    }
+    return .float(Tensor(shape: [d, rows, k], scalars: out))
   }
 
   /// Runs the node: inputs `X, W, R, B, sequence_lens, initial_h, initial_c, P`; outputs `Y`,
