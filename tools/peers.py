@@ -197,7 +197,7 @@ def precision(args):
           f"{torch.__version__}" + (f", onnxruntime {__import__('onnxruntime').__version__}"
                                     if int8 and args.cell == "lstm" else "")
           + f"; medians in ms, {args.rounds} rounds")
-    ort_name = "ort DQLSTM" if int8 else "-"
+    ort_name = "ort DQLSTM" if int8 and args.cell == "lstm" else "-"
     torch_name = "torch qint8" if int8 else "torch fp16"
     print(f"{'case':10} {'float':>9} {args.precision:>9} {'speedup':>8} {ort_name:>11} "
           f"{torch_name:>11} {'vs ort':>7} {'vs torch':>9}")
@@ -227,7 +227,7 @@ def precision(args):
         fl, red, ort_ms, torch_ms = (statistics.median(c) for c in zip(*rows))
         ratio = lambda i: statistics.median(r[1] / r[i] for r in rows)
         print(f"{name:10} {fl:>9.3f} {red:>9.3f} {statistics.median(r[0] / r[1] for r in rows):>7.2f}x "
-              f"{ort_ms:>11.3f} {torch_ms:>11.3f} "
+              + (f"{ort_ms:>11.3f}" if with_ort else f"{'-':>11}") + f" {torch_ms:>11.3f} "
               + (f"{ratio(2):>6.2f}x" if with_ort else f"{'-':>7}") + f" {ratio(3):>8.2f}x",
               flush=True)
 

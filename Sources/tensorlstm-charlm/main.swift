@@ -4,6 +4,8 @@
 //
 //   swift run -c release tensorlstm-charlm --steps 600 --checkpoint charlm.safetensors
 //   swift run -c release tensorlstm-charlm --resume charlm.safetensors --steps 800
+//   swift run -c release tensorlstm-charlm --resume charlm.safetensors --steps 800 \
+//     --compare-precisions    # the final validation loss with bfloat16 and int8 LSTM weights
 //
 // Checkpoints are safetensors with PyTorch's keys ("embed.weight", "lstm.weight_ih_l0", …,
 // "head.weight"): `tools/charlm_torch.py check` loads one into the same PyTorch module strictly
@@ -47,6 +49,7 @@ struct Options {
   var sample = 400
   var quiet = false
   var dataParallel = false
+  var comparePrecisions = false
 
   init(_ arguments: [String]) {
     var i = 1
@@ -79,6 +82,7 @@ struct Options {
       case "--sample": sample = Int(value()) ?? sample
       case "--quiet": quiet = true
       case "--data-parallel": dataParallel = true
+      case "--compare-precisions": comparePrecisions = true
       case "--help", "-h":
         print(
           """
@@ -318,6 +322,44 @@ func validationLoss(_ model: Sequential<Float>, _ corpus: Corpus, _ o: Options, 
   return sums[0] / sums[1]
 }
 
+/// The validation loss with the LSTM's weights at bfloat16 and int8 (its forward only; the
+/// Float weights stay the model's), against the Float loss; and the largest difference of the
+/// LSTM's output from Float's over the first 1000 validation characters.
+func comparePrecisions(
+  _ model: Sequential<Float>, _ corpus: Corpus, _ o: Options, _ team: Team
+) throws {
+  let float = try validationLoss(model, corpus, o, team)
+  var eval = model
+  eval.training = false
+  let embed = eval.children[0].layer as! Embedding<Float>
+  let lstm = eval.children[1].layer as! LSTM<Float>
+  let length = Swift.min(1000, corpus.validation.count)
+  let ids = Tensor<Float>(shape: [1, length], scalars: corpus.validation[..<length].map(Float.init))
+  let embedded = try embed.forward(ids, lengths: nil)
+  let reference = try lstm.forward(embedded, lengths: nil).scalars
+  for precision in [WeightPrecision.bfloat16, .int8] {
+    var reduced = lstm
+    reduced.weightPrecision = precision
+    let output = try reduced.forward(embedded, lengths: nil).scalars
+    let worst = zip(output, reference).map { abs($0 - $1) }.max() ?? 0
+    if team.isMain {
+      say("LSTM output with \(precision) weights over \(length) steps: max |Δ| from float \(worst)")
+    }
+    let layers = model.children.map { child in
+      guard var lstm = child.layer as? LSTM<Float> else { return child.layer.named(child.name) }
+      lstm.weightPrecision = precision
+      return lstm.named(child.name)
+    }
+    let loss = try validationLoss(Sequential(layers), corpus, o, team)
+    if team.isMain {
+      say(
+        String(
+          format: "validation loss with %@ LSTM weights %.4f (float %.4f, %+.2f %%)",
+          precision.description, loss, float, 100 * (loss - float) / float))
+    }
+  }
+}
+
 func formatTime(_ seconds: Double) -> String {
   let s = Int(seconds.rounded())
   return String(format: "%d:%02d", s / 60, s % 60)
@@ -486,6 +528,9 @@ func train(_ o: Options, _ team: Team) throws {
     String(
       format: "trained %d steps in %.1f s; final validation loss %.4f", o.steps - firstStep, total,
       lastValidation))
+  if o.comparePrecisions {
+    try comparePrecisions(model, corpus, o, team)
+  }
   if o.sample > 0 && team.isMain {
     say("--- sample (temperature 0.8) ---")
     say(try sample(model, corpus, count: o.sample, seed: o.seed))

@@ -43,7 +43,8 @@ extension RecurrentLayer {
   }
 
   /// The kernels the time loop runs on: `.automatic` (the widest fused kernels the CPU runs,
-  /// for `Float`), `.avx512` or `.avx2` (forced), or `.portable`. All give the same results
+  /// for `Float`), `.avx512VNNI`, `.avx512` or `.avx2` (forced; the first two differ only at
+  /// `.int8`), or `.portable`. All give the same results
   /// within `Float` rounding. Setting it repacks `W_hh` for that kernel's panel width (or drops
   /// the packed copy for `.portable`).
   public var kernels: RecurrentKernels {
@@ -51,10 +52,13 @@ extension RecurrentLayer {
     set { _core.kernels = newValue }
   }
 
-  /// The precision the forward streams its weights in: `.float` (the default) or `.bfloat16`
-  /// (``WeightPrecision``: `weight_ih`, `weight_hh` and `weight_hr` rounded once, `W_hh` packed
-  /// at half the bytes for the fused step). `stateDict()` keeps the Float weights. Setting it
-  /// rounds and repacks; Float layers only. A traced forward (training) needs `.float`.
+  /// The precision the forward streams its weights in: `.float` (the default), `.bfloat16` or
+  /// `.int8` (``WeightPrecision``: `weight_ih`, `weight_hh` and `weight_hr` rounded or
+  /// quantized once, `W_hh` packed at half or a quarter of the bytes for the fused step).
+  /// `stateDict()` keeps the Float weights. Setting it rounds and repacks; Float layers only. A
+  /// traced forward (training) needs `.float`.
+  ///
+  ///     lstm.weightPrecision = .int8      // batch-1 latency: W_hh streamed as int8
   public var weightPrecision: WeightPrecision {
     get { _core.weightPrecision }
     set { _core.weightPrecision = newValue }
