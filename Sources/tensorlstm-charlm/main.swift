@@ -334,7 +334,8 @@ func comparePrecisions(
   let embed = eval.children[0].layer as! Embedding<Float>
   let lstm = eval.children[1].layer as! LSTM<Float>
   let length = Swift.min(1000, corpus.validation.count)
-  let ids = Tensor<Float>(shape: [1, length], scalars: corpus.validation[..<length].map(Float.init))
+  let ids = Tensor<Float>(
+    shape: [1, length], scalars: corpus.validation[..<length].map(Float.init))
   let embedded = try embed.forward(ids, lengths: nil)
   let reference = try lstm.forward(embedded, lengths: nil).scalars
   for precision in [WeightPrecision.bfloat16, .int8] {
