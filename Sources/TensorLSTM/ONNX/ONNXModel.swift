@@ -45,7 +45,21 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
   public var kernels: RecurrentKernels = .automatic {
     didSet {
       _ = kernels.vectorISA
-      program = program.withKernels(kernels)
+      program = program.withRecurrentLayers(kernels: kernels, precision: weightPrecision)
+      cache = ONNXPlanCache()
+    }
+  }
+
+  /// The weight precision of the recurrent nodes (`LSTM`, `GRU`, `RNN`, `DynamicQuantizeLSTM`
+  /// and LSTM cells the plan fuses), as ``LSTM/weightPrecision``: nil (the default) keeps
+  /// what each was loaded as — `.int8` for `DynamicQuantizeLSTM`, else `.float`. Setting it
+  /// rounds and repacks their weights and drops the cached plans.
+  ///
+  ///     var vad = try ONNXModel(contentsOfFile: "silero_vad.onnx")
+  ///     vad.weightPrecision = .int8
+  public var weightPrecision: WeightPrecision? = nil {
+    didSet {
+      program = program.withRecurrentLayers(kernels: kernels, precision: weightPrecision)
       cache = ONNXPlanCache()
     }
   }
@@ -163,7 +177,9 @@ public struct ONNXModel: Sendable, CustomStringConvertible {
     }
     try program.trace(0, &slots, &tracer, isa: isa)
     let results = try outputs(slots)
-    cache.store(tracer.plan(program, values: slots, kernels: kernels), for: signature)
+    cache.store(
+      tracer.plan(program, values: slots, kernels: kernels, precision: weightPrecision),
+      for: signature)
     return results
   }
 

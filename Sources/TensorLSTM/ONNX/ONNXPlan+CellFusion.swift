@@ -29,7 +29,8 @@ extension ONNXTracer {
   /// step; the others go to `dropped`.
   static func fuseLSTMCells(
     _ kept: inout [ONNXProgram.Step], dropped: inout Set<Int>, resolve: (Int) -> Int,
-    outputs: [Int], values: [ONNXValue?], fixed: [Bool], kernels: RecurrentKernels
+    outputs: [Int], values: [ONNXValue?], fixed: [Bool], kernels: RecurrentKernels,
+    precision: WeightPrecision? = nil
   ) {
     var producer: [Int: Int] = [:]
     var readers: [Int: [Int]] = [:]
@@ -43,7 +44,7 @@ extension ONNXTracer {
       guard case .split = step.op,
         let cell = match(
           split: i, kept, producer: producer, readers: readers, resolve: resolve, values: values,
-          fixed: fixed, kernels: kernels)
+          fixed: fixed, kernels: kernels, precision: precision)
       else { continue }
       let last = cell.steps.max()!
       kept[last] = ONNXProgram.Step(
@@ -56,7 +57,8 @@ extension ONNXTracer {
   /// The cell whose gate `Split` is `kept[split]`, or nil.
   static func match(
     split: Int, _ kept: [ONNXProgram.Step], producer: [Int: Int], readers: [Int: [Int]],
-    resolve: (Int) -> Int, values: [ONNXValue?], fixed: [Bool], kernels: RecurrentKernels
+    resolve: (Int) -> Int, values: [ONNXValue?], fixed: [Bool], kernels: RecurrentKernels,
+    precision: WeightPrecision? = nil
   ) -> FusedCell? {
     let splitStep = kept[split]
     guard case .split(let axis, _, _) = splitStep.op, axis == 1 || axis == -1,
@@ -197,6 +199,7 @@ extension ONNXTracer {
     } catch {
       return nil
     }
+    if let precision { lstm.weightPrecision = precision }
     return FusedCell(
       steps: steps, x: input.a, h: recurrent.a, c: c, hidden: newHidden, cell: newCell,
       lstm: lstm, name: splitStep.name)

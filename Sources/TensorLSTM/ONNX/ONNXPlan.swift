@@ -193,7 +193,8 @@ struct ONNXTracer {
   /// steps whose outputs are fixed, it fuses a `Relu` into the `Conv` it is the only reader of
   /// and an LSTM cell written as operators into one engine step (``fuseLSTMCells``).
   func plan(
-    _ program: ONNXProgram, values: [ONNXValue?], kernels: RecurrentKernels
+    _ program: ONNXProgram, values: [ONNXValue?], kernels: RecurrentKernels,
+    precision: WeightPrecision? = nil
   ) -> ONNXPlan? {
     if dynamicCondition != nil { return nil }
     var aliases = self.aliases
@@ -224,7 +225,7 @@ struct ONNXTracer {
     }
     Self.fuseLSTMCells(
       &kept, dropped: &dropped, resolve: resolve, outputs: program.outputs.map(\.slot),
-      values: values, fixed: fixed, kernels: kernels)
+      values: values, fixed: fixed, kernels: kernels, precision: precision)
     var compact: [Int: Int] = [:]
     var names: [String] = []
     var template: [ONNXValue?] = []

@@ -39,8 +39,10 @@ final class ONNXProgram: Sendable {
     )
   }
 
-  /// The same program with its recurrent layers on `kernels`.
-  func withKernels(_ kernels: RecurrentKernels) -> ONNXProgram {
+  /// The same program with its recurrent layers on `kernels` and, when not nil, at `precision`.
+  func withRecurrentLayers(
+    kernels: RecurrentKernels, precision: WeightPrecision?
+  ) -> ONNXProgram {
     var graphs = self.graphs
     for g in graphs.indices {
       for s in graphs[g].steps.indices {
@@ -49,12 +51,15 @@ final class ONNXProgram: Sendable {
         switch prepared {
         case .lstm(var layer):
           layer.kernels = kernels
+          layer.weightPrecision = precision ?? (r.dynamicallyQuantized ? .int8 : .float)
           changed = .lstm(layer)
         case .gru(var layer):
           layer.kernels = kernels
+          layer.weightPrecision = precision ?? .float
           changed = .gru(layer)
         case .rnn(var layer):
           layer.kernels = kernels
+          layer.weightPrecision = precision ?? .float
           changed = .rnn(layer)
         }
         graphs[g].steps[s].op = .recurrent(r, prepared: changed)
