@@ -51,11 +51,24 @@ def median_ms(fn, repeats):
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
+def one_node_model(op, w, r, b, x_shape, **attributes):
+    """An opset-14 model of one LSTM, GRU or RNN node: input X, output Y, W/R/B initializers."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node(op, ["X", "W", "R", "B"], ["Y"], hidden_size=r.shape[2], **attributes)
+    graph = helper.make_graph(
+        [node], op.lower(),
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x_shape))],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+        [onnx.numpy_helper.from_array(w, "W"), onnx.numpy_helper.from_array(r, "R"),
+         onnx.numpy_helper.from_array(b, "B")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+
+
 def onnxruntime_forward(batch, steps, inp, hidden, threads, cell="lstm"):
     """A callable that runs one onnxruntime LSTM, GRU or RNN forward (session built once)."""
-    import onnx
     import onnxruntime as ort
-    from onnx import TensorProto, helper
 
     rng = np.random.default_rng(0)
     gates = GATES[cell]
@@ -63,14 +76,7 @@ def onnxruntime_forward(batch, steps, inp, hidden, threads, cell="lstm"):
     r = rng.standard_normal((1, gates * hidden, hidden), dtype=np.float32) * 0.1
     b = rng.standard_normal((1, 2 * gates * hidden), dtype=np.float32) * 0.1
     extra = {"linear_before_reset": 1} if cell == "gru" else {}
-    node = helper.make_node(cell.upper(), ["X", "W", "R", "B"], ["Y"], hidden_size=hidden, **extra)
-    graph = helper.make_graph(
-        [node], "lstm",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [steps, batch, inp])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
-        [onnx.numpy_helper.from_array(w, "W"), onnx.numpy_helper.from_array(r, "R"),
-         onnx.numpy_helper.from_array(b, "B")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model = one_node_model(cell.upper(), w, r, b, (steps, batch, inp), **extra)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -132,7 +138,6 @@ def onnxruntime_dynamic_int8(batch, steps, inp, hidden, threads):
 
     import onnx
     import onnxruntime as ort
-    from onnx import TensorProto, helper
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's pre-processing advice
@@ -142,14 +147,7 @@ def onnxruntime_dynamic_int8(batch, steps, inp, hidden, threads):
     w = rng.uniform(-bound, bound, (1, 4 * hidden, inp)).astype(np.float32)
     r = rng.uniform(-bound, bound, (1, 4 * hidden, hidden)).astype(np.float32)
     b = rng.uniform(-bound, bound, (1, 8 * hidden)).astype(np.float32)
-    node = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y"], hidden_size=hidden)
-    graph = helper.make_graph(
-        [node], "lstm",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [steps, batch, inp])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
-        [onnx.numpy_helper.from_array(w, "W"), onnx.numpy_helper.from_array(r, "R"),
-         onnx.numpy_helper.from_array(b, "B")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model = one_node_model("LSTM", w, r, b, (steps, batch, inp))
     with tempfile.TemporaryDirectory() as folder:
         source, target = os.path.join(folder, "f.onnx"), os.path.join(folder, "q.onnx")
         onnx.save(model, source)

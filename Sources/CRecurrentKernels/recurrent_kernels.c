@@ -4,7 +4,6 @@
 // at run time from tlstm_cpu_isa().
 #include "recurrent_kernels.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 
 ptrdiff_t tlstm_packed_count(ptrdiff_t gates, ptrdiff_t units, ptrdiff_t k, ptrdiff_t width) {
@@ -91,37 +90,12 @@ void tlstm_pack_recurrent_int8(const signed char *q, const float *scales, ptrdif
   }
 }
 
-// This thread's buffer for the int8 step's quantized h(t−1), kept until the thread ends.
-typedef struct {
-  unsigned char *bytes;
-  ptrdiff_t capacity;
-} tlstm_int8_buffer;
-
-static pthread_key_t int8_key;
-static pthread_once_t int8_once = PTHREAD_ONCE_INIT;
-
-static void tlstm_int8_free(void *p) {
-  tlstm_int8_buffer *buffer = p;
-  free(buffer->bytes);
-  free(buffer);
-}
-
-static void tlstm_int8_make_key(void) { pthread_key_create(&int8_key, tlstm_int8_free); }
-
+// The int8 step's quantized h(t−1) lives in this thread's per-call scratch, the buffer the
+// packed GEMM's callers pack B into (grown to the largest request, freed with the thread).
 static unsigned char *tlstm_int8_scratch(ptrdiff_t bytes) {
-  pthread_once(&int8_once, tlstm_int8_make_key);
-  tlstm_int8_buffer *buffer = pthread_getspecific(int8_key);
-  if (!buffer) {
-    buffer = calloc(1, sizeof *buffer);
-    if (!buffer || pthread_setspecific(int8_key, buffer) != 0) abort();
-  }
-  if (bytes > buffer->capacity) {
-    free(buffer->bytes);
-    buffer->bytes = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64));
-    if (!buffer->bytes) abort();
-    buffer->capacity = bytes;
-  }
-  return buffer->bytes;
+  float *scratch = tlstm_gemm_b_scratch((bytes + 3) / 4);
+  if (!scratch) abort();
+  return (unsigned char *)scratch;
 }
 
 #if !defined(__x86_64__)
