@@ -124,6 +124,12 @@ enum StepWeights: Sendable, Hashable {
   case float
   case bfloat16
   case int8(Int8Kernel)
+
+  /// The int8 kernel of `.int8`, else nil.
+  var int8Kernel: Int8Kernel? {
+    if case .int8(let kernel) = self { return kernel }
+    return nil
+  }
 }
 
 /// A weight matrix `[rows, columns]` quantized to int8, one symmetric scale per row.
@@ -203,8 +209,7 @@ enum FusedStep {
     _ packed: UnsafePointer<Scalar>, cell: RecurrentCell, first: Int, k: Int, isa: VectorISA,
     weights: StepWeights = .float
   ) -> UnsafePointer<Scalar> {
-    let width: Int
-    if case .int8(let kernel) = weights { width = kernel.width } else { width = isa.width }
+    let width = weights.int8Kernel?.width ?? isa.width
     require(
       first % width == 0, "FusedStep.panels: first unit \(first) must be a multiple of \(width)")
     let bytes: Int

@@ -44,9 +44,7 @@ struct RecurrentForward<Scalar: BLASScalar> {
       batchAxis: batchAxis, scalarSize: MemoryLayout<Scalar>.stride,
       isa: kernels == .portable ? nil : weights[0].packedISA,
       packedProjection: !weights[0].packedInput.isEmpty, precision: weights[0].precision,
-      int8Kernel: {
-        if case .int8(let kernel) = weights[0].narrowStep { return kernel } else { return nil }
-      }(), forcedSplit: threadSplit)
+      int8Kernel: weights[0].narrowStep.int8Kernel, forcedSplit: threadSplit)
   }
 
   @_specialize(where Scalar == Float)
