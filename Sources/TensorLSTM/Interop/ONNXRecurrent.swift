@@ -1,5 +1,5 @@
-/// What the ONNX `LSTM` and `GRU` converters check and do the same way (there is no ONNX `RNN`
-/// converter yet).
+/// What the ONNX `LSTM` and `GRU` converters check and do the same way; `ONNXModel` lowers an
+/// `RNN` node with the same helpers (`ONNXRecurrentRun`), without a public converter.
 enum ONNXRecurrent {
   /// Checks the attributes every recurrent node has and returns its directions: rejects (never
   /// ignores) `clip` and activations other than the defaults, an unknown direction or layout.
