@@ -6,8 +6,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-// A's block: TLSTM_GEMM_MC rows × TLSTM_GEMM_KC inner steps, packed per call (147 KB, in L2),
-// while one B micro-panel (KC × NR: 32 KB at NR 32) stays in L1 across the block's tiles.
+// A's block: TLSTM_GEMM_MC rows × TLSTM_GEMM_KC inner steps, packed per call (147 KB of Float,
+// 295 KB of Double: in L2), while one B micro-panel (KC × NR: 32 KB at NR 32 Floats or 16
+// Doubles) stays in L1 across the block's tiles.
 #define TLSTM_GEMM_KC 256
 #define TLSTM_GEMM_MC 144
 // Products of up to this many rows run row by row (tlstm_gemm_row): no A packing, no zero rows.
@@ -17,7 +18,7 @@
 // pthread key's destructor frees them): A's packed block, and B packed by the callers of
 // tlstm_gemm_b_scratch (grown to the largest operand seen).
 typedef struct {
-  float *a;
+  void *a;
   float *b;
   ptrdiff_t b_capacity;
 } tlstm_gemm_buffers;
@@ -44,10 +45,11 @@ static tlstm_gemm_buffers *tlstm_gemm_buffers_here(void) {
   return buffers;
 }
 
-static float *tlstm_gemm_a_scratch(void) {
+// Room for a block of Doubles, so that both lane types share it.
+static void *tlstm_gemm_a_scratch(void) {
   tlstm_gemm_buffers *buffers = tlstm_gemm_buffers_here();
   if (!buffers->a) {
-    buffers->a = aligned_alloc(64, sizeof(float) * TLSTM_GEMM_MC * TLSTM_GEMM_KC);
+    buffers->a = aligned_alloc(64, sizeof(double) * TLSTM_GEMM_MC * TLSTM_GEMM_KC);
     if (!buffers->a) abort();
   }
   return buffers->a;
@@ -80,6 +82,21 @@ float *tlstm_gemm_b_scratch(ptrdiff_t count) {
   }
 STUB(avx2)
 STUB(avx512)
+#define STUB64(isa)                                                                              \
+  ptrdiff_t tlstm_gemm_packed_count_##isa##_f64(ptrdiff_t k, ptrdiff_t n) { __builtin_trap(); } \
+  void tlstm_gemm_pack_b_##isa##_f64(const double *b, ptrdiff_t row_stride,                    \
+                                     ptrdiff_t column_stride, ptrdiff_t k, ptrdiff_t n,         \
+                                     double *packed) {                                          \
+    __builtin_trap();                                                                            \
+  }                                                                                              \
+  void tlstm_gemm_packed_##isa##_f64(const double *a, ptrdiff_t a_row_stride,                  \
+                                     ptrdiff_t a_column_stride, const double *packed_b,         \
+                                     double *c, ptrdiff_t ldc, ptrdiff_t m, ptrdiff_t n,        \
+                                     ptrdiff_t k, const double *bias, int accumulate) {         \
+    __builtin_trap();                                                                            \
+  }
+STUB64(avx2)
+STUB64(avx512)
 
 #else
 
@@ -102,5 +119,20 @@ STUB(avx512)
 #define MR 12
 #define NV 2
 #include "packed_gemm_template.h"
+#undef MR
+#include "vector_isa_end.h"
+
+// Double: the same tiles on half the lanes (6 × 8 on AVX2, 12 × 16 on AVX-512).
+#include "vector_isa_avx2_f64.h"
+#define MR 6
+#include "packed_gemm_template.h"
+#undef MR
+#include "vector_isa_end.h"
+#include "vector_isa_avx512_f64.h"
+#define MR 12
+#include "packed_gemm_template.h"
+#undef MR
+#undef NV
+#include "vector_isa_end.h"
 
 #endif

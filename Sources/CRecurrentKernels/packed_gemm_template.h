@@ -1,16 +1,17 @@
-// The packed GEMM of one instruction set, included by packed_gemm.c after vector_isa_avx2.h or
-// vector_isa_avx512.h (ISA, TARGET, W and the vector operations), with MR (rows of a register
-// tile) and NV (vectors across a tile: NR = NV · W columns) defined.
+// The packed GEMM of one instruction set and lane type, included by packed_gemm.c after a
+// vector_isa header (ISA, TARGET, real, W and the vector operations: Float, or Double with the
+// _f64 headers), with MR (rows of a register tile) and NV (vectors across a tile: NR = NV · W
+// columns) defined.
 
 #define NR (NV * W)
 
 // One MR × NR tile over kc inner steps: a from an A micro-panel (kc × MR, step-major), b from a
 // B micro-panel (kc × NR). Stores rows < mr and columns < nr of
 //   c ← acc + (load ? c : 0) + (bias ? bias : 0).
-static TARGET void ISA(tlstm_gemm_tile)(ptrdiff_t kc, const float *restrict a,
-                                        const float *restrict b, float *c, ptrdiff_t ldc,
+static TARGET void ISA(tlstm_gemm_tile)(ptrdiff_t kc, const real *restrict a,
+                                        const real *restrict b, real *c, ptrdiff_t ldc,
                                         ptrdiff_t mr, ptrdiff_t nr, int load,
-                                        const float *bias) {
+                                        const real *bias) {
   vec acc[MR][NV];
 #pragma clang loop unroll(full)
   for (int i = 0; i < MR; i++) {
@@ -60,11 +61,11 @@ static TARGET void ISA(tlstm_gemm_tile)(ptrdiff_t kc, const float *restrict a,
 // One row of a (k steps, stride a_column_stride) times the packed B, for products of a few rows
 // where a tile's broadcasts would mostly multiply zeros: even and odd steps in two chains per
 // vector. Stores c ← acc + (load ? c : 0) + (bias ? bias : 0) over n columns.
-static TARGET void ISA(tlstm_gemm_row)(const float *a, ptrdiff_t a_column_stride,
-                                       const float *packed_b, float *c, ptrdiff_t n,
-                                       ptrdiff_t k, const float *bias, int load) {
+static TARGET void ISA(tlstm_gemm_row)(const real *a, ptrdiff_t a_column_stride,
+                                       const real *packed_b, real *c, ptrdiff_t n,
+                                       ptrdiff_t k, const real *bias, int load) {
   for (ptrdiff_t n0 = 0; n0 < n; n0 += NR) {
-    const float *panel = packed_b + n0 * k;
+    const real *panel = packed_b + n0 * k;
     vec even[NV], odd[NV];
 #pragma clang loop unroll(full)
     for (int v = 0; v < NV; v++) even[v] = odd[v] = vzero();
@@ -97,22 +98,22 @@ static TARGET void ISA(tlstm_gemm_row)(const float *a, ptrdiff_t a_column_stride
 
 ptrdiff_t ISA(tlstm_gemm_packed_count)(ptrdiff_t k, ptrdiff_t n) { return (n + NR - 1) / NR * NR * k; }
 
-void ISA(tlstm_gemm_pack_b)(const float *b, ptrdiff_t row_stride, ptrdiff_t column_stride,
-                            ptrdiff_t k, ptrdiff_t n, float *packed) {
+void ISA(tlstm_gemm_pack_b)(const real *b, ptrdiff_t row_stride, ptrdiff_t column_stride,
+                            ptrdiff_t k, ptrdiff_t n, real *packed) {
   for (ptrdiff_t n0 = 0; n0 < n; n0 += NR) {
-    float *panel = packed + n0 * k;
+    real *panel = packed + n0 * k;
     ptrdiff_t width = n - n0 < NR ? n - n0 : NR;
     if (row_stride == 1) {
       // Columns are contiguous runs (B is the transpose of a row-major matrix, as W_ih is):
       // read each run once.
       for (ptrdiff_t l = 0; l < NR; l++) {
-        const float *column = b + (n0 + l) * column_stride;
-        for (ptrdiff_t p = 0; p < k; p++) panel[p * NR + l] = l < width ? column[p] : 0.0f;
+        const real *column = b + (n0 + l) * column_stride;
+        for (ptrdiff_t p = 0; p < k; p++) panel[p * NR + l] = l < width ? column[p] : 0;
       }
     } else {
       for (ptrdiff_t p = 0; p < k; p++) {
         for (ptrdiff_t l = 0; l < NR; l++)
-          panel[p * NR + l] = l < width ? b[p * row_stride + (n0 + l) * column_stride] : 0.0f;
+          panel[p * NR + l] = l < width ? b[p * row_stride + (n0 + l) * column_stride] : 0;
       }
     }
   }
@@ -120,16 +121,16 @@ void ISA(tlstm_gemm_pack_b)(const float *b, ptrdiff_t row_stride, ptrdiff_t colu
 
 // Rows first..first+rows of A's inner steps p0..p0+kc as MR-row micro-panels (kc × MR each,
 // rows past `rows` zero).
-static void ISA(tlstm_gemm_pack_a)(const float *a, ptrdiff_t row_stride,
+static void ISA(tlstm_gemm_pack_a)(const real *a, ptrdiff_t row_stride,
                                    ptrdiff_t column_stride, ptrdiff_t rows, ptrdiff_t kc,
-                                   float *packed) {
+                                   real *packed) {
   for (ptrdiff_t r0 = 0; r0 < rows; r0 += MR) {
-    float *panel = packed + r0 * kc;
+    real *panel = packed + r0 * kc;
     ptrdiff_t height = rows - r0 < MR ? rows - r0 : MR;
     if (column_stride == 1) {
       for (ptrdiff_t i = 0; i < MR; i++) {
         if (i < height) {
-          const float *row = a + (r0 + i) * row_stride;
+          const real *row = a + (r0 + i) * row_stride;
           for (ptrdiff_t p = 0; p < kc; p++) panel[p * MR + i] = row[p];
         } else {
           for (ptrdiff_t p = 0; p < kc; p++) panel[p * MR + i] = 0.0f;
@@ -138,32 +139,32 @@ static void ISA(tlstm_gemm_pack_a)(const float *a, ptrdiff_t row_stride,
     } else {
       for (ptrdiff_t p = 0; p < kc; p++) {
         for (ptrdiff_t i = 0; i < MR; i++)
-          panel[p * MR + i] = i < height ? a[(r0 + i) * row_stride + p * column_stride] : 0.0f;
+          panel[p * MR + i] = i < height ? a[(r0 + i) * row_stride + p * column_stride] : 0;
       }
     }
   }
 }
 
-void ISA(tlstm_gemm_packed)(const float *a, ptrdiff_t a_row_stride, ptrdiff_t a_column_stride,
-                            const float *packed_b, float *c, ptrdiff_t ldc, ptrdiff_t m,
-                            ptrdiff_t n, ptrdiff_t k, const float *bias, int accumulate) {
+void ISA(tlstm_gemm_packed)(const real *a, ptrdiff_t a_row_stride, ptrdiff_t a_column_stride,
+                            const real *packed_b, real *c, ptrdiff_t ldc, ptrdiff_t m,
+                            ptrdiff_t n, ptrdiff_t k, const real *bias, int accumulate) {
   if (m <= TLSTM_GEMM_FEW_ROWS) {
     for (ptrdiff_t i = 0; i < m; i++)
       ISA(tlstm_gemm_row)(a + i * a_row_stride, a_column_stride, packed_b, c + i * ldc, n, k,
                           bias, accumulate);
     return;
   }
-  float *scratch = SCRATCH;
+  real *scratch = (real *)SCRATCH;
   for (ptrdiff_t p0 = 0; p0 < k || (p0 == 0 && k == 0); p0 += TLSTM_GEMM_KC) {
     ptrdiff_t kc = k - p0 < TLSTM_GEMM_KC ? k - p0 : TLSTM_GEMM_KC;
     int load = accumulate || p0 > 0;
-    const float *block_bias = p0 == 0 ? bias : NULL;
+    const real *block_bias = p0 == 0 ? bias : NULL;
     for (ptrdiff_t m0 = 0; m0 < m; m0 += TLSTM_GEMM_MC) {
       ptrdiff_t mc = m - m0 < TLSTM_GEMM_MC ? m - m0 : TLSTM_GEMM_MC;
       ISA(tlstm_gemm_pack_a)(a + m0 * a_row_stride + p0 * a_column_stride, a_row_stride,
                              a_column_stride, mc, kc, scratch);
       for (ptrdiff_t n0 = 0; n0 < n; n0 += NR) {
-        const float *panel = packed_b + n0 * k + p0 * NR;
+        const real *panel = packed_b + n0 * k + p0 * NR;
         ptrdiff_t nr = n - n0 < NR ? n - n0 : NR;
         for (ptrdiff_t r0 = 0; r0 < mc; r0 += MR) {
           ptrdiff_t mr = mc - r0 < MR ? mc - r0 : MR;

@@ -18,22 +18,25 @@ uint16_t tlstm_bfloat16(float value) {
   return (uint16_t)(bits >> 16);
 }
 
-// The panel layout of tlstm_pack_recurrent, written once: each weight (zero past `units`) goes
-// to `f32`, or rounded to `bf16` when that is not NULL.
-static void tlstm_pack_panels(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows,
-                              ptrdiff_t units, ptrdiff_t k, ptrdiff_t width, float *f32,
-                              uint16_t *bf16) {
+// The panel layout of tlstm_pack_recurrent, written once: each weight (zero past `units`) of
+// `w` (or of `w64` when that is not NULL) goes to `f32`, rounded to `bf16`, or to `f64`,
+// whichever is not NULL.
+static void tlstm_pack_panels(const float *w, const double *w64, ptrdiff_t gates,
+                              ptrdiff_t gate_rows, ptrdiff_t units, ptrdiff_t k, ptrdiff_t width,
+                              float *f32, uint16_t *bf16, double *f64) {
   for (ptrdiff_t u0 = 0; u0 < units; u0 += width) {
     ptrdiff_t panel = u0 / width * k * gates * width;
     for (ptrdiff_t j = 0; j < k; j++) {
       for (ptrdiff_t g = 0; g < gates; g++) {
         for (ptrdiff_t lane = 0; lane < width; lane++) {
           ptrdiff_t u = u0 + lane, at = panel + (j * gates + g) * width + lane;
-          float value = u < units ? w[(g * gate_rows + u) * k + j] : 0.0f;
-          if (bf16) {
-            bf16[at] = tlstm_bfloat16(value);
+          ptrdiff_t from = (g * gate_rows + u) * k + j;
+          if (f64) {
+            f64[at] = u < units ? w64[from] : 0.0;
+          } else if (bf16) {
+            bf16[at] = tlstm_bfloat16(u < units ? w[from] : 0.0f);
           } else {
-            f32[at] = value;
+            f32[at] = u < units ? w[from] : 0.0f;
           }
         }
       }
@@ -43,12 +46,17 @@ static void tlstm_pack_panels(const float *w, ptrdiff_t gates, ptrdiff_t gate_ro
 
 void tlstm_pack_recurrent(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows, ptrdiff_t units,
                           ptrdiff_t k, ptrdiff_t width, float *packed) {
-  tlstm_pack_panels(w, gates, gate_rows, units, k, width, packed, NULL);
+  tlstm_pack_panels(w, NULL, gates, gate_rows, units, k, width, packed, NULL, NULL);
+}
+
+void tlstm_pack_recurrent_f64(const double *w, ptrdiff_t gates, ptrdiff_t gate_rows,
+                              ptrdiff_t units, ptrdiff_t k, ptrdiff_t width, double *packed) {
+  tlstm_pack_panels(NULL, w, gates, gate_rows, units, k, width, NULL, NULL, packed);
 }
 
 void tlstm_pack_recurrent_bf16(const float *w, ptrdiff_t gates, ptrdiff_t gate_rows,
                                ptrdiff_t units, ptrdiff_t k, ptrdiff_t width, uint16_t *packed) {
-  tlstm_pack_panels(w, gates, gate_rows, units, k, width, NULL, packed);
+  tlstm_pack_panels(w, NULL, gates, gate_rows, units, k, width, NULL, packed, NULL);
 }
 
 ptrdiff_t tlstm_packed_int8_bytes(ptrdiff_t gates, ptrdiff_t units, ptrdiff_t k,
@@ -134,6 +142,26 @@ int tlstm_cpu_isa(void) { return 0; }
   }
 STUB(avx2)
 STUB(avx512)
+#define STUB64(isa)                                                                              \
+  void tlstm_recurrent_step_##isa##_f64(                                                         \
+      int cell, const double *packed, ptrdiff_t units, ptrdiff_t k, const double *h_prev,      \
+      ptrdiff_t h_prev_stride, const double *h_old, double *gates, ptrdiff_t gate_stride,       \
+      ptrdiff_t gate_block, double *cell_state, ptrdiff_t cell_stride, double *h,                \
+      ptrdiff_t h_stride, ptrdiff_t batch) {                                                     \
+    __builtin_trap();                                                                            \
+  }                                                                                              \
+  void tlstm_gates_##isa##_f64(int cell, const double *gates, double *cell_state,              \
+                               const double *h_old, double *h, ptrdiff_t units) {               \
+    __builtin_trap();                                                                            \
+  }                                                                                              \
+  void tlstm_lstm_gate_gradient_##isa##_f64(const double *gates, const double *cell,            \
+                                            const double *cell_prev, const double *dh,          \
+                                            double *carry_c, double *dg, double *full_hidden,   \
+                                            ptrdiff_t units) {                                   \
+    __builtin_trap();                                                                            \
+  }
+STUB64(avx2)
+STUB64(avx512)
 #define STUB8(variant)                                                                           \
   void tlstm_recurrent_step_int8_##variant(                                                      \
       int cell, const void *packed, ptrdiff_t units, ptrdiff_t k, const float *h_prev,         \
@@ -233,6 +261,19 @@ static inline __attribute__((target("avx2,fma"))) float tlstm_max_avx2(__m256 v)
 #undef GROUP
 #undef UNSIGNED_H
 #undef MAX_ROWS8
+#include "vector_isa_end.h"
+
+// Double: the same step, gate pass and gate gradient on 4 (AVX2) or 8 (AVX-512) Double lanes,
+// with the precise activations; the register tiles are the Float sets' (the same registers).
+#include "vector_isa_avx2_f64.h"
+#define MAX_ROWS 2
+#include "recurrent_step_template.h"
+#undef MAX_ROWS
+#include "vector_isa_end.h"
+#include "vector_isa_avx512_f64.h"
+#define MAX_ROWS 6
+#include "recurrent_step_template.h"
+#undef MAX_ROWS
 #include "vector_isa_end.h"
 
 // AVX-512F: 16 lanes, 32 registers. Up to six rows × four gates are 24 accumulators, plus the

@@ -4,9 +4,11 @@
 //   MAX_ROWS    rows per register tile (accumulators: G · MAX_ROWS vectors, G ≤ 4)
 //   vreduce     the sum of a vector's lanes
 // The vector_isa headers give ISA(name) (the name with the set's suffix), TARGET (its target
-// attribute), W (lanes per vector: units per packed panel), vec, mask_t and v*: set1, zero,
-// loadu, storeu, fmadd, mul, add, sub, min, max, div, mask_below(n) (lanes below n,
-// 1 ≤ n ≤ W), load_masked(p, m), store_masked(p, m, v).
+// attribute), real (the lane type: float, or double where LANES_F64 is defined), W (lanes per
+// vector: units per packed panel), vec, mask_t and v*: set1, zero, loadu, storeu, fmadd, mul,
+// add, sub, min, max, div, mask_below(n) (lanes below n, 1 ≤ n ≤ W), load_masked(p, m),
+// store_masked(p, m, v). The Double sets add what the precise activations need (abs,
+// copysign, floor, select_*, exp2i) and get no bfloat16 step and no skinny GEMM.
 //
 // A panel of packed W_hh holds, for W hidden units, every input j's weights of all G recurrent
 // gates (G·W floats), so one pass over the panel accumulates the gates of those units in
@@ -16,6 +18,66 @@
 
 #define INLINE_ISA static inline __attribute__((always_inline)) TARGET
 
+#ifdef LANES_F64
+// The precise Double activations of Activations+Double.swift, lane by lane and in the same
+// order of operations: e^y = 2ⁿ·(1 + s) with y = n·ln 2 + r, |r| ≤ ½ ln 2 (ln 2 split in two so
+// that n·ln 2_hi is exact) and s = e^r − 1 summed to degree 13; 2ⁿ as two normal factors, so
+// results down to the subnormals are right. One series serves expm1 too: where n = 0, r is y
+// and s is e^y − 1 without cancellation. Both activations are a few ulps from libm; ±0, ±∞
+// and NaN behave as libm's.
+
+// e^r − 1 for |r| ≤ ½ ln 2: Taylor to degree 13 (truncation < 1e-17 relative).
+INLINE_ISA vec ISA(expm1_series)(vec r) {
+  vec p = vset1(1.0 / 6227020800.0);
+  p = vfmadd(p, r, vset1(1.0 / 479001600.0));
+  p = vfmadd(p, r, vset1(1.0 / 39916800.0));
+  p = vfmadd(p, r, vset1(1.0 / 3628800.0));
+  p = vfmadd(p, r, vset1(1.0 / 362880.0));
+  p = vfmadd(p, r, vset1(1.0 / 40320.0));
+  p = vfmadd(p, r, vset1(1.0 / 5040.0));
+  p = vfmadd(p, r, vset1(1.0 / 720.0));
+  p = vfmadd(p, r, vset1(1.0 / 120.0));
+  p = vfmadd(p, r, vset1(1.0 / 24.0));
+  p = vfmadd(p, r, vset1(1.0 / 6.0));
+  p = vfmadd(p, r, vset1(0.5));
+  return vfmadd(vmul(p, r), r, r);
+}
+
+// For y ≤ 0 (NaN lanes compute as 0; callers put NaN back): n (integral, ≥ −1077, 0 exactly
+// when |y| < ½ ln 2) and the returned s = e^r − 1.
+INLINE_ISA vec ISA(exp_split)(vec y, vec *n) {
+  const vec shift = vset1(0x1.8p52);  // adding and subtracting it rounds to an integer
+  vec clamped = vmax(vset1(-746.0), vselect_nan(y, vzero(), y));
+  *n = vsub(vadd(vmul(clamped, vset1(1.4426950408889634)), shift), shift);
+  vec r = vsub(vsub(clamped, vmul(*n, vset1(0.693147180369123816490))),
+               vmul(*n, vset1(1.90821492927058770002e-10)));
+  return ISA(expm1_series)(r);
+}
+
+// 2ⁿ·(1 + s), 2ⁿ as 2^⌊n/2⌋ · 2^(n − ⌊n/2⌋).
+INLINE_ISA vec ISA(exp_scaled)(vec n, vec s) {
+  vec half = vfloor(vmul(n, vset1(0.5)));
+  return vmul(vmul(vadd(vset1(1.0), s), vexp2i(half)), vexp2i(vsub(n, half)));
+}
+
+// tanh(x) = −expm1(−2|x|) / (2 + expm1(−2|x|)) with x's sign: x itself for tiny x, exactly ±1
+// past ~19.06.
+INLINE_ISA vec ISA(tanh_v)(vec x) {
+  vec n, s = ISA(exp_split)(vmul(vset1(-2.0), vabs(x)), &n);
+  vec em = vselect_eq(n, vzero(), s, vsub(ISA(exp_scaled)(n, s), vset1(1.0)));
+  vec magnitude = vdiv(vsub(vzero(), em), vadd(vset1(2.0), em));
+  return vselect_nan(x, x, vcopysign(magnitude, x));
+}
+
+// σ(x) = 1 / (1 + e^−x) for x ≥ 0 and e^x / (1 + e^x) below, so tiny results keep their
+// precision.
+INLINE_ISA vec ISA(sigmoid_v)(vec x) {
+  vec n, s = ISA(exp_split)(vsub(vzero(), vabs(x)), &n);
+  vec e = ISA(exp_scaled)(n, s);
+  vec numerator = vselect_lt(x, vzero(), e, vset1(1.0));
+  return vselect_nan(x, x, vdiv(numerator, vadd(vset1(1.0), e)));
+}
+#else
 // tanh as the odd rational p(x)/q(x) of Eigen and MLAS, x clamped to ±7.905 (the constants and
 // the clamp of Activations.swift). min/max keep NaN: with a NaN second operand they return it.
 INLINE_ISA vec ISA(tanh_v)(vec x) {
@@ -37,12 +99,13 @@ INLINE_ISA vec ISA(tanh_v)(vec x) {
 INLINE_ISA vec ISA(sigmoid_v)(vec x) {
   return vfmadd(vset1(0.5f), ISA(tanh_v)(vmul(vset1(0.5f), x)), vset1(0.5f));
 }
+#endif
 
-INLINE_ISA vec ISA(load)(const float *p, int full, mask_t mask) {
+INLINE_ISA vec ISA(load)(const real *p, int full, mask_t mask) {
   return full ? vloadu(p) : vload_masked(p, mask);
 }
 
-INLINE_ISA void ISA(store)(float *p, vec v, int full, mask_t mask) {
+INLINE_ISA void ISA(store)(real *p, vec v, int full, mask_t mask) {
   if (full) {
     vstoreu(p, v);
   } else {
@@ -64,8 +127,8 @@ INLINE_ISA void ISA(store)(float *p, vec v, int full, mask_t mask) {
 //   RNN:  h = tanh(a0) or max(0, a0)
 // The LSTM's trace variant also stores σ(i), σ(f), tanh(g), σ(o) into the row's four slots
 // (`row`, `block` apart) for the backward.
-INLINE_ISA void ISA(update)(const int cell, vec *a, float *cell_state, const float *h_old,
-                            float *row, ptrdiff_t block, float *h, int full, mask_t mask) {
+INLINE_ISA void ISA(update)(const int cell, vec *a, real *cell_state, const real *h_old,
+                            real *row, ptrdiff_t block, real *h, int full, mask_t mask) {
   if (cell == TLSTM_CELL_LSTM || cell == TLSTM_CELL_LSTM_TRACE) {
     vec i = ISA(sigmoid_v)(a[0]), f = ISA(sigmoid_v)(a[1]);
     vec g = ISA(tanh_v)(a[2]), o = ISA(sigmoid_v)(a[3]);
@@ -94,17 +157,19 @@ INLINE_ISA void ISA(update)(const int cell, vec *a, float *cell_state, const flo
 
 // Inputs per pass over the panels when rows share them: an LSTM panel's slice is then 16 KiB,
 // which stays in L1 while every row tile goes through it.
-enum { ISA(PER_PASS) = 4096 / (4 * W) };
+enum { ISA(PER_PASS) = 16384 / (4 * W * (int)sizeof(real)) };
 
-// The fused step, once over Float weights and once over bfloat16 weights (half the bytes per
-// step; widened to Float in registers, so the arithmetic is the Float step's).
-#define WT float
+// The fused step, once over weights of the lane type and, for Float, once over bfloat16
+// weights (half the bytes per step; widened to Float in registers, so the arithmetic is the
+// Float step's).
+#define WT real
 #define vload_w vloadu
 #define WISA(name) ISA(name)
 #include "recurrent_step_weights_template.h"
 #undef WT
 #undef vload_w
 #undef WISA
+#ifndef LANES_F64
 #define WT uint16_t
 #define vload_w vload_bf16
 #define WISA(name) ISA(name##_bf16)
@@ -112,23 +177,24 @@ enum { ISA(PER_PASS) = 4096 / (4 * W) };
 #undef WT
 #undef vload_w
 #undef WISA
+#endif
 
 // The gate pass alone for one row: the update of ISA(update) on the row's slots.
-INLINE_ISA void ISA(gates_cell)(const int cell, const float *gates, float *cell_state,
-                                const float *h_old, float *h, ptrdiff_t units) {
+INLINE_ISA void ISA(gates_cell)(const int cell, const real *gates, real *cell_state,
+                                const real *h_old, real *h, ptrdiff_t units) {
   const int G = CELL_GATES(cell);
   for (ptrdiff_t u0 = 0; u0 < units; u0 += W) {
     int full = units - u0 >= W;
     mask_t mask = vmask_below(full ? W : units - u0);
     vec a[4];
     for (int s = 0; s < G; s++) a[s] = ISA(load)(gates + s * units + u0, full, mask);
-    ISA(update)(cell, a, cell_state + u0, h_old + u0, (float *)gates + u0, units, h + u0, full,
+    ISA(update)(cell, a, cell_state + u0, h_old + u0, (real *)gates + u0, units, h + u0, full,
                 mask);
   }
 }
 
-TARGET void ISA(tlstm_gates)(int cell, const float *gates, float *cell_state, const float *h_old,
-                             float *h, ptrdiff_t units) {
+TARGET void ISA(tlstm_gates)(int cell, const real *gates, real *cell_state, const real *h_old,
+                             real *h, ptrdiff_t units) {
   if (!h_old) h_old = h;
   switch (cell) {
   case TLSTM_CELL_LSTM: ISA(gates_cell)(TLSTM_CELL_LSTM, gates, cell_state, h_old, h, units); break;
@@ -141,9 +207,9 @@ TARGET void ISA(tlstm_gates)(int cell, const float *gates, float *cell_state, co
 }
 
 // The LSTM cell's backward for one row (see tlstm_lstm_gate_gradient_* in the header).
-TARGET void ISA(tlstm_lstm_gate_gradient)(const float *gates, const float *cell,
-                                          const float *cell_prev, const float *dh,
-                                          float *carry_c, float *dg, float *full_hidden,
+TARGET void ISA(tlstm_lstm_gate_gradient)(const real *gates, const real *cell,
+                                          const real *cell_prev, const real *dh,
+                                          real *carry_c, real *dg, real *full_hidden,
                                           ptrdiff_t units) {
   const vec one = vset1(1.0f);
   for (ptrdiff_t u0 = 0; u0 < units; u0 += W) {
@@ -167,15 +233,16 @@ TARGET void ISA(tlstm_lstm_gate_gradient)(const float *gates, const float *cell,
   }
 }
 
+#ifndef LANES_F64
 // One register tile of the skinny GEMM: MR rows of `a` by NB columns (rows of `bt`), MR·NB
 // accumulators, walking j once. MR and NB are constants at every call, so the loops unroll.
 // Tails reuse the last row or column and store only the valid sums.
-INLINE_ISA void ISA(skinny_tile)(const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldb,
-                                 float *c, ptrdiff_t ldc, ptrdiff_t m0, ptrdiff_t mb,
+INLINE_ISA void ISA(skinny_tile)(const real *a, ptrdiff_t lda, const real *bt, ptrdiff_t ldb,
+                                 real *c, ptrdiff_t ldc, ptrdiff_t m0, ptrdiff_t mb,
                                  ptrdiff_t n0, ptrdiff_t nb, ptrdiff_t k, const int MR,
                                  const int NB) {
   const ptrdiff_t full = k - k % W;
-  const float *b[4], *r[8];
+  const real *b[4], *r[8];
   for (int q = 0; q < NB; q++) b[q] = bt + (n0 + (q < nb ? q : nb - 1)) * ldb;
   for (int p = 0; p < MR; p++) r[p] = a + (m0 + (p < mb ? p : mb - 1)) * lda;
   vec s[8][4];
@@ -208,8 +275,8 @@ INLINE_ISA void ISA(skinny_tile)(const float *a, ptrdiff_t lda, const float *bt,
 // rows by four columns (8 loads per 16 FMAs; three rows on AVX2, whose 16 registers would
 // spill), of eight rows by two, or of eight rows by one for the last columns, so a one- or
 // two-column product does no FMA on a repeated column.
-TARGET void ISA(tlstm_skinny_gemm)(const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldb,
-                                   float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
+TARGET void ISA(tlstm_skinny_gemm)(const real *a, ptrdiff_t lda, const real *bt, ptrdiff_t ldb,
+                                   real *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
                                    ptrdiff_t k) {
   for (ptrdiff_t n0 = 0; n0 < cols; n0 += 4) {
     const ptrdiff_t nb = cols - n0 < 4 ? cols - n0 : 4;
@@ -231,4 +298,5 @@ TARGET void ISA(tlstm_skinny_gemm)(const float *a, ptrdiff_t lda, const float *b
   }
 }
 
+#endif
 #undef INLINE_ISA

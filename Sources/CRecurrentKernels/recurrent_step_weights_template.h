@@ -10,9 +10,9 @@
 // `rows` are constants at each call site, so each call inlines into its own copy with the
 // loops unrolled.
 INLINE_ISA void WISA(step_rows)(const int cell, const int rows, const WT *panel, ptrdiff_t k,
-                               const float *h_prev, ptrdiff_t h_prev_stride, const float *h_old,
-                               float *gates, ptrdiff_t gate_stride, ptrdiff_t gate_block,
-                               int last, float *cell_state, ptrdiff_t cell_stride, float *h,
+                               const real *h_prev, ptrdiff_t h_prev_stride, const real *h_old,
+                               real *gates, ptrdiff_t gate_stride, ptrdiff_t gate_block,
+                               int last, real *cell_state, ptrdiff_t cell_stride, real *h,
                                ptrdiff_t h_stride, int full, mask_t mask) {
   const int G = CELL_GATES(cell);
   vec acc[MAX_ROWS][4];
@@ -59,9 +59,9 @@ INLINE_ISA void WISA(step_rows)(const int cell, const int rows, const WT *panel,
 
 // One tile of `rows` rows, with the cell and the row count constants in each case.
 INLINE_ISA void WISA(step_tile)(const int cell, int rows, const WT *panel, ptrdiff_t count,
-                               const float *h_prev, ptrdiff_t h_prev_stride, const float *h_old,
-                               float *gates, ptrdiff_t gate_stride, ptrdiff_t gate_block,
-                               int last, float *cell_state, ptrdiff_t cell_stride, float *h,
+                               const real *h_prev, ptrdiff_t h_prev_stride, const real *h_old,
+                               real *gates, ptrdiff_t gate_stride, ptrdiff_t gate_block,
+                               int last, real *cell_state, ptrdiff_t cell_stride, real *h,
                                ptrdiff_t h_stride, int full, mask_t mask) {
 #define TILE(R)                                                                                 \
   case R:                                                                                       \
@@ -88,9 +88,9 @@ INLINE_ISA void WISA(step_tile)(const int cell, int rows, const WT *panel, ptrdi
 }
 
 INLINE_ISA void WISA(step_cell)(const int cell, const WT *packed, ptrdiff_t units, ptrdiff_t k,
-                               const float *h_prev, ptrdiff_t h_prev_stride, const float *h_old,
-                               float *gates, ptrdiff_t gate_stride, ptrdiff_t gate_block,
-                               float *cell_state, ptrdiff_t cell_stride, float *h,
+                               const real *h_prev, ptrdiff_t h_prev_stride, const real *h_old,
+                               real *gates, ptrdiff_t gate_stride, ptrdiff_t gate_block,
+                               real *cell_state, ptrdiff_t cell_stride, real *h,
                                ptrdiff_t h_stride, ptrdiff_t batch) {
   const int G = CELL_GATES(cell);
   // Tiles of at most MAX_ROWS rows, as even as possible: 7 rows at MAX_ROWS 6 are 4 + 3, and
@@ -123,10 +123,10 @@ INLINE_ISA void WISA(step_cell)(const int cell, const WT *packed, ptrdiff_t unit
 }
 
 TARGET void WISA(tlstm_recurrent_step)(int cell, const WT *packed, ptrdiff_t units,
-                                      ptrdiff_t k, const float *h_prev, ptrdiff_t h_prev_stride,
-                                      const float *h_old, float *gates, ptrdiff_t gate_stride,
-                                      ptrdiff_t gate_block, float *cell_state,
-                                      ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
+                                      ptrdiff_t k, const real *h_prev, ptrdiff_t h_prev_stride,
+                                      const real *h_old, real *gates, ptrdiff_t gate_stride,
+                                      ptrdiff_t gate_block, real *cell_state,
+                                      ptrdiff_t cell_stride, real *h, ptrdiff_t h_stride,
                                       ptrdiff_t batch) {
   // h_old is read by the GRU only; the others get a valid pointer that is never read.
   if (!h_old) h_old = h_prev;

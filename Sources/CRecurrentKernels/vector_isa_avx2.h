@@ -1,5 +1,6 @@
 // The AVX2 + FMA vocabulary of the kernel templates (8 Float lanes), defined before a template is
 // included and removed by vector_isa_end.h; recurrent_kernels.c and packed_gemm.c share it.
+#define real float
 #define ISA(name) name##_avx2
 #define TARGET __attribute__((target("avx2,fma")))
 #define W 8

@@ -1,5 +1,6 @@
 // The AVX-512F vocabulary of the kernel templates (16 Float lanes, masked tails in one
 // instruction), defined before a template is included and removed by vector_isa_end.h.
+#define real float
 #define ISA(name) name##_avx512
 #define TARGET __attribute__((target("avx512f,fma")))
 #define W 16

@@ -19,3 +19,12 @@
 #undef vload_masked
 #undef vstore_masked
 #undef vload_bf16
+#undef LANES_F64
+#undef real
+#undef vabs
+#undef vcopysign
+#undef vfloor
+#undef vselect_lt
+#undef vselect_eq
+#undef vselect_nan
+#undef vexp2i

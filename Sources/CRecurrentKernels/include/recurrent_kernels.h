@@ -1,5 +1,6 @@
-// Vector kernels for the Float recurrent step (LSTM, GRU, RNN). TensorLSTM reaches them
-// through one Swift file, Kernels/FusedStep.swift; nothing here is public API.
+// Vector kernels for the recurrent step (LSTM, GRU, RNN; Float, and Double where named _f64).
+// TensorLSTM reaches them through one Swift file, Kernels/FusedStep.swift; nothing here is
+// public API.
 //
 // Each kernel exists once per instruction set (suffix _avx2: AVX2+FMA, 8 lanes; _avx512:
 // AVX-512F, 16 lanes), compiled with a per-function target attribute, so the package needs no
@@ -129,6 +130,36 @@ void tlstm_recurrent_step_int8_avx2(int cell, const void *packed, ptrdiff_t unit
                                     ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
                                     ptrdiff_t batch);
 
+/// The Double kernels (suffix _avx2_f64: 4 lanes; _avx512_f64: 8 lanes): tlstm_pack_recurrent
+/// for Double weights (the same layout at width 4 or 8), and the step, gate pass and LSTM gate
+/// gradient of the Float kernels below on Doubles, with the precise Double activations of
+/// Activations+Double.swift (a few ulps from libm) instead of the Float rational tanh.
+void tlstm_pack_recurrent_f64(const double *w, ptrdiff_t gates, ptrdiff_t gate_rows,
+                              ptrdiff_t units, ptrdiff_t k, ptrdiff_t width, double *packed);
+void tlstm_recurrent_step_avx2_f64(int cell, const double *packed, ptrdiff_t units, ptrdiff_t k,
+                                   const double *h_prev, ptrdiff_t h_prev_stride,
+                                   const double *h_old, double *gates, ptrdiff_t gate_stride,
+                                   ptrdiff_t gate_block, double *cell_state,
+                                   ptrdiff_t cell_stride, double *h, ptrdiff_t h_stride,
+                                   ptrdiff_t batch);
+void tlstm_recurrent_step_avx512_f64(int cell, const double *packed, ptrdiff_t units,
+                                     ptrdiff_t k, const double *h_prev, ptrdiff_t h_prev_stride,
+                                     const double *h_old, double *gates, ptrdiff_t gate_stride,
+                                     ptrdiff_t gate_block, double *cell_state,
+                                     ptrdiff_t cell_stride, double *h, ptrdiff_t h_stride,
+                                     ptrdiff_t batch);
+void tlstm_gates_avx2_f64(int cell, const double *gates, double *cell_state,
+                          const double *h_old, double *h, ptrdiff_t units);
+void tlstm_gates_avx512_f64(int cell, const double *gates, double *cell_state,
+                            const double *h_old, double *h, ptrdiff_t units);
+void tlstm_lstm_gate_gradient_avx2_f64(const double *gates, const double *cell,
+                                       const double *cell_prev, const double *dh,
+                                       double *carry_c, double *dg, double *full_hidden,
+                                       ptrdiff_t units);
+void tlstm_lstm_gate_gradient_avx512_f64(const double *gates, const double *cell,
+                                         const double *cell_prev, const double *dh,
+                                         double *carry_c, double *dg, double *full_hidden,
+                                         ptrdiff_t units);
 /// `value` rounded to bfloat16 (to nearest, ties to even; NaN stays NaN), as its bits.
 uint16_t tlstm_bfloat16(float value);
 
@@ -163,7 +194,8 @@ void tlstm_skinny_gemm_avx512(const float *a, ptrdiff_t lda, const float *bt, pt
 /// instruction set, c row-major with leading dimension ldc; c is read only when `accumulate`,
 /// bias (n floats, NULL for none) is added once. Register tiles of 6 × 16 (AVX2) or 12 × 32
 /// (AVX-512) over 256-step blocks of k; A is packed per call into a per-thread buffer
-/// (allocated on the thread's first call, freed when it ends). Up to 4 rows run one at a time without packing. A caller splitting the columns among threads passes
+/// (allocated on the thread's first call, freed when it ends). Up to 4 rows run one at a time
+/// without packing. A caller splitting the columns among threads passes
 /// each a range starting at a multiple of the panel width (16 or 32), with packed_b, c and bias
 /// advanced to it (packed_b by start · k floats).
 void tlstm_gemm_packed_avx2(const float *a, ptrdiff_t a_row_stride, ptrdiff_t a_column_stride,
@@ -186,6 +218,24 @@ void tlstm_gemm_pack_b_avx2(const float *b, ptrdiff_t row_stride, ptrdiff_t colu
                             ptrdiff_t k, ptrdiff_t n, float *packed);
 void tlstm_gemm_pack_b_avx512(const float *b, ptrdiff_t row_stride, ptrdiff_t column_stride,
                               ptrdiff_t k, ptrdiff_t n, float *packed);
+
+/// The packed GEMM on Doubles: the same layout and driver with tiles of 6 × 8 (_avx2_f64) or
+/// 12 × 16 (_avx512_f64) and panels of 8 or 16 Doubles.
+void tlstm_gemm_packed_avx2_f64(const double *a, ptrdiff_t a_row_stride,
+                                ptrdiff_t a_column_stride, const double *packed_b, double *c,
+                                ptrdiff_t ldc, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                const double *bias, int accumulate);
+void tlstm_gemm_packed_avx512_f64(const double *a, ptrdiff_t a_row_stride,
+                                  ptrdiff_t a_column_stride, const double *packed_b, double *c,
+                                  ptrdiff_t ldc, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                  const double *bias, int accumulate);
+ptrdiff_t tlstm_gemm_packed_count_avx2_f64(ptrdiff_t k, ptrdiff_t n);
+ptrdiff_t tlstm_gemm_packed_count_avx512_f64(ptrdiff_t k, ptrdiff_t n);
+void tlstm_gemm_pack_b_avx2_f64(const double *b, ptrdiff_t row_stride, ptrdiff_t column_stride,
+                                ptrdiff_t k, ptrdiff_t n, double *packed);
+void tlstm_gemm_pack_b_avx512_f64(const double *b, ptrdiff_t row_stride,
+                                  ptrdiff_t column_stride, ptrdiff_t k, ptrdiff_t n,
+                                  double *packed);
 
 /// This thread's buffer of at least `count` floats for packing a B operand per call (grown
 /// when too small, freed when the thread ends); NULL when it cannot be allocated.

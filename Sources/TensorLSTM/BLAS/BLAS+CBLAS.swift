@@ -250,9 +250,7 @@ extension BLAS {
       let isa = PackedGEMM.isa(rows: m, columns: n)
     {
       // The library's GEMM where it beats this BLAS's sgemm (GEMMCalibration), b packed here.
-      PackedGEMM.multiply(
-        a.floats, packing: b.floats, into: FusedStep.float(c), rowStride: ldc,
-        accumulate: beta == 1, isa: isa)
+      PackedGEMM.multiply(a, packing: b, into: c, rowStride: ldc, accumulate: beta == 1, isa: isa)
       return
     }
     if m == 1, let bForm = b.blasForm, a.columnStride > 0 || k == 1 {

@@ -8,32 +8,33 @@ import Synchronization
 /// A GEMM operand `B` (`k × n`) packed once for the library's own GEMM on one instruction
 /// set: weights the engine multiplies by every call (an input projection's `W_ihᵀ`).
 ///
-/// Packing copies `k · n` floats (`n` rounded up to the panel width: 32 for AVX-512, 16 for
-/// AVX2) into panels of columns, each `k` rows deep, which the register tile reads in order.
-struct PackedMatrix: Sendable {
-  let storage: Tensor<Float>
+/// Packing copies `k · n` scalars (`n` rounded up to the panel width: 32 Floats or 16 Doubles
+/// for AVX-512, half that for AVX2) into panels of columns, each `k` rows deep, which the
+/// register tile reads in order.
+struct PackedMatrix<Scalar: BLASScalar>: Sendable {
+  let storage: Tensor<Scalar>
   let k: Int
   let n: Int
   let isa: VectorISA
 
   /// `b` packed for `isa`; O(k·n), one allocation.
-  init(_ b: StridedMatrix<Float>, isa: VectorISA) {
+  init(_ b: StridedMatrix<Scalar>, isa: VectorISA) {
     (k, n, self.isa) = (b.rows, b.columns, isa)
-    var storage = Tensor<Float>.zeros(
-      shape: [FusedStep.packedOperandCount(k: b.rows, n: b.columns, isa: isa)])
+    var storage = Tensor<Scalar>.zeros(
+      shape: [FusedStep.packedOperandCount(k: b.rows, n: b.columns, isa: isa, Scalar.self)])
     storage.withMutableBase { FusedStep.packOperand(b, isa: isa, into: $0) }
     self.storage = storage
   }
 }
 
-/// The library's GEMM for Float: `c = [c +] [bias +] a · B` with `B` packed
-/// (``PackedMatrix``), register tiles of 12 × 32 (AVX-512) or 6 × 16 (AVX2) over blocks of
-/// 144 rows × 256 inner steps.
+/// The library's GEMM for Float and Double: `c = [c +] [bias +] a · B` with `B` packed
+/// (``PackedMatrix``), register tiles of 12 × 32 Floats or 12 × 16 Doubles (AVX-512), 6 × 16
+/// or 6 × 8 (AVX2), over blocks of 144 rows × 256 inner steps.
 ///
-/// It runs where OpenBLAS's sgemm is slower on this CPU (``GEMMCalibration``): the input
-/// projection of the recurrent layers, with the weights packed once and the bias added as the
-/// tile is stored. Its result does not depend on the thread count: threads split the columns,
-/// and every element is summed in the same order.
+/// It runs where the BLAS's sgemm (or dgemm) is slower on this CPU (``GEMMCalibration``): the
+/// input projection of the recurrent layers, with the weights packed once and the bias added
+/// as the tile is stored, and (Float) ``BLAS`` products. Its result does not depend on the
+/// thread count: threads split the columns, and every element is summed in the same order.
 enum PackedGEMM {
   /// Multiply-adds below which a second thread costs more than it saves.
   static let minimumWorkPerThread = 1 << 21
@@ -46,9 +47,9 @@ enum PackedGEMM {
   /// `c[i·ldc + j] = [c +] [bias[j] +] Σ_p a[i, p] · B[p, j]`, with `a` `m × k` read through its
   /// strides. Splits the columns among the BLAS thread budget in force (``BLAS/withThreads``,
   /// else ``BLAS/threadCount``) when the product is large enough.
-  static func multiply(
-    _ a: StridedMatrix<Float>, _ b: PackedMatrix, into c: UnsafeMutablePointer<Float>,
-    rowStride ldc: Int, bias: UnsafePointer<Float>?, accumulate: Bool
+  static func multiply<Scalar>(
+    _ a: StridedMatrix<Scalar>, _ b: PackedMatrix<Scalar>, into c: UnsafeMutablePointer<Scalar>,
+    rowStride ldc: Int, bias: UnsafePointer<Scalar>?, accumulate: Bool
   ) {
     require(
       a.columns == b.k, "PackedGEMM: inner sizes differ, \(a.rows)×\(a.columns) · \(b.k)×\(b.n)")
@@ -60,28 +61,29 @@ enum PackedGEMM {
   }
 
   /// ``multiply(_:_:into:rowStride:bias:accumulate:)`` with `b` packed here, into this thread's
-  /// operand buffer (``FusedStep/operandScratch(count:)``): no allocation once it is large
+  /// operand buffer (``FusedStep/operandScratch(count:_:)``): no allocation once it is large
   /// enough.
-  static func multiply(
-    _ a: StridedMatrix<Float>, packing b: StridedMatrix<Float>, into c: UnsafeMutablePointer<Float>,
-    rowStride ldc: Int, accumulate: Bool, isa: VectorISA
+  static func multiply<Scalar>(
+    _ a: StridedMatrix<Scalar>, packing b: StridedMatrix<Scalar>,
+    into c: UnsafeMutablePointer<Scalar>, rowStride ldc: Int, accumulate: Bool, isa: VectorISA
   ) {
     let scratch = FusedStep.operandScratch(
-      count: FusedStep.packedOperandCount(k: b.rows, n: b.columns, isa: isa))
+      count: FusedStep.packedOperandCount(k: b.rows, n: b.columns, isa: isa, Scalar.self),
+      Scalar.self)
     FusedStep.packOperand(b, isa: isa, into: scratch)
     multiply(
       a, packed: scratch, columns: b.columns, into: c, rowStride: ldc, bias: nil,
       accumulate: accumulate, isa: isa)
   }
 
-  private static func multiply(
-    _ a: StridedMatrix<Float>, packed: UnsafePointer<Float>, columns n: Int,
-    into c: UnsafeMutablePointer<Float>, rowStride ldc: Int, bias: UnsafePointer<Float>?,
+  private static func multiply<Scalar>(
+    _ a: StridedMatrix<Scalar>, packed: UnsafePointer<Scalar>, columns n: Int,
+    into c: UnsafeMutablePointer<Scalar>, rowStride ldc: Int, bias: UnsafePointer<Scalar>?,
     accumulate: Bool, isa: VectorISA
   ) {
     if a.rows == 0 || n == 0 { return }
     let budget = BLAS.currentScope ?? BLAS.threadCount
-    let width = isa == .avx512 ? 32 : 16
+    let width = 2 * isa.width(of: Scalar.self)
     let panels = (n + width - 1) / width
     let work = a.rows * n * Swift.max(a.columns, 1)
     let threads = Swift.min(budget, panels, Swift.max(1, work / minimumWorkPerThread))
@@ -114,17 +116,6 @@ enum PackedGEMM {
   }
 }
 
-extension StridedMatrix {
-  /// The same matrix as Float, for the packed GEMM.
-  ///
-  /// - Precondition: `Scalar` is `Float`.
-  var floats: StridedMatrix<Float> {
-    StridedMatrix<Float>(
-      base: FusedStep.float(base), rows: rows, columns: columns, rowStride: rowStride,
-      columnStride: columnStride)
-  }
-}
-
 /// Whether the library's packed GEMM or the BLAS's sgemm runs the engine's Float GEMMs on this
 /// CPU (the recurrent input projections, and ``BLAS`` products of 16+ rows and columns),
 /// measured once per process and instruction set: both multiply the same probe shapes at one
@@ -147,12 +138,15 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
     public let k: Int
     /// The packed GEMM's best time (packing `b` included), in seconds.
     public let packed: Double
-    /// The BLAS's sgemm's best time, in seconds.
+    /// The BLAS's sgemm's (dgemm's) best time, in seconds.
     public let system: Double
   }
 
   /// The instruction set of the packed GEMM measured ("AVX-512F", "AVX2+FMA").
   public let instructionSet: String
+  /// The scalar type of the products measured: "Float" (packed GEMM against sgemm) or
+  /// "Double" (against dgemm).
+  public let scalarType: String
   /// The probes, in the order they ran.
   public let probes: [Probe]
   /// Whether the packed GEMM was faster over all probes.
@@ -164,45 +158,62 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
   /// full 256-step inner block; the second is skipped when the first differs by 2× or more.
   static let probeShapes = [(m: 320, n: 512, k: 64), (m: 144, n: 512, k: 256)]
 
-  /// The calibration for the widest instruction set this CPU runs, or nil without one.
-  public static var current: GEMMCalibration? {
-    VectorISA.available.last.map { calibration(for: $0) }
+  /// The Float calibration for the widest instruction set this CPU runs, or nil without one.
+  public static var current: GEMMCalibration? { current(for: Float.self) }
+
+  /// The calibration of `Scalar`'s products (Float against sgemm, Double against dgemm) for
+  /// the widest instruction set this CPU runs, or nil without one.
+  public static func current<Scalar: BLASScalar>(for _: Scalar.Type) -> GEMMCalibration? {
+    VectorISA.available.last.map { calibration(for: $0, Scalar.self) }
   }
 
   /// The calibration of every instruction set this CPU runs, widest first (a forced
-  /// ``RecurrentKernels/avx2`` on an AVX-512 CPU runs the AVX2 one).
+  /// ``RecurrentKernels/avx2`` on an AVX-512 CPU runs the AVX2 one), Float then Double.
   public static var everyInstructionSet: [GEMMCalibration] {
-    VectorISA.available.reversed().map { calibration(for: $0) }
+    VectorISA.available.reversed().flatMap {
+      [calibration(for: $0, Float.self), calibration(for: $0, Double.self)]
+    }
   }
 
-  private static let cache = Mutex<[VectorISA: GEMMCalibration]>([:])
+  private static let cache = Mutex<[String: GEMMCalibration]>([:])
 
-  /// The calibration of `isa`, measured on first use (a few ms) and kept for the process.
-  static func calibration(for isa: VectorISA) -> GEMMCalibration {
-    if let known = cache.withLock({ $0[isa] }) { return known }
-    let measured = measure(isa)
+  /// The calibration of `isa` for `Scalar`, measured on first use (a few ms) and kept for the
+  /// process.
+  static func calibration<Scalar: BLASScalar>(
+    for isa: VectorISA, _: Scalar.Type
+  ) -> GEMMCalibration {
+    let key = "\(isa) \(Scalar.self)"
+    if let known = cache.withLock({ $0[key] }) { return known }
+    let measured = measure(isa, Scalar.self)
     return cache.withLock { table in
-      if let known = table[isa] { return known }
-      table[isa] = measured
+      if let known = table[key] { return known }
+      table[key] = measured
       return measured
     }
   }
 
-  /// Whether Float GEMMs (the recurrent input projection, and ``BLAS`` products) run on the
-  /// packed GEMM for `kernels`.
-  static func packsProjection(_ kernels: RecurrentKernels) -> Bool {
+  /// Whether `Scalar`'s GEMMs (the recurrent input projection, and for Float ``BLAS``
+  /// products) run on the packed GEMM for `kernels`.
+  static func packsProjection<Scalar: BLASScalar>(
+    _ kernels: RecurrentKernels, _: Scalar.Type = Float.self
+  ) -> Bool {
     switch kernels {
     case .portable: return false
     case .avx512VNNI, .avx512, .avx2: return true
-    case .automatic: return automaticPrefersPacked
+    case .automatic:
+      return Scalar.self == Double.self ? automaticPrefersPackedDouble : automaticPrefersPacked
     }
   }
 
-  /// The verdict for `.automatic` (the widest set's calibration), read by every Float GEMM:
-  /// measured on first use, then a constant (no lock per call).
+  /// The verdicts for `.automatic` (the widest set's calibrations), read by every GEMM:
+  /// measured on first use, then constants (no lock per call).
   private static let automaticPrefersPacked = current?.prefersPacked ?? false
+  private static let automaticPrefersPackedDouble =
+    current(for: Double.self)?.prefersPacked ?? false
 
-  private static func measure(_ isa: VectorISA) -> GEMMCalibration {
+  private static func measure<Scalar: BLASScalar>(
+    _ isa: VectorISA, _: Scalar.Type
+  ) -> GEMMCalibration {
     var generator = SeededGenerator(seed: 0xca11b)
     var probes: [Probe] = []
     for shape in probeShapes {
@@ -211,9 +222,11 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
       {
         break
       }
-      let a = Tensor<Float>.randomUniform(shape: [shape.m, shape.k], in: -1...1, using: &generator)
-      let w = Tensor<Float>.randomUniform(shape: [shape.n, shape.k], in: -1...1, using: &generator)
-      var c = Tensor<Float>.zeros(shape: [shape.m, shape.n])
+      let a = Tensor<Scalar>.randomUniform(
+        shape: [shape.m, shape.k], in: -1...1, using: &generator)
+      let w = Tensor<Scalar>.randomUniform(
+        shape: [shape.n, shape.k], in: -1...1, using: &generator)
+      var c = Tensor<Scalar>.zeros(shape: [shape.m, shape.n])
       let probe = a.withBase { a in
         w.withBase { w in
           c.withMutableBase { c in
@@ -240,7 +253,8 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
       }
       probes.append(probe)
     }
-    return GEMMCalibration(instructionSet: isa.description, probes: probes)
+    return GEMMCalibration(
+      instructionSet: isa.description, scalarType: "\(Scalar.self)", probes: probes)
   }
 
   /// The best of three timed runs after one warm-up, in seconds.
@@ -255,22 +269,25 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
     return best
   }
 
+  /// The BLAS routine the packed GEMM was measured against: "sgemm" or "dgemm".
+  var systemName: String { scalarType == "Double" ? "dgemm" : "sgemm" }
+
   /// The verdict in a few words: "calibrated: packed 0.21 vs sgemm 0.95 ms".
   var summary: String {
     let packed = probes.map(\.packed).reduce(0, +)
     let system = probes.map(\.system).reduce(0, +)
     return
-      "calibrated: packed \(Self.milliseconds(packed)) vs sgemm \(Self.milliseconds(system)) ms on the probes"
+      "calibrated: packed \(Self.milliseconds(packed)) vs \(systemName) \(Self.milliseconds(system)) ms on the probes"
   }
 
   /// The verdict and the times behind it.
   public var description: String {
-    let verdict = prefersPacked ? "packed GEMM" : "BLAS sgemm"
+    let verdict = prefersPacked ? "packed GEMM" : "BLAS \(systemName)"
     let times = probes.map {
-      "\($0.m)×\($0.k)·\($0.k)×\($0.n): packed \(Self.milliseconds($0.packed)) vs sgemm \(Self.milliseconds($0.system)) ms"
+      "\($0.m)×\($0.k)·\($0.k)×\($0.n): packed \(Self.milliseconds($0.packed)) vs \(systemName) \(Self.milliseconds($0.system)) ms"
     }
     return
-      "GEMMCalibration (\(instructionSet), OpenBLAS \(BLAS.coreName)): \(verdict) for Float products — "
+      "GEMMCalibration (\(instructionSet), OpenBLAS \(BLAS.coreName)): \(verdict) for \(scalarType) products — "
       + times.joined(separator: "; ")
   }
 
@@ -328,7 +345,7 @@ extension BLAS {
 /// step repacks it; otherwise read in place by the BLAS each time.
 struct ReusedOperand<Scalar: BLASScalar> {
   let matrix: StridedMatrix<Scalar>
-  let packed: PackedMatrix?
+  let packed: PackedMatrix<Scalar>?
 
   /// `b` for products of `rows` rows; packs it (one allocation, `b`'s size) when the packed
   /// GEMM runs them (from one row: a product of up to 4 rows runs row by row on the packed
@@ -338,7 +355,7 @@ struct ReusedOperand<Scalar: BLASScalar> {
     packed =
       Scalar.self == Float.self
       ? PackedGEMM.isa(rows: rows, columns: b.columns, minimumRows: 1).map {
-        PackedMatrix(b.floats, isa: $0)
+        PackedMatrix(b, isa: $0)
       }
       : nil
   }
@@ -349,9 +366,7 @@ struct ReusedOperand<Scalar: BLASScalar> {
     beta: Scalar = 0
   ) {
     if let packed {
-      PackedGEMM.multiply(
-        a.floats, packed, into: FusedStep.float(c), rowStride: ldc, bias: nil,
-        accumulate: beta == 1)
+      PackedGEMM.multiply(a, packed, into: c, rowStride: ldc, bias: nil, accumulate: beta == 1)
     } else {
       BLAS.gemm(a, matrix, into: c, rowStride: ldc, beta: beta)
     }

@@ -1,6 +1,6 @@
 // The one file that imports CRecurrentKernels, TensorLSTM's vector step kernels. As with the
-// BLAS boundary, no C type leaves it; the kernels take Float only, and every entry point here
-// checks that `Scalar` is Float before rebinding.
+// BLAS boundary, no C type leaves it; the kernels take Float (and the step, gate pass and gate
+// gradient Double too), and every entry point here checks `Scalar` before rebinding.
 internal import CRecurrentKernels
 
 /// Which kernels a recurrent layer's time loop runs on.
@@ -9,13 +9,14 @@ internal import CRecurrentKernels
 ///     lstm.kernels = .portable                   // e.g. to compare against the fused path
 ///     RecurrentKernels.supported     // [.avx512VNNI, .avx512, .avx2, .portable] on Zen 4
 ///
-/// The fused kernels (`Float` only) accumulate `h(t−1) · W_hhᵀ` for a panel of units × the
+/// The fused kernels (`Float` and `Double`) accumulate `h(t−1) · W_hhᵀ` for a panel of units × the
 /// cell's gates in registers, from a copy of `W_hh` packed for the chosen instruction set when the weights
 /// or the kernels are set, and update `c` and `h` from those registers. Where the per-step GEMM
 /// stays (many sequences per worker, or `lengths`), the vector gate pass runs after it.
 public enum RecurrentKernels: Sendable, Hashable, CaseIterable {
   /// The widest fused kernels this CPU runs (AVX-512, else AVX2+FMA; VNNI for int8 weights
-  /// where the CPU has it), else `.portable`.
+  /// where the CPU has it), else `.portable`. `Double` runs the same steps on half the lanes,
+  /// with the precise Double activations.
   case automatic
   /// The AVX-512 kernels with VNNI's int8 dot products (`vpdpbusd`) for
   /// ``WeightPrecision/int8`` weights; for Float and bfloat16 weights the same as `.avx512`.
@@ -113,6 +114,9 @@ enum VectorISA: Int, Sendable, Hashable, Comparable, CustomStringConvertible {
   /// Units per packed panel: the vector's Float lanes.
   var width: Int { self == .avx512 ? 16 : 8 }
 
+  /// Units per packed panel of `Scalar` weights: the vector's lanes of that type.
+  func width<Scalar>(of _: Scalar.Type) -> Int { width * 4 / MemoryLayout<Scalar>.size }
+
   var description: String { self == .avx512 ? "AVX-512F" : "AVX2+FMA" }
 
   static func < (a: VectorISA, b: VectorISA) -> Bool { a.rawValue < b.rawValue }
@@ -152,8 +156,8 @@ enum FusedStep {
   static func maximumBatch(_ isa: VectorISA?) -> Int { isa == .avx512 ? 256 : 32 }
 
   /// `weight_hh` `[G·H, K]` packed for `cell`'s fused step on `isa`, or nil when no fused
-  /// kernel can run it (not Float, no instruction set, or a cell without one). Copies; G·H·K
-  /// floats (units rounded up to a panel).
+  /// kernel can run it (neither Float nor Double, no instruction set, or a cell without one).
+  /// Copies; G·H·K scalars (units rounded up to a panel).
   ///
   /// At `.bfloat16` the panels hold bfloat16 bits (two per Float of the returned storage, which
   /// only the bfloat16 step reads).
@@ -161,10 +165,22 @@ enum FusedStep {
     _ weightHH: Tensor<Scalar>, cell: RecurrentCell, isa: VectorISA?,
     precision: WeightPrecision = .float
   ) -> Tensor<Scalar>? {
-    guard Scalar.self == Float.self, cell.hasFusedStep, let isa else { return nil }
+    guard Scalar.self == Float.self || Scalar.self == Double.self, cell.hasFusedStep, let isa
+    else { return nil }
     require(precision != .int8, "FusedStep.packedRecurrent: int8 panels come from packedInt8")
     let gates = cell.gateCount
     let (units, k) = (weightHH.shape[0] / gates, weightHH.shape[1])
+    if Scalar.self == Double.self {
+      require(precision == .float, "FusedStep.packedRecurrent: Double weights pack as Double")
+      let width = isa.width(of: Double.self)
+      var packed = Tensor<Scalar>.zeros(shape: [tlstm_packed_count(gates, units, k, width)])
+      weightHH.withBase { w in
+        packed.withMutableBase { p in
+          tlstm_pack_recurrent_f64(double(w), gates, units, units, k, width, double(p))
+        }
+      }
+      return packed
+    }
     let count = tlstm_packed_count(gates, units, k, isa.width)
     var packed = Tensor<Scalar>.zeros(shape: [precision == .float ? count : (count + 1) / 2])
     weightHH.withBase { w in
@@ -209,12 +225,13 @@ enum FusedStep {
     _ packed: UnsafePointer<Scalar>, cell: RecurrentCell, first: Int, k: Int, isa: VectorISA,
     weights: StepWeights = .float
   ) -> UnsafePointer<Scalar> {
-    let width = weights.int8Kernel?.width ?? isa.width
+    let width = weights.int8Kernel?.width ?? isa.width(of: Scalar.self)
     require(
       first % width == 0, "FusedStep.panels: first unit \(first) must be a multiple of \(width)")
     let bytes: Int
     switch weights {
-    case .float: bytes = tlstm_packed_count(cell.gateCount, first, k, width) * 4
+    case .float:
+      bytes = tlstm_packed_count(cell.gateCount, first, k, width) * MemoryLayout<Scalar>.size
     case .bfloat16: bytes = tlstm_packed_count(cell.gateCount, first, k, width) * 2
     case .int8: bytes = tlstm_packed_int8_bytes(cell.gateCount, first, k, width)
     }
@@ -288,6 +305,15 @@ enum FusedStep {
     require(!trace || cell == .lstm, "FusedStep.step: only the LSTM step keeps a trace")
     require(!trace || weights == .float, "FusedStep.step: a trace needs Float weights")
     let code = trace ? Int32(TLSTM_CELL_LSTM_TRACE) : code(cell)
+    if Scalar.self == Double.self {
+      require(weights == .float, "FusedStep.step: Double weights stream as Double")
+      let kernel = isa == .avx512 ? tlstm_recurrent_step_avx512_f64 : tlstm_recurrent_step_avx2_f64
+      kernel(
+        code, double(packed), units, k, double(hPrevious), hPreviousStride, double(hOld),
+        double(gates), gateStride, gateBlock, double(cellState), cellStride, double(h),
+        hiddenStride, batch)
+      return
+    }
     switch weights {
     case .float:
       let kernel = isa == .avx512 ? tlstm_recurrent_step_avx512 : tlstm_recurrent_step_avx2
@@ -328,6 +354,11 @@ enum FusedStep {
     cell cellState: UnsafeMutablePointer<Scalar>, hOld: UnsafePointer<Scalar>,
     hidden h: UnsafeMutablePointer<Scalar>, count: Int
   ) {
+    if Scalar.self == Double.self {
+      let kernel = isa == .avx512 ? tlstm_gates_avx512_f64 : tlstm_gates_avx2_f64
+      kernel(code(cell), double(gates), double(cellState), double(hOld), double(h), count)
+      return
+    }
     let kernel = isa == .avx512 ? tlstm_gates_avx512 : tlstm_gates_avx2
     kernel(code(cell), float(gates), float(cellState), float(hOld), float(h), count)
   }
@@ -340,6 +371,14 @@ enum FusedStep {
     carryC: UnsafeMutablePointer<Scalar>, dG: UnsafeMutablePointer<Scalar>,
     fullHidden: UnsafeMutablePointer<Scalar>?, count: Int
   ) {
+    if Scalar.self == Double.self {
+      let kernel =
+        isa == .avx512 ? tlstm_lstm_gate_gradient_avx512_f64 : tlstm_lstm_gate_gradient_avx2_f64
+      kernel(
+        double(gates), double(cell), double(cellPrevious), double(dh), double(carryC), double(dG),
+        fullHidden.map { double($0) }, count)
+      return
+    }
     let kernel =
       isa == .avx512 ? tlstm_lstm_gate_gradient_avx512 : tlstm_lstm_gate_gradient_avx2
     kernel(
@@ -372,6 +411,21 @@ enum FusedStep {
     _ p: UnsafeMutablePointer<Scalar>
   ) -> UnsafeMutablePointer<Float> {
     UnsafeMutablePointer(mutating: float(UnsafePointer(p)))
+  }
+
+  /// `p` as the Double pointer the `_f64` kernels take.
+  ///
+  /// - Precondition: `Scalar` is `Double`.
+  static func double<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Double> {
+    require(
+      Scalar.self == Double.self, "FusedStep: the _f64 kernels take Double, not \(Scalar.self)")
+    return UnsafeRawPointer(p).assumingMemoryBound(to: Double.self)
+  }
+
+  static func double<Scalar>(
+    _ p: UnsafeMutablePointer<Scalar>
+  ) -> UnsafeMutablePointer<Double> {
+    UnsafeMutablePointer(mutating: double(UnsafePointer(p)))
   }
 }
 
@@ -411,37 +465,65 @@ extension FusedStep {
 }
 
 extension FusedStep {
-  /// Floats a `k × n` operand takes packed for ``packedGEMM(_:packed:into:ldc:columns:bias:accumulate:isa:)``.
-  static func packedOperandCount(k: Int, n: Int, isa: VectorISA) -> Int {
-    isa == .avx512 ? tlstm_gemm_packed_count_avx512(k, n) : tlstm_gemm_packed_count_avx2(k, n)
+  /// Scalars a `k × n` operand takes packed for
+  /// ``packedGEMM(_:packed:into:ldc:columns:bias:accumulate:isa:)``.
+  static func packedOperandCount<Scalar>(
+    k: Int, n: Int, isa: VectorISA, _: Scalar.Type
+  ) -> Int {
+    if Scalar.self == Double.self {
+      return isa == .avx512
+        ? tlstm_gemm_packed_count_avx512_f64(k, n) : tlstm_gemm_packed_count_avx2_f64(k, n)
+    }
+    return isa == .avx512
+      ? tlstm_gemm_packed_count_avx512(k, n) : tlstm_gemm_packed_count_avx2(k, n)
   }
 
   /// Packs `b` (`k × n`, read through its strides) into `packed` for `isa`'s packed GEMM.
-  static func packOperand(
-    _ b: StridedMatrix<Float>, isa: VectorISA, into packed: UnsafeMutablePointer<Float>
+  ///
+  /// - Precondition: `Scalar` is `Float` or `Double`.
+  static func packOperand<Scalar>(
+    _ b: StridedMatrix<Scalar>, isa: VectorISA, into packed: UnsafeMutablePointer<Scalar>
   ) {
+    if Scalar.self == Double.self {
+      let pack = isa == .avx512 ? tlstm_gemm_pack_b_avx512_f64 : tlstm_gemm_pack_b_avx2_f64
+      pack(double(b.base), b.rowStride, b.columnStride, b.rows, b.columns, double(packed))
+      return
+    }
     let pack = isa == .avx512 ? tlstm_gemm_pack_b_avx512 : tlstm_gemm_pack_b_avx2
-    pack(b.base, b.rowStride, b.columnStride, b.rows, b.columns, packed)
+    pack(float(b.base), b.rowStride, b.columnStride, b.rows, b.columns, float(packed))
   }
 
-  /// This thread's buffer for packing an operand per call, at least `count` floats; allocated
+  /// This thread's buffer for packing an operand per call, at least `count` scalars; allocated
   /// on first use and grown, freed when the thread ends.
-  static func operandScratch(count: Int) -> UnsafeMutablePointer<Float> {
-    guard let scratch = tlstm_gemm_b_scratch(count) else {
-      fatalError("FusedStep: cannot allocate \(count) floats to pack a GEMM operand")
+  static func operandScratch<Scalar>(
+    count: Int, _: Scalar.Type
+  ) -> UnsafeMutablePointer<Scalar> {
+    let floats = count * MemoryLayout<Scalar>.stride / MemoryLayout<Float>.stride
+    guard let scratch = tlstm_gemm_b_scratch(floats) else {
+      fatalError("FusedStep: cannot allocate \(floats) floats to pack a GEMM operand")
     }
-    return scratch
+    return UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: Scalar.self)
   }
 
   /// `c = [c +] [bias +] a · B` over `columns` columns of a `B` packed by
   /// ``packOperand(_:isa:into:)``, `a` read through its strides; see `tlstm_gemm_packed_*`.
-  static func packedGEMM(
-    _ a: StridedMatrix<Float>, packed: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
-    ldc: Int, columns: Int, bias: UnsafePointer<Float>?, accumulate: Bool, isa: VectorISA
+  ///
+  /// - Precondition: `Scalar` is `Float` or `Double`.
+  static func packedGEMM<Scalar>(
+    _ a: StridedMatrix<Scalar>, packed: UnsafePointer<Scalar>,
+    into c: UnsafeMutablePointer<Scalar>, ldc: Int, columns: Int, bias: UnsafePointer<Scalar>?,
+    accumulate: Bool, isa: VectorISA
   ) {
+    if Scalar.self == Double.self {
+      let kernel = isa == .avx512 ? tlstm_gemm_packed_avx512_f64 : tlstm_gemm_packed_avx2_f64
+      kernel(
+        double(a.base), a.rowStride, a.columnStride, double(packed), double(c), ldc, a.rows,
+        columns, a.columns, bias.map { double($0) }, accumulate ? 1 : 0)
+      return
+    }
     let kernel = isa == .avx512 ? tlstm_gemm_packed_avx512 : tlstm_gemm_packed_avx2
     kernel(
-      a.base, a.rowStride, a.columnStride, packed, c, ldc, a.rows, columns, a.columns, bias,
-      accumulate ? 1 : 0)
+      float(a.base), a.rowStride, a.columnStride, float(packed), float(c), ldc, a.rows, columns,
+      a.columns, bias.map { float($0) }, accumulate ? 1 : 0)
   }
 }

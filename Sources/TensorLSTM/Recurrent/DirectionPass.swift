@@ -171,11 +171,10 @@ struct DirectionPass<Scalar: BLASScalar> {
     let runs = cell.inputRuns
     project(runs.first, weights.packedInput[0])
     if let second = runs.second { project(second, weights.packedInput[1]) }
-    func project(_ run: RecurrentCell.InputRun, _ packed: PackedMatrix) {
+    func project(_ run: RecurrentCell.InputRun, _ packed: PackedMatrix<Scalar>) {
       PackedGEMM.multiply(
-        x.floats, packed, into: FusedStep.float(gateRows.base + run.slot * hidden),
-        rowStride: gateRows.stride, bias: FusedStep.float(bias + run.slot * hidden),
-        accumulate: false)
+        x, packed, into: gateRows.base + run.slot * hidden, rowStride: gateRows.stride,
+        bias: bias + run.slot * hidden, accumulate: false)
     }
   }
 

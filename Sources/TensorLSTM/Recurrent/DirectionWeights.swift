@@ -23,8 +23,8 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   /// The bias preloaded into every gate row, `[rowGates · H]` (``RecurrentCell/rowBias``), or
   /// zeros without biases.
   var rowBias: Tensor<Scalar>
-  /// `weight_hh` packed for the fused step of ``packedISA``, when that can run (Float, and an
-  /// instruction set chosen).
+  /// `weight_hh` packed for the fused step of ``packedISA``, when that can run (Float or
+  /// Double, and an instruction set chosen).
   var packedRecurrent: Tensor<Scalar>?
   /// The instruction set `packedRecurrent` is laid out for (its panel width).
   var packedISA: VectorISA?
@@ -37,7 +37,7 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   /// `W_ihᵀ` packed for ``PackedGEMM`` on `packedISA`, one matrix per run of input gates
   /// (``RecurrentCell/inputRuns``: columns `gates · H`), when the packed GEMM runs the input
   /// projection (``GEMMCalibration/packsProjection(_:)``); empty when sgemm does.
-  var packedInput: [PackedMatrix] = []
+  var packedInput: [PackedMatrix<Scalar>] = []
 
   init(
     cell: RecurrentCell, parameters: [Tensor<Scalar>], bias: Bool, projected: Bool,
@@ -62,8 +62,8 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   /// projects) for `kernels`' instruction set, or drops the packed copies for the portable path;
   /// nothing when already done so.
   mutating func repack(for kernels: RecurrentKernels, precision: WeightPrecision) {
-    let usable = Scalar.self == Float.self ? kernels.vectorISA : nil
-    let packsInput = usable != nil && GEMMCalibration.packsProjection(kernels)
+    let usable = Scalar.self == Float.self || Scalar.self == Double.self ? kernels.vectorISA : nil
+    let packsInput = usable != nil && GEMMCalibration.packsProjection(kernels, Scalar.self)
     let int8Kernel = usable == nil ? nil : kernels.int8Kernel
     let narrow: StepWeights =
       switch precision {
@@ -115,8 +115,7 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
     weightIH.withBase { w in
       let runs = cell.inputRuns
       for run in [runs.first] + (runs.second.map { [$0] } ?? []) {
-        let base = UnsafeRawPointer(w + run.gates.lowerBound * hidden * features)
-          .assumingMemoryBound(to: Float.self)
+        let base = UnsafePointer(w + run.gates.lowerBound * hidden * features)
         packedInput.append(
           PackedMatrix(
             StridedMatrix(

@@ -103,7 +103,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   /// What multiplies the input projection `x · W_ihᵀ`: "packed AVX-512F" or "packed AVX2+FMA"
   /// (the library's GEMM, `W_ihᵀ` packed once, the bias added as tiles are stored; chosen by
   /// ``GEMMCalibration`` or by forcing ``RecurrentKernels``), "packed … per call" (the hidden
-  /// split's per-worker products, packed as they run), else "sgemm" (the BLAS's).
+  /// split's per-worker products, packed as they run), else "sgemm" (the BLAS's; "dgemm" for
+  /// Double).
   public let inputProjection: String
   /// Whether the fused step streams `W_hh` as bfloat16 (``WeightPrecision/bfloat16``, half the
   /// bytes per step): where a worker's step is bound by reading the weights — at most
@@ -132,6 +133,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     var fusedLimit: Int
     /// The budget asked for, before the clamp to the cores.
     var requestedThreads: Int
+    /// Bytes per scalar: 8 for Double, whose projection has its own calibration.
+    var scalarSize: Int
   }
 
   /// Sequences smaller than this per worker are not worth a thread.
@@ -258,17 +261,18 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     // that are not whole panels of the packed W_ihᵀ), which packs per call where calibrated.
     if let isa, packedProjection, split != .hiddenUnits {
       inputProjection = "packed \(isa.description)"
-    } else if split == .hiddenUnits, isa != nil,
+    } else if split == .hiddenUnits, isa != nil, scalarSize == MemoryLayout<Float>.stride,
       let perCall = PackedGEMM.isa(rows: rowsPerWorker * chunk, columns: g.hiddenSize / 2)
     {
       inputProjection = "packed \(perCall.description) per call"
     } else {
-      inputProjection = "sgemm"
+      inputProjection = scalarSize == MemoryLayout<Double>.stride ? "dgemm" : "sgemm"
     }
     facts = Facts(
       inputCopy: inputCopy, recurrentWork: recurrentWork, recurrentBytes: recurrentBytes,
       hasLengths: hasLengths, precision: precision, int8Kernel: int8Kernel?.description,
-      hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, requestedThreads: requestedThreads)
+      hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, requestedThreads: requestedThreads,
+      scalarSize: scalarSize)
   }
 
   /// Why: one line per decision.
@@ -302,9 +306,13 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     reasons.append(
       "chunk: \(chunk) of \(steps) steps per input GEMM; input rows \(gathersInput ? "gathered per chunk" : "read in place")"
     )
-    let calibration = GEMMCalibration.current.map { " (\($0.summary))" } ?? ""
+    let calibration =
+      (facts.scalarSize == MemoryLayout<Double>.stride
+      ? GEMMCalibration.current(for: Double.self) : GEMMCalibration.current)
+      .map { " (\($0.summary))" } ?? ""
     switch inputProjection {
     case "sgemm": reasons.append("projection: sgemm (OpenBLAS \(BLAS.coreName))\(calibration)")
+    case "dgemm": reasons.append("projection: dgemm (OpenBLAS \(BLAS.coreName))\(calibration)")
     case let name where name.hasSuffix("per call"):
       reasons.append(
         "projection: \(name), each worker's units gate by gate (W_ihᵀ packed as it is read)\(calibration)"
