@@ -153,6 +153,15 @@ FIXTURES = {
     "torch_gru_f64_lengths": lambda: torch_fixture(
         "torch_gru_f64_lengths", "gru", 2, True, True, True, [3, 6, 1], False, 4,
         dtype=torch.float64),
+    # Double without lengths: the fused Double steps (tlstm_recurrent_step_*_f64).
+    "torch_gru_f64_stacked_bi": lambda: torch_fixture(
+        "torch_gru_f64_stacked_bi", "gru", 2, True, False, True, None, True, 15,
+        dtype=torch.float64),
+    "torch_rnn_tanh_f64": lambda: torch_fixture(
+        "torch_rnn_tanh_f64", "rnn", 2, False, True, True, None, True, 16, dtype=torch.float64),
+    "torch_rnn_relu_f64_bi": lambda: torch_fixture(
+        "torch_rnn_relu_f64_bi", "rnn", 1, True, True, True, None, False, 17,
+        nonlinearity="relu", dtype=torch.float64),
     "torch_rnn_tanh_stacked": lambda: torch_fixture(
         "torch_rnn_tanh_stacked", "rnn", 2, False, True, True, None, True, 5),
     "torch_rnn_relu_bi_lengths": lambda: torch_fixture(

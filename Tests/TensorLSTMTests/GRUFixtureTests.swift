@@ -16,14 +16,20 @@ struct GRUFixtureTests {
     try Self.checkTorch(t, meta, absolute: 1e-5, relative: 1e-4)
   }
 
-  @Test("PyTorch nn.GRU in float64 within 1e-12")
-  func torchDouble() throws {
-    let (t, meta) = try Fixtures.load("torch_gru_f64_lengths", as: Double.self)
-    try Self.checkTorch(t, meta, absolute: 1e-12, relative: 1e-12)
+  @Test(
+    "PyTorch nn.GRU and nn.RNN in float64 within 1e-12, every kernel",
+    arguments: [
+      "torch_gru_f64_lengths", "torch_gru_f64_stacked_bi", "torch_rnn_tanh_f64",
+      "torch_rnn_relu_f64_bi",
+    ], RecurrentKernels.supported)
+  func torchDouble(name: String, kernels: RecurrentKernels) throws {
+    let (t, meta) = try Fixtures.load(name, as: Double.self)
+    try Self.checkTorch(t, meta, absolute: 1e-12, relative: 1e-12, kernels: kernels)
   }
 
   static func checkTorch<S: BLASScalar>(
-    _ t: [String: Tensor<S>], _ meta: [String: String], absolute: Double, relative: Double
+    _ t: [String: Tensor<S>], _ meta: [String: String], absolute: Double, relative: Double,
+    kernels: RecurrentKernels = .automatic
   ) throws {
     let int = { (key: String) in Int(meta[key]!)! }
     let flag = { (key: String) in meta[key] == "true" }
@@ -37,6 +43,7 @@ struct GRUFixtureTests {
         numLayers: int("num_layers"), bias: flag("bias"), batchFirst: flag("batch_first"),
         bidirectional: flag("bidirectional"))
       try gru.loadStateDict(dict)
+      gru.kernels = kernels
       out = try gru(t["input"]!, initialState: t["h0"], lengths: lengths)
     } else {
       var rnn = RNN<S>(
@@ -45,6 +52,7 @@ struct GRUFixtureTests {
         nonlinearity: RNNNonlinearity(rawValue: meta["nonlinearity"]!)!,
         bias: flag("bias"), batchFirst: flag("batch_first"), bidirectional: flag("bidirectional"))
       try rnn.loadStateDict(dict)
+      rnn.kernels = kernels
       out = try rnn(t["input"]!, initialState: t["h0"], lengths: lengths)
     }
     expectClose(out.output, t["output"]!, absolute: absolute, relative: relative, "output")
