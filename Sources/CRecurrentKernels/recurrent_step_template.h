@@ -26,20 +26,20 @@
 // cancellation. Both activations are a few ulps from libm; ±0, ±∞ and NaN behave as libm's.
 //
 // Each activation is a chain of ~30 dependent operations, so ISA(activations) runs the same
-// step over up to four independent vectors before the next step (their chains interleaved in
-// program order), and the series is summed by Estrin's scheme (5 dependent FMAs, not
+// step over up to eight independent vectors before the next step (their chains interleaved in
+// program order: the four gates of a row, then tanh(c) of a tile's rows), and the series is summed by Estrin's scheme (5 dependent FMAs, not
 // Horner's 12): one chain after another kept the LSTM gate pass at 5.5 ns per unit, latency
 // bound (AVX-512, Zen 5).
 #define EACH for (int k = 0; k < count; k++)
 
-// tanh where bit k of tanh_mask is set, else σ, of x[0..count) (count ≤ 4), in place:
+// tanh where bit k of tanh_mask is set, else σ, of x[0..count) (count ≤ 8), in place:
 //   tanh(x) = −expm1(−2|x|) / (2 + expm1(−2|x|)) with x's sign (x itself for tiny x, exactly
 //             ±1 past ~19.06),
 //   σ(x) = 1 / (1 + e^−|x|) for x ≥ 0 and e^−|x| / (1 + e^−|x|) below (tiny results keep
 //             their precision).
 INLINE_ISA void ISA(activations)(const int count, const int tanh_mask, vec *x) {
   const vec shift = vset1(0x1.8p52);  // adding and subtracting it rounds to an integer
-  vec y[4], n[4], r[4], r2[4], r4[4], q[4][6], p[4], e[4];
+  vec y[8], n[8], r[8], r2[8], r4[8], q[8][6], p[8], e[8];
   // y ≤ 0, clamped where e^y is 0 (NaN lanes compute NaN or garbage; x is put back at the end).
   EACH {
     vec a = vabs(x[k]);
@@ -155,21 +155,30 @@ INLINE_ISA void ISA(store)(real *p, vec v, int full, mask_t mask) {
 //   RNN:  h = tanh(a0) or max(0, a0)
 // The LSTM's trace variant also stores σ(i), σ(f), tanh(g), σ(o) into the row's four slots
 // (`row`, `block` apart) for the backward.
+// The LSTM's update up to h: activates the gates `a`, stores and returns c = σ(f)·c + σ(i)·tanh(g)
+// (in `c`) and the trace, and returns σ(o).
+INLINE_ISA vec ISA(lstm_cell)(const int cell, const vec *a, real *cell_state, real *row,
+                              ptrdiff_t block, int full, mask_t mask, vec *c) {
+  vec act[4] = {a[0], a[1], a[2], a[3]};
+  ISA(activations)(4, 1 << 2, act);
+  vec i = act[0], f = act[1], g = act[2], o = act[3];
+  *c = vfmadd(f, ISA(load)(cell_state, full, mask), vmul(i, g));
+  ISA(store)(cell_state, *c, full, mask);
+  if (cell == TLSTM_CELL_LSTM_TRACE) {
+    ISA(store)(row, i, full, mask);
+    ISA(store)(row + block, f, full, mask);
+    ISA(store)(row + 2 * block, g, full, mask);
+    ISA(store)(row + 3 * block, o, full, mask);
+  }
+  return o;
+}
+
 INLINE_ISA void ISA(update)(const int cell, vec *a, real *cell_state, const real *h_old,
                             real *row, ptrdiff_t block, real *h, int full, mask_t mask) {
   if (cell == TLSTM_CELL_LSTM || cell == TLSTM_CELL_LSTM_TRACE) {
-    vec act[4] = {a[0], a[1], a[2], a[3]};
-    ISA(activations)(4, 1 << 2, act);
-    vec i = act[0], f = act[1], g = act[2], o = act[3];
-    vec c = vfmadd(f, ISA(load)(cell_state, full, mask), vmul(i, g));
-    ISA(store)(cell_state, c, full, mask);
+    vec c;
+    vec o = ISA(lstm_cell)(cell, a, cell_state, row, block, full, mask, &c);
     ISA(store)(h, vmul(o, ISA(tanh_v)(c)), full, mask);
-    if (cell == TLSTM_CELL_LSTM_TRACE) {
-      ISA(store)(row, i, full, mask);
-      ISA(store)(row + block, f, full, mask);
-      ISA(store)(row + 2 * block, g, full, mask);
-      ISA(store)(row + 3 * block, o, full, mask);
-    }
   } else if (cell == TLSTM_CELL_GRU) {
     vec act[2] = {a[0], a[1]};
     ISA(activations)(2, 0, act);

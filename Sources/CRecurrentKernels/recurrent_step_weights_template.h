@@ -45,6 +45,18 @@ INLINE_ISA void WISA(step_rows)(const int cell, const int rows, const WT *panel,
       for (int s = 0; s < G; s++) acc[r][s] = vfmadd(a, weights[s], acc[r][s]);
     }
   }
+  if (last && (cell == TLSTM_CELL_LSTM || cell == TLSTM_CELL_LSTM_TRACE)) {
+    // The LSTM's update in two phases, so that tanh(c) of every row runs as one batch of
+    // independent chains: c (and the trace) row by row, then h = σ(o)·tanh(c) for all rows.
+    vec o[MAX_ROWS], c[MAX_ROWS];
+    for (int r = 0; r < rows; r++) {
+      o[r] = ISA(lstm_cell)(cell, acc[r], cell_state + r * cell_stride, gates + r * gate_stride,
+                            gate_block, full, mask, &c[r]);
+    }
+    ISA(activations)(rows, (1 << rows) - 1, c);
+    for (int r = 0; r < rows; r++) ISA(store)(h + r * h_stride, vmul(o[r], c[r]), full, mask);
+    return;
+  }
   for (int r = 0; r < rows; r++) {
     if (last) {
       ISA(update)(cell, acc[r], cell_state + r * cell_stride, h_old + r * h_prev_stride,
