@@ -17,7 +17,7 @@
 /// The second form is ONNX's `linear_before_reset = 0` and Keras' `reset_after=False`; it is a
 /// different function, computed exactly (two GEMMs per step, see ``ForwardPlan``). Parameters
 /// start from U(−1/√H, 1/√H) with a seedable generator. The time loop is the LSTM's engine:
-/// one input GEMM per time chunk, a fused vector step (Float, AVX2 or AVX-512) for the
+/// one input GEMM per time chunk, a fused vector step (Float or Double, AVX2 or AVX-512) for the
 /// reset-after form, no allocation per step.
 public struct GRU<Scalar: BLASScalar>: Sendable {
   /// The engine state behind the shared members (``RecurrentLayer``); not for direct use.

@@ -154,7 +154,7 @@ private struct TraceForward<Scalar: BLASScalar> {
             StridedMatrix(
               base: wIH, rows: features, columns: width, rowStride: 1, columnStride: features),
             into: gates, rowStride: width, beta: 1)
-          // The fused step (Float, no lengths, within its row limit) keeps the trace itself.
+          // The fused step (Float or Double, no lengths, within its row limit) keeps the trace.
           let fused: (isa: VectorISA, packed: Tensor<Scalar>)? =
             lengths == nil && batch <= FusedStep.maximumBatch(w.packedISA)
             ? w.packedISA.flatMap { isa in w.packedRecurrent.map { (isa, $0) } } : nil
