@@ -144,7 +144,7 @@ INLINE_ISA void ISA(store)(real *p, vec v, int full, mask_t mask) {
 // Recurrent gates per cell: LSTM i, f, g, o; GRU r, z, n (n's recurrent part alone); RNN one.
 #define CELL_GATES(cell)                                                                         \
   ((cell) == TLSTM_CELL_LSTM || (cell) == TLSTM_CELL_LSTM_TRACE ? 4                             \
-   : (cell) == TLSTM_CELL_GRU                                   ? 3                             \
+   : (cell) == TLSTM_CELL_GRU || (cell) == TLSTM_CELL_GRU_TRACE ? 3                             \
                                                                 : 1)
 
 // The cell update for W units (or the masked tail) of one row, from the pre-activations `a`
@@ -154,7 +154,7 @@ INLINE_ISA void ISA(store)(real *p, vec v, int full, mask_t mask) {
 //         W_hn·h + b_hn and x_n = W_in·x + b_in waits in the row's fourth slot (`x_n`)
 //   RNN:  h = tanh(a0) or max(0, a0)
 // The LSTM's trace variant also stores σ(i), σ(f), tanh(g), σ(o) into the row's four slots
-// (`row`, `block` apart) for the backward.
+// (`row`, `block` apart) for the backward; the GRU's stores r, z, n and a2 (W_hn·h + b_hn).
 // The LSTM's update up to h: activates the gates `a`, stores and returns c = σ(f)·c + σ(i)·tanh(g)
 // (in `c`) and the trace, and returns σ(o).
 INLINE_ISA vec ISA(lstm_cell)(const int cell, const vec *a, real *cell_state, real *row,
@@ -179,13 +179,19 @@ INLINE_ISA void ISA(update)(const int cell, vec *a, real *cell_state, const real
     vec c;
     vec o = ISA(lstm_cell)(cell, a, cell_state, row, block, full, mask, &c);
     ISA(store)(h, vmul(o, ISA(tanh_v)(c)), full, mask);
-  } else if (cell == TLSTM_CELL_GRU) {
+  } else if (cell == TLSTM_CELL_GRU || cell == TLSTM_CELL_GRU_TRACE) {
     vec act[2] = {a[0], a[1]};
     ISA(activations)(2, 0, act);
     vec r = act[0], z = act[1];
     vec n = ISA(tanh_v)(vfmadd(r, a[2], ISA(load)(row + 3 * block, full, mask)));
     // PyTorch's order: (h_old − n)·z + n.
     ISA(store)(h, vfmadd(vsub(ISA(load)(h_old, full, mask), n), z, n), full, mask);
+    if (cell == TLSTM_CELL_GRU_TRACE) {
+      ISA(store)(row, r, full, mask);
+      ISA(store)(row + block, z, full, mask);
+      ISA(store)(row + 2 * block, n, full, mask);
+      ISA(store)(row + 3 * block, a[2], full, mask);
+    }
   } else if (cell == TLSTM_CELL_RNN_TANH) {
     ISA(store)(h, ISA(tanh_v)(a[0]), full, mask);
   } else {

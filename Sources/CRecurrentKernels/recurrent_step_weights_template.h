@@ -159,6 +159,10 @@ TARGET void WISA(tlstm_recurrent_step)(int cell, const WT *packed, ptrdiff_t uni
     WISA(step_cell)(TLSTM_CELL_LSTM_TRACE, packed, units, k, h_prev, h_prev_stride, h_old, gates,
                    gate_stride, gate_block, cell_state, cell_stride, h, h_stride, batch);
     break;
+  case TLSTM_CELL_GRU_TRACE:
+    WISA(step_cell)(TLSTM_CELL_GRU_TRACE, packed, units, k, h_prev, h_prev_stride, h_old, gates,
+                   gate_stride, gate_block, cell_state, cell_stride, h, h_stride, batch);
+    break;
   default:
     WISA(step_cell)(TLSTM_CELL_RNN_RELU, packed, units, k, h_prev, h_prev_stride, h_old, gates,
                    gate_stride, gate_block, cell_state, cell_stride, h, h_stride, batch);

@@ -93,10 +93,13 @@ struct GRUBackwardTests {
     try Self.check(c)
   }
 
-  /// The BLAS backward against Naive.gruBackward / Naive.rnnBackward.
+  /// The BLAS backward against Naive.gruBackward / Naive.rnnBackward, the cases spread over
+  /// every kernel (the fused traces and the portable one); the traced forward's output is the
+  /// plain forward's.
   static func compareWithOracle<S: BLASScalar>(
     _ c: CellCase, _: S.Type, absolute: Double, relative: Double
   ) throws {
+    let kernels = RecurrentKernels.supported[Int(c.seed) % RecurrentKernels.supported.count]
     var random = TestRandom(seed: c.seed &+ 11)
     let shape =
       c.unbatched
@@ -110,27 +113,33 @@ struct GRUBackwardTests {
     let lengths = c.useLengths ? (0..<c.batch).map { _ in random.int(1...c.steps) } : nil
     let (fast, slow): (RecurrentGradients<S>, RecurrentGradients<S>)
     if c.kind == .gru || c.kind == .gruResetBefore {
-      let gru = GRU<S>(
+      var gru = GRU<S>(
         inputSize: c.inputSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, bias: c.bias,
         batchFirst: c.batchFirst, bidirectional: c.bidirectional, resetAfter: c.kind == .gru,
         seed: c.seed)
+      gru.kernels = kernels
       let trace = try gru.forwardWithTrace(x, initialState: h0, lengths: lengths)
+      let plain = try gru(x, initialState: h0, lengths: lengths)
+      expectClose(
+        trace.output.output, plain.output, absolute: absolute, relative: relative,
+        "trace output \(c) \(kernels)")
       let dY: Tensor<S> = random.tensor(trace.output.output.shape)
       let dHn: Tensor<S> = random.tensor(trace.output.hidden.shape)
       fast = try gru.backward(trace, outputGradient: dY, hiddenGradient: dHn)
       slow = try Naive.gruBackward(
         gru, x, initialState: h0, lengths: lengths, outputGradient: dY, hiddenGradient: dHn)
     } else {
-      let rnn = RNN<S>(
+      var rnn = RNN<S>(
         inputSize: c.inputSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers,
         nonlinearity: c.kind == .rnnRelu ? .relu : .tanh, bias: c.bias, batchFirst: c.batchFirst,
         bidirectional: c.bidirectional, seed: c.seed)
+      rnn.kernels = kernels
       let trace = try rnn.forwardWithTrace(x, initialState: h0, lengths: lengths)
       let dY: Tensor<S> = random.tensor(trace.output.output.shape)
       fast = try rnn.backward(trace, outputGradient: dY)
       slow = try Naive.rnnBackward(rnn, x, initialState: h0, lengths: lengths, outputGradient: dY)
     }
-    let context = "\(c) lengths \(lengths ?? [])"
+    let context = "\(c) kernels \(kernels) lengths \(lengths ?? [])"
     expectClose(fast.input, slow.input, absolute: absolute, relative: relative, "dx \(context)")
     #expect((fast.initialState == nil) == (slow.initialState == nil))
     if let a = fast.initialState, let b = slow.initialState {

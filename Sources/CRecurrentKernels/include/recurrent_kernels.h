@@ -33,6 +33,9 @@ enum {
   /// The LSTM step that also stores σ(i), σ(f), tanh(g), σ(o) into the four gate slots (for
   /// the backward's trace).
   TLSTM_CELL_LSTM_TRACE = 4,
+  /// The reset-after GRU step that also stores r, z, n and W_hn·h + b_hn into the four gate
+  /// slots (for the backward's trace; slot 3's x_n is read first).
+  TLSTM_CELL_GRU_TRACE = 5,
 };
 
 /// Floats that tlstm_pack_recurrent writes for `gates` recurrent gates, `units` hidden units,

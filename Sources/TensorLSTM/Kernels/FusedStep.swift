@@ -293,7 +293,8 @@ enum FusedStep {
 
   /// One fused step of `cell` for `batch` rows; see `tlstm_recurrent_step_*` in
   /// recurrent_kernels.h. `hOld` (stride `hPreviousStride`) is h(t−1) at these units, read by
-  /// the GRU. `gates` is scratch afterwards.
+  /// the GRU. `gates` is scratch afterwards, or with `trace` holds the LSTM's σ(i), σ(f),
+  /// tanh(g), σ(o), or the reset-after GRU's r, z, n and W_hn·h + b_hn, in its four slots.
   static func step<Scalar: BLASScalar>(
     cell: RecurrentCell, isa: VectorISA, packed: UnsafePointer<Scalar>, units: Int, k: Int,
     hPrevious: UnsafePointer<Scalar>, hPreviousStride: Int, hOld: UnsafePointer<Scalar>,
@@ -302,9 +303,13 @@ enum FusedStep {
     hidden h: UnsafeMutablePointer<Scalar>, hiddenStride: Int, batch: Int, trace: Bool = false,
     weights: StepWeights = .float
   ) {
-    require(!trace || cell == .lstm, "FusedStep.step: only the LSTM step keeps a trace")
+    require(
+      !trace || cell == .lstm || cell == .gru(resetAfter: true),
+      "FusedStep.step: only the LSTM and reset-after GRU steps keep a trace")
     require(!trace || weights == .float, "FusedStep.step: a trace needs Float weights")
-    let code = trace ? Int32(TLSTM_CELL_LSTM_TRACE) : code(cell)
+    let code =
+      trace
+      ? Int32(cell == .lstm ? TLSTM_CELL_LSTM_TRACE : TLSTM_CELL_GRU_TRACE) : code(cell)
     if Scalar.self == Double.self {
       require(weights == .float, "FusedStep.step: Double weights stream as Double")
       let kernel = isa == .avx512 ? tlstm_recurrent_step_avx512_f64 : tlstm_recurrent_step_avx2_f64

@@ -60,7 +60,14 @@ extension RecurrentCore {
         let w = trace.weights[index]
         let output = UnsafePointer(trace.sequences[layer + 1].storage.base) + direction * hidden
         let gates = UnsafePointer(trace.gates[index].storage.base)
-        let extra = UnsafePointer(trace.extras[index].storage.base)
+        // The fused GRU trace keeps its rows as the engine lays them out, `[r | z | n | a_n]`
+        // (``RecurrentCore/fusedGRUTrace``); the other traces `[r | z | n]` and a_n (or r ⊙ h)
+        // apart.
+        let gateStride = isGRU ? trace.gates[index].count / Swift.max(1, n) : width
+        let (extra, extraStride) =
+          isGRU && gateStride != width
+          ? (gates + 3 * hidden, gateStride)
+          : (UnsafePointer(trace.extras[index].storage.base), hidden)
         let carry = dH0.storage.base + index * batch * hidden
         if let dHn {
           carry.update(from: dHn.storage.base + index * batch * hidden, count: batch * hidden)
@@ -106,7 +113,7 @@ extension RecurrentCore {
                 // d(r ⊙ h) = dn_pre · W_hn needs dn_pre of all rows first.
                 for b in 0..<batch where t < length(b) {
                   let row = t * batch + b
-                  let (a, d) = (gates + row * width, dh + b * hidden)
+                  let (a, d) = (gates + row * gateStride, dh + b * hidden)
                   let (gi, gh) = (dGin + row * width, dGh + row * width)
                   for j in 0..<hidden {
                     let (z, nv) = (a[hidden + j], a[2 * hidden + j])
@@ -126,7 +133,7 @@ extension RecurrentCore {
                 let (d, old) = (dh + b * hidden, UnsafePointer(hPrevious + row * hidden))
                 let (gi, gh) = (dGin + row * width, dGh + row * width)
                 if isGRU {
-                  let (a, e) = (gates + row * width, extra + row * hidden)
+                  let (a, e) = (gates + row * gateStride, extra + row * extraStride)
                   for j in 0..<hidden {
                     let (r, z, nv) = (a[j], a[hidden + j], a[2 * hidden + j])
                     let dz = d[j] * (old[j] - nv)

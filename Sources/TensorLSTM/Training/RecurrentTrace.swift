@@ -110,6 +110,17 @@ extension RecurrentCore {
         let index = layer * directions + direction
         let reverse = g.isReverse(direction)
         let w = weights[index]
+        if resetAfter && lengths == nil && batch <= FusedStep.maximumBatch(w.packedISA),
+          let isa = w.packedISA, let packed = w.packedRecurrent
+        {
+          gates.append(
+            fusedGRUTrace(
+              x, w, isa: isa, packed: packed, reverse: reverse,
+              h0: UnsafePointer(h0.storage.base) + index * batch * hidden,
+              output: output.storage.base + direction * hidden, outputStride: outputStride))
+          extras.append(.zeros(shape: [0]))
+          continue
+        }
         // Input projections of all steps (+ b_ih) into the gate trace, [T, B, G·H].
         let gateTrace = Tensor<Scalar>.zeros(shape: [steps, batch, width])
         let extra = Tensor<Scalar>.zeros(shape: [steps, batch, hidden])
@@ -206,6 +217,64 @@ extension RecurrentCore {
       output: result, weights: weights, geometry: g, batchFirst: batchFirst, shape: s,
       lengths: lengths, hadInitialState: initial != nil, h0: h0, sequences: sequences,
       gates: gates, extras: extras)
+  }
+}
+
+extension RecurrentCore {
+  /// The reset-after GRU's traced forward of one layer-direction on the fused step: the gate
+  /// rows `[T, B, 4H]` laid out as the engine's (``RecurrentCell``: `[r | z | n_h | n_x]`,
+  /// the row bias and the input projection preloaded), which the trace step leaves holding r,
+  /// z, n and W_hn·h + b_hn for the backward; h goes to `output` (stride `outputStride`).
+  /// The same arithmetic as the plain forward's fused step, so the outputs are the same.
+  func fusedGRUTrace(
+    _ x: Tensor<Scalar>, _ w: DirectionWeights<Scalar>, isa: VectorISA, packed: Tensor<Scalar>,
+    reverse: Bool, h0: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
+    outputStride: Int
+  ) -> Tensor<Scalar> {
+    let (steps, batch, features) = (x.shape[0], x.shape[1], x.shape[2])
+    let hidden = geometry.hiddenSize
+    let rowWidth = 4 * hidden
+    let rows = Tensor<Scalar>.zeros(shape: [steps, batch, rowWidth])
+    withExtendedLifetime((x, rows)) {
+      let base = rows.storage.base
+      w.rowBias.withBase { bias in
+        for row in 0..<(steps * batch) {
+          (base + row * rowWidth).update(from: bias, count: rowWidth)
+        }
+      }
+      w.weightIH.withBase { wIH in
+        let runs = geometry.cell.inputRuns
+        for run in [runs.first] + (runs.second.map { [$0] } ?? []) {
+          BLAS.gemm(
+            StridedMatrix(
+              base: x.storage.base + x.layout.offset, rows: steps * batch, columns: features,
+              rowStride: features, columnStride: 1),
+            StridedMatrix(
+              base: wIH + run.gates.lowerBound * hidden * features, rows: features,
+              columns: run.gates.count * hidden, rowStride: 1, columnStride: features),
+            into: base + run.slot * hidden, rowStride: rowWidth, beta: 1)
+        }
+      }
+      packed.withBase { packed in
+        for k in 0..<steps {
+          let t = reverse ? steps - 1 - k : k
+          let first = k == 0
+          let neighbour = reverse ? t + 1 : t - 1
+          let (hPrevious, hPreviousStride) =
+            first
+            ? (h0, hidden)
+            : (UnsafePointer(output + neighbour * batch * outputStride), outputStride)
+          FusedStep.step(
+            cell: geometry.cell, isa: isa, packed: packed, units: hidden, k: hidden,
+            hPrevious: hPrevious, hPreviousStride: hPreviousStride, hOld: hPrevious,
+            gates: base + t * batch * rowWidth, gateStride: rowWidth, gateBlock: hidden,
+            cell: base + t * batch * rowWidth, cellStride: 0,
+            hidden: output + t * batch * outputStride,
+            hiddenStride: outputStride, batch: batch, trace: true)
+        }
+      }
+    }
+    return rows
   }
 }
 
