@@ -11,7 +11,8 @@ shapes and thread counts, and prints one side-by-side table (medians, ms).
     python3 tools/peers.py --grid --cell gru --threads 1   # the GRU: ONNX GRU node
                                            # (linear_before_reset 1, PyTorch's form), nn.GRU
     python3 tools/peers.py --train         # LSTM forward + backward vs PyTorch's
-                                           # loss.backward() (issue 12's shapes)
+                                           # loss.backward() (issue 12's shapes; --cell gru
+                                           # or rnn: nn.GRU, nn.RNN)
     python3 tools/peers.py --precision int8   # int8 weights at B 1 and 16, T 1000, I 64,
                                            # H 256/512/1024: our Float and int8 vs
                                            # onnxruntime's DynamicQuantizeLSTM and PyTorch's
@@ -109,14 +110,14 @@ TRAIN_SHAPES = {  # name: (batch, steps, input, hidden, layers, bidirectional)
 }
 
 
-def torch_train(batch, steps, inp, hidden, layers, bidirectional, threads):
+def torch_train(batch, steps, inp, hidden, layers, bidirectional, threads, cell="lstm"):
     """A callable that runs one PyTorch forward and loss.backward() (input gradient included,
     as TensorLSTM's backward computes it), L = sum(output * R)."""
     import torch
 
     torch.set_num_threads(threads)
-    lstm = torch.nn.LSTM(inp, hidden, num_layers=layers, bidirectional=bidirectional,
-                         batch_first=True)
+    layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    lstm = layer(inp, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True)
     x = torch.randn(batch, steps, inp, requires_grad=True)
     r = torch.randn(batch, steps, (2 if bidirectional else 1) * hidden)
 
@@ -243,17 +244,19 @@ def train(args):
     import torch
     bench = bench_path()
     print_machine(bench)
-    print(f"LSTM forward + backward; torch {torch.__version__}; medians in ms, {args.rounds} rounds")
-    print(f"{'case':11} {'thr':>3} {'fwd':>9} {'fwd+bwd':>9} {'bwd/fwd':>8} {'PyTorch':>9} "
-          f"{'vs torch':>9}")
+    print(f"{args.cell.upper()} forward + backward; torch {torch.__version__}; medians in ms, "
+          f"{args.rounds} rounds; trace/fwd = the traced forward over the plain one")
+    print(f"{'case':11} {'thr':>3} {'fwd':>9} {'fwd+bwd':>9} {'trace/fwd':>9} {'bwd/fwd':>8} "
+          f"{'PyTorch':>9} {'vs torch':>9}")
     for threads in args.threads:
         for name, (batch, steps, inp, hidden, layers, bi) in TRAIN_SHAPES.items():
             repeats = max(3, args.repeats // 3) if name == "large" else args.repeats
-            torch_run = torch_train(batch, steps, inp, hidden, layers, bi, threads)
+            torch_run = torch_train(batch, steps, inp, hidden, layers, bi, threads, args.cell)
             rows = []
             for _ in range(args.rounds):
                 time.sleep(0.05)
-                command = [bench, "--train", "--json", "--threads", str(threads), "--repeats",
+                command = [bench, "--train", "--json", "--cell", args.cell, "--threads",
+                           str(threads), "--repeats",
                            str(repeats), "--batch", str(batch), "--steps", str(steps), "--input",
                            str(inp), "--hidden", str(hidden), "--layers", str(layers)]
                 if bi:
@@ -267,8 +270,8 @@ def train(args):
                              median_ms(torch_run, repeats)))
             fwd, trace_ms, mine, torch_ms = (statistics.median(c) for c in zip(*rows))
             vs = statistics.median(r[2] / r[3] for r in rows)
-            print(f"{name:11} {threads:>3} {fwd:>9.3f} {mine:>9.3f} {(mine - trace_ms) / fwd:>8.2f} "
-                  f"{torch_ms:>9.3f} {vs:>8.2f}x", flush=True)
+            print(f"{name:11} {threads:>3} {fwd:>9.3f} {mine:>9.3f} {trace_ms / fwd:>9.2f} "
+                  f"{(mine - trace_ms) / fwd:>8.2f} {torch_ms:>9.3f} {vs:>8.2f}x", flush=True)
 
 
 def bench_path():
