@@ -173,6 +173,28 @@ struct LSTMBackwardTests {
     }
   }
 
+  @Test(
+    "a bidirectional trace with 2 threads (the directions at once) equals the 1-thread one, bit for bit",
+    arguments: RecurrentKernels.supported)
+  func concurrentDirections(kernels: RecurrentKernels) throws {
+    var lstm = LSTM<Float>(
+      inputSize: 7, hiddenSize: 24, numLayers: 2, bidirectional: true, projSize: 0, seed: 9)
+    lstm.kernels = kernels
+    let x = Tensor<Float>.randomNormal(shape: [12, 5, 7], seed: 10)
+    let dY = Tensor<Float>.randomNormal(shape: [12, 5, 48], seed: 11)
+    var results: [(Tensor<Float>, LSTMGradients<Float>)] = []
+    for threads in [1, 2] {
+      lstm.threads = threads
+      let trace = try lstm.forwardWithTrace(x)
+      results.append((trace.output.output, try lstm.backward(trace, outputGradient: dY)))
+    }
+    #expect(results[0].0.scalars == results[1].0.scalars, "output \(kernels)")
+    #expect(results[0].1.input.scalars == results[1].1.input.scalars, "dx \(kernels)")
+    for (name, value) in results[0].1.parameters {
+      #expect(value.scalars == results[1].1.parameters[name]!.scalars, "\(name) \(kernels)")
+    }
+  }
+
   @Test("the article's heads: gradients written through views reach only their positions")
   func heads() throws {
     let lstm = LSTM<Double>(inputSize: 3, hiddenSize: 4, batchFirst: true, seed: 2)

@@ -95,8 +95,11 @@ private struct TraceForward<Scalar: BLASScalar> {
     var sequences = [timeMajor.isContiguous ? timeMajor : timeMajor.copied()]
     var gates: [Tensor<Scalar>] = []
     var cells: [Tensor<Scalar>] = []
-    let hPrevious = UnsafeMutablePointer<Scalar>.allocate(capacity: batch * hOut)
-    let hFull = UnsafeMutablePointer<Scalar>.allocate(capacity: batch * hidden)
+    // The two directions of a layer are independent: with a budget of 2 threads they run at
+    // once, each on one thread (its GEMMs too), with scratch of its own.
+    let concurrent = directions == 2 && Swift.min(lstm.threads ?? BLAS.threadCount, BLAS.cores) >= 2
+    let hPrevious = UnsafeMutablePointer<Scalar>.allocate(capacity: directions * batch * hOut)
+    let hFull = UnsafeMutablePointer<Scalar>.allocate(capacity: directions * batch * hidden)
     defer {
       hPrevious.deallocate()
       hFull.deallocate()
@@ -104,24 +107,36 @@ private struct TraceForward<Scalar: BLASScalar> {
     for layer in 0..<layers {
       let x = sequences[layer]
       let output = Tensor<Scalar>.zeros(shape: [steps, batch, directions * hOut])
-      for direction in 0..<directions {
+      // Written in full (gates: bias and GEMM for every row) or read only where written
+      // (cells: valid steps), so not zero-filled.
+      let gateTraces = (0..<directions).map { _ in
+        Tensor<Scalar>.unfilled(shape: [steps, batch, 4 * hidden])
+      }
+      let cellTraces = (0..<directions).map { _ in
+        Tensor<Scalar>.unfilled(shape: [steps, batch, hidden])
+      }
+      func run(_ direction: Int) {
         let index = layer * directions + direction
-        // Written in full (gates: bias and GEMM for every row) or read only where written
-        // (cells: valid steps), so not zero-filled.
-        let gateTrace = Tensor<Scalar>.unfilled(shape: [steps, batch, 4 * hidden])
-        let cellTrace = Tensor<Scalar>.unfilled(shape: [steps, batch, hidden])
-        withExtendedLifetime((x, output, gateTrace, cellTrace, h0, c0)) {
+        withExtendedLifetime((x, output, gateTraces, cellTraces, h0, c0)) {
           runDirection(
             lstm._core.weights[index], reverse: g.isReverse(direction),
             x: x.storage.base + x.layout.offset,
             features: x.shape[2], output: output.storage.base + direction * hOut,
-            outputStride: directions * hOut, gates: gateTrace.storage.base,
-            cells: cellTrace.storage.base, h0: h0.storage.base + index * batch * hOut,
-            c0: c0.storage.base + index * batch * hidden, hPrevious: hPrevious, hFull: hFull)
+            outputStride: directions * hOut, gates: gateTraces[direction].storage.base,
+            cells: cellTraces[direction].storage.base,
+            h0: h0.storage.base + index * batch * hOut,
+            c0: c0.storage.base + index * batch * hidden,
+            hPrevious: hPrevious + direction * batch * hOut,
+            hFull: hFull + direction * batch * hidden)
         }
-        gates.append(gateTrace)
-        cells.append(cellTrace)
       }
+      if concurrent {
+        BLAS.withThreads(1) { Workers.forEach(2, run) }
+      } else {
+        for direction in 0..<directions { run(direction) }
+      }
+      gates += gateTraces
+      cells += cellTraces
       sequences.append(output)
     }
     let result = makeOutput(sequences: sequences, cells: cells)
