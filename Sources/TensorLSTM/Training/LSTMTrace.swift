@@ -158,69 +158,58 @@ private struct TraceForward<Scalar: BLASScalar> {
   ) {
     let (steps, batch, hidden, hOut) = (shape.steps, shape.batch, g.hiddenSize, g.outputHiddenSize)
     let width = 4 * hidden
-    w.weightIH.withBase { wIH in
-      w.weightHH.withBase { wHH in
-        w.rowBias.withBase { bias in
-          for row in 0..<(steps * batch) { (gates + row * width).update(from: bias, count: width) }
-          BLAS.gemm(
-            StridedMatrix(
-              base: x, rows: steps * batch, columns: features, rowStride: features,
-              columnStride: 1),
-            StridedMatrix(
-              base: wIH, rows: features, columns: width, rowStride: 1, columnStride: features),
-            into: gates, rowStride: width, beta: 1)
-          // The fused step (Float or Double, no lengths, within its row limit) keeps the trace.
-          let fused: (isa: VectorISA, packed: Tensor<Scalar>)? =
-            lengths == nil && batch <= FusedStep.maximumBatch(w.packedISA)
-            ? w.packedISA.flatMap { isa in w.packedRecurrent.map { (isa, $0) } } : nil
-          // Otherwise the per-step product reads W_hh packed once (or the BLAS, where it wins).
-          let recurrentProduct =
-            fused == nil
-            ? ReusedOperand(
+    w.projectAll(x, rows: steps * batch, features: features, into: gates, rowStride: width)
+    w.weightHH.withBase { wHH in
+      // The fused step (Float or Double, no lengths, within its row limit) keeps the trace.
+      let fused: (isa: VectorISA, packed: Tensor<Scalar>)? =
+        lengths == nil && batch <= FusedStep.maximumBatch(w.packedISA)
+        ? w.packedISA.flatMap { isa in w.packedRecurrent.map { (isa, $0) } } : nil
+      // Otherwise the per-step product reads W_hh packed once (or the BLAS, where it wins).
+      let recurrentProduct =
+        fused == nil
+        ? ReusedOperand(
+          StridedMatrix(
+            base: wHH, rows: hOut, columns: width, rowStride: 1, columnStride: hOut),
+          rows: batch) : nil
+      for k in 0..<steps {
+        let t = reverse ? steps - 1 - k : k
+        let neighbour = reverse ? t + 1 : t - 1
+        let rowGates = gates + t * batch * width
+        if let fused {
+          let first = reverse ? t == steps - 1 : t == 0
+          let cell = cells + t * batch * hidden
+          cell.update(
+            from: first ? c0 : UnsafePointer(cells + neighbour * batch * hidden),
+            count: batch * hidden)
+          let (hPrev, hPrevStride) =
+            first
+            ? (h0, hOut)
+            : (UnsafePointer(output + neighbour * batch * outputStride), outputStride)
+          let (h, hStride) =
+            g.projected ? (hFull, hidden) : (output + t * batch * outputStride, outputStride)
+          fused.packed.withBase { packed in
+            FusedStep.step(
+              cell: .lstm, isa: fused.isa, packed: packed, units: hidden, k: hOut,
+              hPrevious: hPrev, hPreviousStride: hPrevStride, hOld: hPrev, gates: rowGates,
+              gateStride: width, gateBlock: hidden, cell: cell, cellStride: hidden, hidden: h,
+              hiddenStride: hStride, batch: batch, trace: true)
+          }
+        } else {
+          stepByGEMM(
+            t, neighbour: neighbour, reverse: reverse, recurrent: recurrentProduct!,
+            rowGates: rowGates,
+            output: output, outputStride: outputStride, cells: cells, h0: h0, c0: c0,
+            hPrevious: hPrevious, hFull: hFull)
+        }
+        if let weightHR = w.weightHR {
+          weightHR.withBase { wHR in
+            BLAS.gemm(
               StridedMatrix(
-                base: wHH, rows: hOut, columns: width, rowStride: 1, columnStride: hOut),
-              rows: batch) : nil
-          for k in 0..<steps {
-            let t = reverse ? steps - 1 - k : k
-            let neighbour = reverse ? t + 1 : t - 1
-            let rowGates = gates + t * batch * width
-            if let fused {
-              let first = reverse ? t == steps - 1 : t == 0
-              let cell = cells + t * batch * hidden
-              cell.update(
-                from: first ? c0 : UnsafePointer(cells + neighbour * batch * hidden),
-                count: batch * hidden)
-              let (hPrev, hPrevStride) =
-                first
-                ? (h0, hOut)
-                : (UnsafePointer(output + neighbour * batch * outputStride), outputStride)
-              let (h, hStride) =
-                g.projected ? (hFull, hidden) : (output + t * batch * outputStride, outputStride)
-              fused.packed.withBase { packed in
-                FusedStep.step(
-                  cell: .lstm, isa: fused.isa, packed: packed, units: hidden, k: hOut,
-                  hPrevious: hPrev, hPreviousStride: hPrevStride, hOld: hPrev, gates: rowGates,
-                  gateStride: width, gateBlock: hidden, cell: cell, cellStride: hidden, hidden: h,
-                  hiddenStride: hStride, batch: batch, trace: true)
-              }
-            } else {
-              stepByGEMM(
-                t, neighbour: neighbour, reverse: reverse, recurrent: recurrentProduct!,
-                rowGates: rowGates,
-                output: output, outputStride: outputStride, cells: cells, h0: h0, c0: c0,
-                hPrevious: hPrevious, hFull: hFull)
-            }
-            if let weightHR = w.weightHR {
-              weightHR.withBase { wHR in
-                BLAS.gemm(
-                  StridedMatrix(
-                    base: UnsafePointer(hFull), rows: batch, columns: hidden, rowStride: hidden,
-                    columnStride: 1),
-                  StridedMatrix(
-                    base: wHR, rows: hidden, columns: hOut, rowStride: 1, columnStride: hidden),
-                  into: output + t * batch * outputStride, rowStride: outputStride)
-              }
-            }
+                base: UnsafePointer(hFull), rows: batch, columns: hidden, rowStride: hidden,
+                columnStride: 1),
+              StridedMatrix(
+                base: wHR, rows: hidden, columns: hOut, rowStride: 1, columnStride: hidden),
+              into: output + t * batch * outputStride, rowStride: outputStride)
           }
         }
       }

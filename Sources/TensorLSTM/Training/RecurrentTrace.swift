@@ -237,24 +237,9 @@ extension RecurrentCore {
     let rows = Tensor<Scalar>.zeros(shape: [steps, batch, rowWidth])
     withExtendedLifetime((x, rows)) {
       let base = rows.storage.base
-      w.rowBias.withBase { bias in
-        for row in 0..<(steps * batch) {
-          (base + row * rowWidth).update(from: bias, count: rowWidth)
-        }
-      }
-      w.weightIH.withBase { wIH in
-        let runs = geometry.cell.inputRuns
-        for run in [runs.first] + (runs.second.map { [$0] } ?? []) {
-          BLAS.gemm(
-            StridedMatrix(
-              base: x.storage.base + x.layout.offset, rows: steps * batch, columns: features,
-              rowStride: features, columnStride: 1),
-            StridedMatrix(
-              base: wIH + run.gates.lowerBound * hidden * features, rows: features,
-              columns: run.gates.count * hidden, rowStride: 1, columnStride: features),
-            into: base + run.slot * hidden, rowStride: rowWidth, beta: 1)
-        }
-      }
+      w.projectAll(
+        x.storage.base + x.layout.offset, rows: steps * batch, features: features, into: base,
+        rowStride: rowWidth)
       packed.withBase { packed in
         for k in 0..<steps {
           let t = reverse ? steps - 1 - k : k
