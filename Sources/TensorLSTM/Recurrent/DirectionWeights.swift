@@ -36,7 +36,7 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   var narrowStep: StepWeights = .float
   /// `W_ihᵀ` packed for ``PackedGEMM`` on `packedISA`, one matrix per run of input gates
   /// (``RecurrentCell/inputRuns``: columns `gates · H`), when the packed GEMM runs the input
-  /// projection (``GEMMCalibration/packsProjection(_:)``); empty when sgemm does.
+  /// projection (``GEMMCalibration/packsProjection(_:_:)``); empty when sgemm does.
   var packedInput: [PackedMatrix<Scalar>] = []
 
   init(
