@@ -125,7 +125,8 @@ int tlstm_cpu_isa(void) { return 0; }
   }                                                                                              \
   void tlstm_lstm_gate_gradient_##isa(const float *gates, const float *cell,                    \
                                       const float *cell_prev, const float *dh, float *carry_c,  \
-                                      float *dg, float *full_hidden, ptrdiff_t units) {         \
+                                      float *dg, float *full_hidden, ptrdiff_t units,           \
+                                      ptrdiff_t slot) {                                         \
     __builtin_trap();                                                                            \
   }                                                                                              \
   void tlstm_recurrent_step_bf16_##isa(                                                          \
@@ -157,7 +158,7 @@ STUB(avx512)
   void tlstm_lstm_gate_gradient_##isa##_f64(const double *gates, const double *cell,            \
                                             const double *cell_prev, const double *dh,          \
                                             double *carry_c, double *dg, double *full_hidden,   \
-                                            ptrdiff_t units) {                                   \
+                                            ptrdiff_t units, ptrdiff_t slot) {                   \
     __builtin_trap();                                                                            \
   }
 STUB64(avx2)

@@ -255,24 +255,24 @@ TARGET void ISA(tlstm_gates)(int cell, const real *gates, real *cell_state, cons
 TARGET void ISA(tlstm_lstm_gate_gradient)(const real *gates, const real *cell,
                                           const real *cell_prev, const real *dh,
                                           real *carry_c, real *dg, real *full_hidden,
-                                          ptrdiff_t units) {
+                                          ptrdiff_t units, ptrdiff_t slot) {
   const vec one = vset1(1.0f);
   for (ptrdiff_t u0 = 0; u0 < units; u0 += W) {
     int full = units - u0 >= W;
     mask_t mask = vmask_below(full ? W : units - u0);
-    vec i = ISA(load)(gates + u0, full, mask), f = ISA(load)(gates + units + u0, full, mask);
-    vec g = ISA(load)(gates + 2 * units + u0, full, mask);
-    vec o = ISA(load)(gates + 3 * units + u0, full, mask);
+    vec i = ISA(load)(gates + u0, full, mask), f = ISA(load)(gates + slot + u0, full, mask);
+    vec g = ISA(load)(gates + 2 * slot + u0, full, mask);
+    vec o = ISA(load)(gates + 3 * slot + u0, full, mask);
     vec tc = ISA(tanh_v)(ISA(load)(cell + u0, full, mask));
     vec d = ISA(load)(dh + u0, full, mask);
     // dc = carry + dh·o·(1 − tanh²c)
     vec dc = vfmadd(vmul(d, o), vsub(one, vmul(tc, tc)), ISA(load)(carry_c + u0, full, mask));
     ISA(store)(dg + u0, vmul(vmul(dc, g), vmul(i, vsub(one, i))), full, mask);
-    ISA(store)(dg + units + u0,
+    ISA(store)(dg + slot + u0,
                vmul(vmul(dc, ISA(load)(cell_prev + u0, full, mask)), vmul(f, vsub(one, f))), full,
                mask);
-    ISA(store)(dg + 2 * units + u0, vmul(vmul(dc, i), vsub(one, vmul(g, g))), full, mask);
-    ISA(store)(dg + 3 * units + u0, vmul(vmul(d, tc), vmul(o, vsub(one, o))), full, mask);
+    ISA(store)(dg + 2 * slot + u0, vmul(vmul(dc, i), vsub(one, vmul(g, g))), full, mask);
+    ISA(store)(dg + 3 * slot + u0, vmul(vmul(d, tc), vmul(o, vsub(one, o))), full, mask);
     ISA(store)(carry_c + u0, vmul(dc, f), full, mask);
     if (full_hidden) ISA(store)(full_hidden + u0, vmul(o, tc), full, mask);
   }

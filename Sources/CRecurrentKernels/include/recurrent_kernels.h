@@ -158,11 +158,11 @@ void tlstm_gates_avx512_f64(int cell, const double *gates, double *cell_state,
 void tlstm_lstm_gate_gradient_avx2_f64(const double *gates, const double *cell,
                                        const double *cell_prev, const double *dh,
                                        double *carry_c, double *dg, double *full_hidden,
-                                       ptrdiff_t units);
+                                       ptrdiff_t units, ptrdiff_t slot);
 void tlstm_lstm_gate_gradient_avx512_f64(const double *gates, const double *cell,
                                          const double *cell_prev, const double *dh,
                                          double *carry_c, double *dg, double *full_hidden,
-                                         ptrdiff_t units);
+                                         ptrdiff_t units, ptrdiff_t slot);
 /// `value` rounded to bfloat16 (to nearest, ties to even; NaN stays NaN), as its bits.
 uint16_t tlstm_bfloat16(float value);
 
@@ -173,16 +173,18 @@ void tlstm_gates_avx2(int cell, const float *gates, float *cell_state, const flo
 void tlstm_gates_avx512(int cell, const float *gates, float *cell_state, const float *h_old,
                         float *h, ptrdiff_t units);
 
-/// The LSTM cell's backward for one row of `units`: from the activated gates [i | f | g | o],
+/// The LSTM cell's backward for one row of `units` whose gate slots are `slot` apart (`units`
+/// for a whole row; H for a worker's share of units): from the activated gates [i | f | g | o],
 /// c_t (`cell`), c_{t−1}, dh (of the unprojected h) and the carried dc, writes the
 /// pre-activation gradients to dg [di | df | dg | do], the new carried dc (dc·f) to carry_c, and
 /// h_full = o·tanh(c) to full_hidden when it is not NULL.
 void tlstm_lstm_gate_gradient_avx2(const float *gates, const float *cell, const float *cell_prev,
                                    const float *dh, float *carry_c, float *dg,
-                                   float *full_hidden, ptrdiff_t units);
+                                   float *full_hidden, ptrdiff_t units, ptrdiff_t slot);
 void tlstm_lstm_gate_gradient_avx512(const float *gates, const float *cell,
                                      const float *cell_prev, const float *dh, float *carry_c,
-                                     float *dg, float *full_hidden, ptrdiff_t units);
+                                     float *dg, float *full_hidden, ptrdiff_t units,
+                                     ptrdiff_t slot);
 
 /// c[m · ldc + n] += Σ_j a[m · lda + j] · bt[n · ldb + j] for m < rows, n < cols: a GEMM with
 /// few columns (bt holds them as rows), each row of a read once per four columns.

@@ -60,6 +60,25 @@ enum PackedGEMM {
     }
   }
 
+  /// Columns `columns` of ``multiply(_:_:into:rowStride:bias:accumulate:)`` (the others
+  /// untouched): the panels of those columns only, for a worker that owns them.
+  /// - Precondition: `columns.lowerBound` is a multiple of the panel width.
+  static func multiply<Scalar>(
+    _ a: StridedMatrix<Scalar>, _ b: PackedMatrix<Scalar>, columns: Range<Int>,
+    into c: UnsafeMutablePointer<Scalar>, rowStride ldc: Int, accumulate: Bool
+  ) {
+    let width = 2 * b.isa.width(of: Scalar.self)
+    require(
+      a.columns == b.k && columns.lowerBound % width == 0 && columns.upperBound <= b.n,
+      "PackedGEMM: columns \(columns) of \(b.k)×\(b.n) must start on a panel (\(width))")
+    b.storage.withBase { packed in
+      multiply(
+        a, packed: packed + columns.lowerBound * b.k, columns: columns.count,
+        into: c + columns.lowerBound, rowStride: ldc, bias: nil, accumulate: accumulate,
+        isa: b.isa)
+    }
+  }
+
   /// ``multiply(_:_:into:rowStride:bias:accumulate:)`` with `b` packed here, into this thread's
   /// operand buffer (``FusedStep/operandScratch(count:_:)``): no allocation once it is large
   /// enough.
@@ -108,11 +127,14 @@ enum PackedGEMM {
   /// widest set this CPU runs.
   /// `minimumRows` is lower for an operand packed once for many products
   /// (``ReusedOperand``).
-  static func isa(rows: Int, columns: Int, minimumRows: Int = minimumRows) -> VectorISA? {
+  /// `Scalar` picks the calibration: Float's against sgemm, Double's against dgemm.
+  static func isa<Scalar: BLASScalar>(
+    rows: Int, columns: Int, minimumRows: Int = minimumRows, _: Scalar.Type = Float.self
+  ) -> VectorISA? {
     guard rows >= minimumRows, columns >= Self.minimumRows else { return nil }
     let kernels = BLAS.gemmKernelsOverride ?? .automatic
     guard let isa = kernels.vectorISA else { return nil }
-    return GEMMCalibration.packsProjection(kernels) ? isa : nil
+    return GEMMCalibration.packsProjection(kernels, Scalar.self) ? isa : nil
   }
 }
 
@@ -341,8 +363,9 @@ extension BLAS {
 }
 
 /// A `B` operand that many products of the same size multiply (a backward's `W_hh`, once per
-/// time step): packed once when ``BLAS`` would run those products on the packed GEMM, so no
-/// step repacks it; otherwise read in place by the BLAS each time.
+/// time step): packed once where the packed GEMM beats the BLAS for `Scalar`
+/// (``GEMMCalibration``, or the forced ``BLAS/withGEMMKernels(_:_:)``), so no step repacks it;
+/// otherwise read in place by the BLAS each time.
 struct ReusedOperand<Scalar: BLASScalar> {
   let matrix: StridedMatrix<Scalar>
   let packed: PackedMatrix<Scalar>?
@@ -352,12 +375,26 @@ struct ReusedOperand<Scalar: BLASScalar> {
   /// panels, where the BLAS would run gemv).
   init(_ b: StridedMatrix<Scalar>, rows: Int) {
     matrix = b
-    packed =
-      Scalar.self == Float.self
-      ? PackedGEMM.isa(rows: rows, columns: b.columns, minimumRows: 1).map {
-        PackedMatrix(b, isa: $0)
-      }
-      : nil
+    packed = PackedGEMM.isa(rows: rows, columns: b.columns, minimumRows: 1, Scalar.self).map {
+      PackedMatrix(b, isa: $0)
+    }
+  }
+
+  /// The panel width of the packed copy (columns a worker's share starts on), nil when `b` is
+  /// not packed.
+  var panelWidth: Int? { packed.map { 2 * $0.isa.width(of: Scalar.self) } }
+
+  /// Columns `columns` of `c = a · B` (the others untouched), from their panels of the packed
+  /// copy.
+  /// - Precondition: `b` is packed (``panelWidth``) and `columns` starts on a panel.
+  func multiply(
+    _ a: StridedMatrix<Scalar>, columns: Range<Int>, into c: UnsafeMutablePointer<Scalar>,
+    rowStride ldc: Int
+  ) {
+    guard let packed else {
+      preconditionFailure("ReusedOperand: column shares need the packed copy")
+    }
+    PackedGEMM.multiply(a, packed, columns: columns, into: c, rowStride: ldc, accumulate: false)
   }
 
   /// `c = a · B + beta · c` (`beta` 0 or 1), `c` row-major with row stride `ldc`.

@@ -374,21 +374,21 @@ enum FusedStep {
     isa: VectorISA, gates: UnsafePointer<Scalar>, cell: UnsafePointer<Scalar>,
     cellPrevious: UnsafePointer<Scalar>, dh: UnsafePointer<Scalar>,
     carryC: UnsafeMutablePointer<Scalar>, dG: UnsafeMutablePointer<Scalar>,
-    fullHidden: UnsafeMutablePointer<Scalar>?, count: Int
+    fullHidden: UnsafeMutablePointer<Scalar>?, count: Int, slot: Int
   ) {
     if Scalar.self == Double.self {
       let kernel =
         isa == .avx512 ? tlstm_lstm_gate_gradient_avx512_f64 : tlstm_lstm_gate_gradient_avx2_f64
       kernel(
         double(gates), double(cell), double(cellPrevious), double(dh), double(carryC), double(dG),
-        fullHidden.map { double($0) }, count)
+        fullHidden.map { double($0) }, count, slot)
       return
     }
     let kernel =
       isa == .avx512 ? tlstm_lstm_gate_gradient_avx512 : tlstm_lstm_gate_gradient_avx2
     kernel(
       float(gates), float(cell), float(cellPrevious), float(dh), float(carryC), float(dG),
-      fullHidden.map { float($0) }, count)
+      fullHidden.map { float($0) }, count, slot)
   }
 
   /// The C kernels' cell number.
