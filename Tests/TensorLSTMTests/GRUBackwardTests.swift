@@ -208,6 +208,44 @@ struct GRUBackwardTests {
     }
   }
 
+  @Test(
+    "a bidirectional GRU or RNN backward with 2 threads (the directions' time loops at once) equals the 1-thread one",
+    arguments: [CellKind.gru, .gruResetBefore, .rnnTanh], [false, true])
+  func concurrentDirections(kind: CellKind, lengths useLengths: Bool) throws {
+    var gru = GRU<Float>(
+      inputSize: 7, hiddenSize: 64, numLayers: 2, bidirectional: true,
+      resetAfter: kind == .gru, seed: 9)
+    var rnn = RNN<Float>(inputSize: 7, hiddenSize: 64, numLayers: 2, bidirectional: true, seed: 9)
+    let x = Tensor<Float>.randomNormal(shape: [60, 5, 7], seed: 10)
+    let h0 = Tensor<Float>.randomNormal(shape: [4, 5, 64], seed: 12)
+    let dY = Tensor<Float>.randomNormal(shape: [60, 5, 128], seed: 11)
+    let lengths = useLengths ? [60, 3, 37, 1, 60] : nil
+    var results: [RecurrentGradients<Float>] = []
+    for threads in [1, 2] {
+      if kind == .rnnTanh {
+        rnn.threads = threads
+        let trace = try rnn.forwardWithTrace(x, initialState: h0, lengths: lengths)
+        results.append(try rnn.backward(trace, outputGradient: dY))
+      } else {
+        gru.threads = threads
+        let trace = try gru.forwardWithTrace(x, initialState: h0, lengths: lengths)
+        results.append(try gru.backward(trace, outputGradient: dY))
+      }
+    }
+    // Within the BLAS's rounding at 1 and 2 threads (bit for bit on the library's GEMMs).
+    let (absolute, relative) = (1e-6, 1e-5)
+    let what = "\(kind) lengths \(useLengths)"
+    expectClose(results[0].input, results[1].input, absolute: absolute, relative: relative, what)
+    expectClose(
+      results[0].initialState!, results[1].initialState!, absolute: absolute,
+      relative: relative, "dh0 \(what)")
+    for (name, value) in results[0].parameters {
+      expectClose(
+        value, results[1].parameters[name]!, absolute: absolute, relative: relative,
+        "\(name) \(what)")
+    }
+  }
+
   @Test("a stale trace or a misshapen gradient throws")
   func refusals() throws {
     var gru = GRU<Float>(inputSize: 3, hiddenSize: 4, batchFirst: true)

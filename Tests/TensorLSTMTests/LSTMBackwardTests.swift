@@ -174,18 +174,19 @@ struct LSTMBackwardTests {
   }
 
   @Test(
-    "a bidirectional trace with 2 threads (the directions at once) equals the 1-thread one",
-    arguments: RecurrentKernels.supported)
-  func concurrentDirections(kernels: RecurrentKernels) throws {
+    "a bidirectional trace and backward with 2 threads (the directions at once) equal the 1-thread ones",
+    arguments: RecurrentKernels.supported, [false, true])
+  func concurrentDirections(kernels: RecurrentKernels, lengths useLengths: Bool) throws {
     var lstm = LSTM<Float>(
       inputSize: 7, hiddenSize: 24, numLayers: 2, bidirectional: true, projSize: 0, seed: 9)
     lstm.kernels = kernels
     let x = Tensor<Float>.randomNormal(shape: [12, 5, 7], seed: 10)
     let dY = Tensor<Float>.randomNormal(shape: [12, 5, 48], seed: 11)
     var results: [(Tensor<Float>, LSTMGradients<Float>)] = []
+    let lengths = useLengths ? [12, 3, 7, 1, 12] : nil
     for threads in [1, 2] {
       lstm.threads = threads
-      let trace = try lstm.forwardWithTrace(x)
+      let trace = try lstm.forwardWithTrace(x, lengths: lengths)
       results.append((trace.output.output, try lstm.backward(trace, outputGradient: dY)))
     }
     // Bit for bit where the library's GEMMs run; the BLAS's sgemm (where the calibration
@@ -198,6 +199,49 @@ struct LSTMBackwardTests {
       expectClose(
         value, results[1].1.parameters[name]!, absolute: absolute, relative: relative,
         "\(name) \(kernels)")
+    }
+  }
+
+  @Test(
+    "a one-direction trace and backward with the hidden units split between 2 threads equal the 1-thread ones",
+    arguments: RecurrentKernels.supported, [1, 3])
+  func splitUnits(kernels: RecurrentKernels, batch: Int) throws {
+    // H 80: the second worker's share (units 48..<80 on AVX-512, 48 on AVX2) is not a whole
+    // panel; two layers, so the second reads the first's split output.
+    var lstm = LSTM<Double>(inputSize: 7, hiddenSize: 80, numLayers: 2, seed: 9)
+    lstm.kernels = kernels
+    let x = Tensor<Double>.randomNormal(shape: [30, batch, 7], seed: 10)
+    let state = LSTMState<Double>(
+      hidden: .randomNormal(shape: [2, batch, 80], seed: 12),
+      cell: .randomNormal(shape: [2, batch, 80], seed: 13))
+    let dY = Tensor<Double>.randomNormal(shape: [30, batch, 80], seed: 11)
+    let dHn = Tensor<Double>.randomNormal(shape: [2, batch, 80], seed: 14)
+    var results: [(LSTMTrace<Double>, LSTMGradients<Double>)] = []
+    for (threads, split) in [(1, ForwardPlan.Split.none), (2, .hiddenUnits)] {
+      lstm.threads = threads
+      lstm.threadSplit = split
+      let trace = try lstm.forwardWithTrace(x, initialState: state)
+      results.append(
+        (trace, try lstm.backward(trace, outputGradient: dY, hiddenGradient: dHn)))
+    }
+    #expect(try lstm.plan(for: x).split == .hiddenUnits, "the forward's plan splits the units")
+    // The split runs the same arithmetic per unit, in the same order: equal to the last bit
+    // but for the GEMMs over all steps, which may split differently at 2 threads.
+    let (absolute, relative) = (1e-12, 1e-11)
+    let what = "\(kernels) B \(batch)"
+    expectClose(results[0].0.output.output, results[1].0.output.output, absolute: 0, what)
+    expectClose(results[0].0.output.cell, results[1].0.output.cell, absolute: 0, "c_n \(what)")
+    let (one, two) = (results[0].1, results[1].1)
+    expectClose(one.input, two.input, absolute: absolute, relative: relative, "dx \(what)")
+    expectClose(
+      one.initialState!.hidden, two.initialState!.hidden, absolute: absolute, relative: relative,
+      "dh0 \(what)")
+    expectClose(
+      one.initialState!.cell, two.initialState!.cell, absolute: absolute, relative: relative,
+      "dc0 \(what)")
+    for (name, value) in one.parameters {
+      expectClose(
+        value, two.parameters[name]!, absolute: absolute, relative: relative, "\(name) \(what)")
     }
   }
 

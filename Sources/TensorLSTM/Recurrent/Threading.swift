@@ -49,6 +49,63 @@ enum Workers {
     for helper in helpers { HelperThread.give(helper) }
   }
 
+  /// The thread budget of a training pass (traced forward or backward) of a layer whose
+  /// `threads` is `threads`: that, or ``BLAS/threadCount``, within the cores.
+  static func trainingBudget(_ threads: Int?) -> Int {
+    Swift.min(threads ?? BLAS.threadCount, BLAS.cores)
+  }
+
+  /// Runs `body(direction)` for each of a layer's `directions` in a training pass: the two
+  /// directions of a bidirectional layer at once when the budget is 2 or more (they are
+  /// independent; each runs on one thread, its GEMMs too, on scratch of its own), otherwise
+  /// one after the other at the whole budget.
+  static func forEachDirection(_ directions: Int, budget: Int, _ body: (Int) -> Void) {
+    if runsDirectionsAtOnce(directions, budget: budget) {
+      BLAS.withThreads(1) { forEach(2, body) }
+    } else {
+      BLAS.withThreads(budget) {
+        for direction in 0..<directions { body(direction) }
+      }
+    }
+  }
+
+  /// Runs a training pass of a layer whose ``LSTM/kernels`` is `kernels`: a forced set runs
+  /// the pass's GEMMs too; `.automatic` leaves them to the caller's
+  /// ``BLAS/withGEMMKernels(_:_:)``, if any, else to the calibration.
+  static func withTrainingKernels<R>(_ kernels: RecurrentKernels, _ body: () throws -> R) rethrows
+    -> R
+  {
+    kernels == .automatic ? try body() : try BLAS.withGEMMKernels(kernels, body)
+  }
+
+  /// One layer of a backward: `throughTime(direction)` for each direction (both at once when
+  /// the budget allows, ``forEachDirection(_:budget:_:)``), then `products(direction)` — the
+  /// GEMMs over all steps, which add into the layer's shared dL/dx — one direction after the
+  /// other at the whole budget.
+  static func backwardLayer(
+    _ directions: Int, budget: Int, throughTime: (Int) -> Void, products: (Int) -> Void
+  ) {
+    if runsDirectionsAtOnce(directions, budget: budget) {
+      forEachDirection(directions, budget: budget, throughTime)
+      BLAS.withThreads(budget) {
+        for direction in 0..<directions { products(direction) }
+      }
+    } else {
+      BLAS.withThreads(budget) {
+        for direction in 0..<directions {
+          throughTime(direction)
+          products(direction)
+        }
+      }
+    }
+  }
+
+  /// Whether ``forEachDirection(_:budget:_:)`` runs `directions` at once (and so needs a set of
+  /// scratch regions per direction).
+  static func runsDirectionsAtOnce(_ directions: Int, budget: Int) -> Bool {
+    directions == 2 && budget >= 2
+  }
+
   /// Runs `helper` on a helper thread while `main` runs on this one; returns when both are
   /// done.
   static func pair(_ main: () -> Void, helper: () -> Void) {

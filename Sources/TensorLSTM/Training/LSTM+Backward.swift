@@ -32,6 +32,8 @@ extension LSTM {
   /// Per layer and direction: the gate derivatives of all steps in one fused pass per step, one
   /// GEMM per step for `dh(t−1) = dG(t)·W_hh` (the only per-step product), then `dW_ih = dGᵀ·X`,
   /// `dW_hh = dGᵀ·H(t−1)` and `dX = dG·W_ih` each one GEMM over all steps and sequences.
+  /// A bidirectional layer's two time loops run at once when ``threads`` allows 2 (each on
+  /// its own ``BackwardWorkspace`` regions); the products over all steps use the whole budget.
   /// Allocates its buffers once; nothing per step. With `inputGradient: false` the first
   /// layer's `dX = dG·W_ih` is skipped (PyTorch skips it when the input does not require a
   /// gradient, e.g. one-hot characters) and `input` is empty.
@@ -53,10 +55,13 @@ extension LSTM {
     if let cellGradient {
       try TrainingError.check("cellGradient", cellGradient, is: trace.output.cell.shape)
     }
-    return LSTMBackward(
-      trace: trace, names: parameterShapes.map(\.name), inputGradient: inputGradient
-    ).run(
-      outputGradient: outputGradient, hiddenGradient: hiddenGradient, cellGradient: cellGradient)
+    let pass = LSTMBackward(
+      trace: trace, names: parameterShapes.map(\.name), inputGradient: inputGradient,
+      budget: Workers.trainingBudget(threads))
+    return Workers.withTrainingKernels(kernels) {
+      pass.run(
+        outputGradient: outputGradient, hiddenGradient: hiddenGradient, cellGradient: cellGradient)
+    }
   }
 }
 
@@ -67,6 +72,9 @@ private struct LSTMBackward<Scalar: BLASScalar> {
   let names: [String]
   /// Whether dL/dx of the first layer's input is computed.
   let inputGradient: Bool
+  /// The thread budget (``Workers/trainingBudget(_:)``): a bidirectional layer's two time loops
+  /// run at once when it is 2 or more.
+  let budget: Int
 
   var g: RecurrentGeometry { trace.geometry }
 
@@ -91,20 +99,21 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     let dH0 = Tensor<Scalar>.zeros(shape: [rows, batch, hOut])
     let dC0 = Tensor<Scalar>.zeros(shape: [rows, batch, hidden])
     var gradients: [Tensor<Scalar>] = []
-    // Scratch, allocated once: dG, H(t−1), dh and h_full of all steps; the carries.
-    let regions = BackwardRegions<Scalar>(
-      steps: steps, batch: batch, hidden: hidden, hOut: hOut, projected: g.projected)
-    defer { regions.deallocate() }
+    // Scratch, allocated once: dG, H(t−1), dh and h_full of all steps, the carries; one set
+    // per direction that runs at once.
+    let workspace = BackwardWorkspace<Scalar>(
+      geometry: g, steps: steps, batch: batch,
+      sets: Workers.runsDirectionsAtOnce(directions, budget: budget) ? directions : 1)
+    defer { workspace.deallocate() }
     var perDirection = [[Tensor<Scalar>]](repeating: [], count: rows)
     for layer in (0..<layers).reversed() {
       let x = trace.sequences[layer]
       let features = x.shape[2]
       let needsDX = layer > 0 || inputGradient
       let dX = Tensor<Scalar>.zeros(shape: needsDX ? [steps, batch, features] : [0])
-      for direction in 0..<directions {
-        let index = layer * directions + direction
-        let w = trace.weights[index]
-        withExtendedLifetime((dOutput, dX, dH0, dC0, dHn, dCn, x)) {
+      withExtendedLifetime((dOutput, dX, dH0, dC0, dHn, dCn, x)) {
+        func recurse(_ direction: Int) {
+          let index = layer * directions + direction
           let carryH = dH0.storage.base + index * batch * hOut
           let carryC = dC0.storage.base + index * batch * hidden
           if let dHn {
@@ -113,16 +122,21 @@ private struct LSTMBackward<Scalar: BLASScalar> {
           if let dCn {
             carryC.update(from: dCn.storage.base + index * batch * hidden, count: batch * hidden)
           }
-          perDirection[index] = runDirection(
-            w, index: index, reverse: g.isReverse(direction), regions: regions,
+          throughTime(
+            trace.weights[index], index: index, reverse: g.isReverse(direction),
+            regions: workspace.regions(direction),
             dOutput: Rows(
               base: dOutput.storage.base + dOutput.layout.offset + direction * hOut,
               timeStride: dOutput.strides[0], batchStride: dOutput.strides[1], features: hOut),
-            outputStride: width,
-            output: trace.sequences[layer + 1].storage.base + direction * hOut,
-            x: x.storage.base + x.layout.offset, features: features,
-            dX: needsDX ? dX.storage.base : nil,
+            outputStride: width, output: trace.sequences[layer + 1].storage.base + direction * hOut,
             carryH: carryH, carryC: carryC)
+        }
+        Workers.backwardLayer(directions, budget: budget, throughTime: recurse) { direction in
+          let index = layer * directions + direction
+          perDirection[index] = parameterGradients(
+            trace.weights[index], regions: workspace.regions(direction),
+            x: x.storage.base + x.layout.offset, features: features,
+            dX: needsDX ? dX.storage.base : nil)
         }
       }
       dOutput = dX
@@ -141,14 +155,15 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     return LSTMGradients(input: input, initialState: state, parameters: parameters)
   }
 
-  /// One layer-direction backwards through time; returns its parameter gradients in
-  /// `stateDict` order and adds its part of dL/dx into `dX`.
-  private func runDirection(
-    _ w: DirectionWeights<Scalar>, index: Int, reverse: Bool, regions: BackwardRegions<Scalar>,
-    dOutput: Rows<Scalar>, outputStride: Int, output: UnsafePointer<Scalar>,
-    x: UnsafePointer<Scalar>, features: Int, dX: UnsafeMutablePointer<Scalar>?,
-    carryH: UnsafeMutablePointer<Scalar>, carryC: UnsafeMutablePointer<Scalar>
-  ) -> [Tensor<Scalar>] {
+  /// One layer-direction backwards through time: dG of every step (and H(t−1), with a
+  /// projection dh and h_full) into `regions`, the state gradients carried in `carryH`,
+  /// `carryC` (dL/dh0, dL/dc0 at the end).
+  private func throughTime(
+    _ w: DirectionWeights<Scalar>, index: Int, reverse: Bool,
+    regions: BackwardWorkspace<Scalar>.Regions, dOutput: Rows<Scalar>, outputStride: Int,
+    output: UnsafePointer<Scalar>, carryH: UnsafeMutablePointer<Scalar>,
+    carryC: UnsafeMutablePointer<Scalar>
+  ) {
     let s = trace.shape
     let (steps, batch, hidden, hOut) = (s.steps, s.batch, g.hiddenSize, g.outputHiddenSize)
     let width = 4 * hidden
@@ -167,6 +182,13 @@ private struct LSTMBackward<Scalar: BLASScalar> {
       let recurrent = ReusedOperand(
         StridedMatrix(base: wHH, rows: width, columns: hOut, rowStride: hOut, columnStride: 1),
         rows: batch)
+      if trace.splitsUnits && budget >= 2, let isa = w.packedISA, let panel = recurrent.panelWidth {
+        splitThroughTime(
+          isa: isa, panel: panel, recurrent: recurrent, index: index, reverse: reverse,
+          regions: regions, dOutput: dOutput, outputStride: outputStride, output: output,
+          carryH: carryH, carryC: carryC)
+        return
+      }
       for k in 0..<steps {
         // Backwards in time for the forward direction, forwards for the reverse one.
         let t = reverse ? k : steps - 1 - k
@@ -221,6 +243,74 @@ private struct LSTMBackward<Scalar: BLASScalar> {
         }
       }
     }
+  }
+
+  /// ``throughTime(_:index:reverse:regions:dOutput:outputStride:output:carryH:carryC:)`` with
+  /// the hidden units split between two workers, where the traced forward split them
+  /// (``LSTMTrace/splitsUnits``: one direction, no lengths, no projection). Each worker writes
+  /// dG of its units of every gate; after one barrier per step, when dG(t) is whole, it
+  /// multiplies its columns of dh(t−1) = dG(t) · W_hh from its panels of the packed `W_hh`.
+  private func splitThroughTime(
+    isa: VectorISA, panel: Int, recurrent: ReusedOperand<Scalar>, index: Int, reverse: Bool,
+    regions: BackwardWorkspace<Scalar>.Regions, dOutput: Rows<Scalar>, outputStride: Int,
+    output: UnsafePointer<Scalar>, carryH: UnsafeMutablePointer<Scalar>,
+    carryC: UnsafeMutablePointer<Scalar>
+  ) {
+    let (steps, batch, hidden) = (trace.shape.steps, trace.shape.batch, g.hiddenSize)
+    let width = 4 * hidden
+    let (dG, hPrevious, dh) = (regions.gateGradients, regions.previousHidden, regions.stepHidden)
+    let gates = UnsafePointer(trace.gates[index].storage.base)
+    let cells = UnsafePointer(trace.cells[index].storage.base)
+    let h0 = UnsafePointer(trace.h0.storage.base) + index * batch * hidden
+    let c0 = UnsafePointer(trace.c0.storage.base) + index * batch * hidden
+    let barrier = StepBarrier()
+    func worker(_ units: Range<Int>) {
+      let (u0, n) = (units.lowerBound, units.count)
+      for k in 0..<steps {
+        let t = reverse ? k : steps - 1 - k
+        let neighbour = reverse ? t + 1 : t - 1
+        // The step the forward ran first reads h0 and c0.
+        let first = k == steps - 1
+        for b in 0..<batch {
+          let row = t * batch + b
+          let (incoming, carried, d) = (
+            dOutput.row(time: t, batch: b) + u0, carryH + b * hidden + u0, dh + b * hidden + u0
+          )
+          for j in 0..<n { d[j] = incoming[j] + carried[j] }
+          let source =
+            first ? h0 + b * hidden : output + neighbour * batch * outputStride + b * outputStride
+          (hPrevious + row * hidden + u0).update(from: source + u0, count: n)
+          let cellPrevious = first ? c0 + b * hidden : cells + (neighbour * batch + b) * hidden
+          LSTMGateGradient.apply(
+            isa: isa, gates: gates + row * width + u0, cell: cells + row * hidden + u0,
+            cellPrevious: cellPrevious + u0, dh: d, carryC: carryC + b * hidden + u0,
+            dG: dG + row * width + u0, fullHidden: nil, count: n, slot: hidden)
+        }
+        // dG(t) of both workers' units must be written before either multiplies it.
+        barrier.arrive()
+        barrier.wait(until: 2 * (k + 1))
+        recurrent.multiply(
+          StridedMatrix(
+            base: UnsafePointer(dG + t * batch * width), rows: batch, columns: width,
+            rowStride: width, columnStride: 1),
+          columns: units, into: carryH, rowStride: hidden)
+      }
+    }
+    let (first, second) = DirectionPass<Scalar>.hiddenSplitUnits(hidden, panel: panel)
+    BLAS.inheritingScope(1) { Workers.pair({ worker(first) }, helper: { worker(second) }) }
+  }
+
+  /// One layer-direction's products over all steps and sequences, from the dG `throughTime`
+  /// left in `regions`: its parameter gradients in `stateDict` order; its part of dL/dx added
+  /// into `dX`.
+  private func parameterGradients(
+    _ w: DirectionWeights<Scalar>, regions: BackwardWorkspace<Scalar>.Regions,
+    x: UnsafePointer<Scalar>, features: Int, dX: UnsafeMutablePointer<Scalar>?
+  ) -> [Tensor<Scalar>] {
+    let (steps, batch) = (trace.shape.steps, trace.shape.batch)
+    let (hidden, hOut) = (g.hiddenSize, g.outputHiddenSize)
+    let width = 4 * hidden
+    let (dG, hPrevious) = (regions.gateGradients, regions.previousHidden)
     // Over all steps and sequences at once: dW_ih = dGᵀ·X, dW_hh = dGᵀ·H(t−1), dX += dG·W_ih.
     let rows = steps * batch
     let gradientsT = StridedMatrix(
@@ -282,50 +372,10 @@ private struct LSTMBackward<Scalar: BLASScalar> {
   }
 }
 
-/// The backward's scratch memory: one allocation, named regions.
-private struct BackwardRegions<Scalar: BLASScalar> {
-  /// dG of every step, `[T, B, 4H]` (pre-activation gradients i, f, g, o).
-  let gateGradients: UnsafeMutablePointer<Scalar>
-  /// h(t−1) as each step read it, `[T, B, Hout]`.
-  let previousHidden: UnsafeMutablePointer<Scalar>
-  /// dh of every step, `[T, B, Hout]` (with a projection, for dW_hr).
-  let projectedGradients: UnsafeMutablePointer<Scalar>
-  /// h_full = o ⊙ tanh(c) of every step, `[T, B, H]` (with a projection).
-  let fullHidden: UnsafeMutablePointer<Scalar>
-  /// One step's dh `[B, Hout]`, dh_full `[B, H]`, and the next carry `[B, Hout]`.
-  let stepHidden: UnsafeMutablePointer<Scalar>
-  let stepFullHidden: UnsafeMutablePointer<Scalar>
-  let nextCarry: UnsafeMutablePointer<Scalar>
-  private let base: UnsafeMutablePointer<Scalar>
-
-  init(steps: Int, batch: Int, hidden: Int, hOut: Int, projected: Bool) {
-    let rows = steps * batch
-    let sizes = [
-      rows * 4 * hidden, rows * hOut, projected ? rows * hOut : 0, projected ? rows * hidden : 0,
-      batch * hOut, batch * hidden, batch * hOut,
-    ]
-    // Every region is written before it is read (padded rows are zeroed per direction).
-    base = .allocate(capacity: Swift.max(1, sizes.reduce(0, +)))
-    var cursor = base
-    func take(_ n: Int) -> UnsafeMutablePointer<Scalar> {
-      defer { cursor += n }
-      return cursor
-    }
-    gateGradients = take(sizes[0])
-    previousHidden = take(sizes[1])
-    projectedGradients = take(sizes[2])
-    fullHidden = take(sizes[3])
-    stepHidden = take(sizes[4])
-    stepFullHidden = take(sizes[5])
-    nextCarry = take(sizes[6])
-  }
-
-  func deallocate() { base.deallocate() }
-}
-
 /// The LSTM cell's backward for one row, fused: from dh (of h_full) and the carried dc, the
 /// pre-activation gradients of i, f, g, o into `dG`, the new carried dc, and h_full when asked.
-/// The vector kernel of `isa` (Float) when given, else the Swift loop.
+/// `count` units whose gate slots (in `gates` and `dG`) are `slot` apart: `count` for a whole
+/// row, H for a worker's share. The vector kernel of `isa` when given, else the Swift loop.
 enum LSTMGateGradient {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
@@ -333,23 +383,25 @@ enum LSTMGateGradient {
     isa: VectorISA?, gates: UnsafePointer<Scalar>, cell: UnsafePointer<Scalar>,
     cellPrevious: UnsafePointer<Scalar>,
     dh: UnsafePointer<Scalar>, carryC: UnsafeMutablePointer<Scalar>,
-    dG: UnsafeMutablePointer<Scalar>, fullHidden: UnsafeMutablePointer<Scalar>?, count: Int
+    dG: UnsafeMutablePointer<Scalar>, fullHidden: UnsafeMutablePointer<Scalar>?, count: Int,
+    slot: Int? = nil
   ) {
+    let slot = slot ?? count
     if let isa {
       FusedStep.lstmGateGradient(
         isa: isa, gates: gates, cell: cell, cellPrevious: cellPrevious, dh: dh, carryC: carryC,
-        dG: dG, fullHidden: fullHidden, count: count)
+        dG: dG, fullHidden: fullHidden, count: count, slot: slot)
       return
     }
     for j in 0..<count {
-      let (i, f) = (gates[j], gates[count + j])
-      let (g, o) = (gates[2 * count + j], gates[3 * count + j])
+      let (i, f) = (gates[j], gates[slot + j])
+      let (g, o) = (gates[2 * slot + j], gates[3 * slot + j])
       let tanhC = Activations.tanh(cell[j])
       let dc = carryC[j] + dh[j] * o * (1 - tanhC * tanhC)
       dG[j] = dc * g * i * (1 - i)
-      dG[count + j] = dc * cellPrevious[j] * f * (1 - f)
-      dG[2 * count + j] = dc * i * (1 - g * g)
-      dG[3 * count + j] = dh[j] * tanhC * o * (1 - o)
+      dG[slot + j] = dc * cellPrevious[j] * f * (1 - f)
+      dG[2 * slot + j] = dc * i * (1 - g * g)
+      dG[3 * slot + j] = dh[j] * tanhC * o * (1 - o)
       carryC[j] = dc * f
       fullHidden?[j] = o * tanhC
     }

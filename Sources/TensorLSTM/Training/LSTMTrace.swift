@@ -30,6 +30,9 @@ public struct LSTMTrace<Scalar: BLASScalar>: Sendable {
   let gates: [Tensor<Scalar>]
   /// Per layer-direction, `[T, B, H]`: c after every valid step.
   let cells: [Tensor<Scalar>]
+  /// Whether the forward split each step's hidden units between two workers
+  /// (``RecurrentCore/trainingSplitsUnits(_:input:hasLengths:)``); the backward does too.
+  let splitsUnits: Bool
 
   /// Bytes the trace holds (its tensors, the result excluded).
   public var byteCount: Int {
@@ -56,18 +59,22 @@ extension LSTM {
   ///     let trace = try lstm.forwardWithTrace(x, initialState: state, lengths: lengths)
   ///     let g = try lstm.backward(trace, outputGradient: dY)
   ///
-  /// Same arguments, shapes and errors as ``callAsFunction(_:initialState:lengths:)``. Runs on
-  /// the BLAS path step by step (one input GEMM per layer-direction over all steps, one
-  /// recurrent GEMM per step, the Swift gate pass that stores the activated gates); allocates
-  /// the trace once, nothing per step.
+  /// Same arguments, shapes and errors as ``callAsFunction(_:initialState:lengths:)``. One
+  /// input GEMM per layer-direction over all steps, then per step the fused trace step where
+  /// the forward's runs (no `lengths`, within its row limit), else one recurrent GEMM and the
+  /// gate pass that stores the activated gates. A bidirectional layer's directions run at once
+  /// when ``threads`` allows 2. Allocates the trace once, nothing per step.
   public func forwardWithTrace(
     _ input: Tensor<Scalar>, initialState: LSTMState<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> LSTMTrace<Scalar> {
     _core.requireTrainable("forwardWithTrace")
     let s = try ForwardShape(self, input: input, initialState: initialState, lengths: lengths)
     if dropsOut { throw droppedTraceError }
-    return TraceForward(lstm: self, shape: s, lengths: lengths).run(
-      input, initialState: initialState)
+    let splitsUnits = _core.trainingSplitsUnits(s, input: input, hasLengths: lengths != nil)
+    return Workers.withTrainingKernels(kernels) {
+      TraceForward(lstm: self, shape: s, lengths: lengths, splitsUnits: splitsUnits).run(
+        input, initialState: initialState)
+    }
   }
 }
 
@@ -76,6 +83,8 @@ private struct TraceForward<Scalar: BLASScalar> {
   let lstm: LSTM<Scalar>
   let shape: ForwardShape
   let lengths: [Int]?
+  /// Whether each direction's fused steps split the hidden units between two workers.
+  let splitsUnits: Bool
 
   var g: RecurrentGeometry { lstm.geometry }
 
@@ -97,7 +106,7 @@ private struct TraceForward<Scalar: BLASScalar> {
     var cells: [Tensor<Scalar>] = []
     // The two directions of a layer are independent: with a budget of 2 threads they run at
     // once, each on one thread (its GEMMs too), with scratch of its own.
-    let concurrent = directions == 2 && Swift.min(lstm.threads ?? BLAS.threadCount, BLAS.cores) >= 2
+    let budget = Workers.trainingBudget(lstm.threads)
     let hPrevious = UnsafeMutablePointer<Scalar>.allocate(capacity: directions * batch * hOut)
     let hFull = UnsafeMutablePointer<Scalar>.allocate(capacity: directions * batch * hidden)
     defer {
@@ -130,11 +139,7 @@ private struct TraceForward<Scalar: BLASScalar> {
             hFull: hFull + direction * batch * hidden)
         }
       }
-      if concurrent {
-        BLAS.withThreads(1) { Workers.forEach(2, run) }
-      } else {
-        for direction in 0..<directions { run(direction) }
-      }
+      Workers.forEachDirection(directions, budget: budget, run)
       gates += gateTraces
       cells += cellTraces
       sequences.append(output)
@@ -143,7 +148,7 @@ private struct TraceForward<Scalar: BLASScalar> {
     return LSTMTrace(
       output: result, weights: lstm._core.weights, geometry: g, batchFirst: lstm.batchFirst,
       shape: shape, lengths: lengths, hadInitialState: initialState != nil, h0: h0, c0: c0,
-      sequences: sequences, gates: gates, cells: cells)
+      sequences: sequences, gates: gates, cells: cells, splitsUnits: splitsUnits)
   }
 
   func length(_ b: Int) -> Int { lengths?[b] ?? shape.steps }
@@ -165,6 +170,14 @@ private struct TraceForward<Scalar: BLASScalar> {
         lengths == nil && batch <= FusedStep.maximumBatch(w.packedISA)
         ? w.packedISA.flatMap { isa in w.packedRecurrent.map { (isa, $0) } } : nil
       // Otherwise the per-step product reads W_hh packed once (or the BLAS, where it wins).
+      if let fused, splitsUnits {
+        fused.packed.withBase { packed in
+          splitSteps(
+            isa: fused.isa, packed: packed, reverse: reverse, output: output,
+            outputStride: outputStride, gates: gates, cells: cells, h0: h0, c0: c0)
+        }
+        return
+      }
       let recurrentProduct =
         fused == nil
         ? ReusedOperand(
@@ -214,6 +227,51 @@ private struct TraceForward<Scalar: BLASScalar> {
         }
       }
     }
+  }
+
+  /// The fused trace steps of one direction with the hidden units split between two workers,
+  /// as the forward's ``ForwardPlan/Split/hiddenUnits`` does: each worker steps its units of
+  /// every gate, of c and of h, reading its panels of the packed `W_hh`; one barrier per step
+  /// makes h(t−1) whole before either reads it. No lengths, no projection.
+  private func splitSteps(
+    isa: VectorISA, packed: UnsafePointer<Scalar>, reverse: Bool,
+    output: UnsafeMutablePointer<Scalar>, outputStride: Int, gates: UnsafeMutablePointer<Scalar>,
+    cells: UnsafeMutablePointer<Scalar>, h0: UnsafePointer<Scalar>, c0: UnsafePointer<Scalar>
+  ) {
+    let (steps, batch, hidden) = (shape.steps, shape.batch, g.hiddenSize)
+    let width = 4 * hidden
+    let barrier = StepBarrier()
+    func worker(_ units: Range<Int>) {
+      let (u0, n) = (units.lowerBound, units.count)
+      let panels = FusedStep.panels(packed, cell: .lstm, first: u0, k: hidden, isa: isa)
+      for k in 0..<steps {
+        let t = reverse ? steps - 1 - k : k
+        let neighbour = reverse ? t + 1 : t - 1
+        let cell = cells + t * batch * hidden + u0
+        // c(t−1) of these units, updated in place by the step.
+        let previous: UnsafePointer<Scalar> =
+          k == 0 ? c0 + u0 : UnsafePointer(cells + neighbour * batch * hidden + u0)
+        for b in 0..<batch {
+          (cell + b * hidden).update(from: previous + b * hidden, count: n)
+        }
+        // Both halves of h(t−1) must be written before either worker reads it.
+        barrier.wait(until: 2 * k)
+        let (hPrevious, hPreviousStride) =
+          k == 0
+          ? (h0, hidden) : (UnsafePointer(output + neighbour * batch * outputStride), outputStride)
+        FusedStep.step(
+          cell: .lstm, isa: isa, packed: panels, units: n, k: hidden, hPrevious: hPrevious,
+          hPreviousStride: hPreviousStride, hOld: hPrevious + u0,
+          gates: gates + t * batch * width + u0, gateStride: width, gateBlock: hidden, cell: cell,
+          cellStride: hidden, hidden: output + t * batch * outputStride + u0,
+          hiddenStride: outputStride, batch: batch, trace: true)
+        barrier.arrive()
+      }
+      barrier.wait(until: 2 * steps)
+    }
+    let (first, second) = DirectionPass<Scalar>.hiddenSplitUnits(
+      hidden, panel: 2 * isa.width(of: Scalar.self))
+    Workers.pair({ worker(first) }, helper: { worker(second) })
   }
 
   /// One step on the GEMM path: h(t−1) gathered per sequence (h0 where its direction starts),

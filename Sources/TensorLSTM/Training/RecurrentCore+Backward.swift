@@ -12,7 +12,9 @@ extension RecurrentCore {
     if let hiddenGradient {
       try TrainingError.check("hiddenGradient", hiddenGradient, is: trace.output.hidden.shape)
     }
-    return runBackward(trace, outputGradient: outputGradient, hiddenGradient: hiddenGradient)
+    return Workers.withTrainingKernels(kernels) {
+      runBackward(trace, outputGradient: outputGradient, hiddenGradient: hiddenGradient)
+    }
   }
 
   @_specialize(where Scalar == Float)
@@ -32,32 +34,40 @@ extension RecurrentCore {
     let resetAfter = g.cell == .gru(resetAfter: true)
     let relu = g.cell == .rnn(.relu)
     let length = { (b: Int) in trace.length(b) }
+    let budget = Workers.trainingBudget(threads)
     // Read through its strides, time-major, as the LSTM's backward does; padded positions are
     // never read (and padded rows of dG stay zero, so the dX below them is zero too).
     var dOutput = s.timeMajor(outputGradient, batchFirst: trace.batchFirst)
     if dOutput.strides[2] != 1 && outputWidth > 1 { dOutput = dOutput.copied() }
     let dHn = hiddenGradient?.reshaped([rows, batch, hidden]).copied()
     let dH0 = Tensor<Scalar>.zeros(shape: [rows, batch, hidden])
-    // Scratch for one layer-direction: dG of the input side and of the recurrent side
-    // [T, B, G·H], h(t−1) [T, B, H], one step's dh, d(r ⊙ h) and next carry [B, H].
+    // Scratch: dG of the input side and of the recurrent side [T, B, G·H], h(t−1) [T, B, H],
+    // one step's dh, d(r ⊙ h) and next carry [B, H]; a set per direction that runs at once.
     let n = steps * batch
-    let base = UnsafeMutablePointer<Scalar>.allocate(
-      capacity: 2 * n * width + n * hidden + 3 * batch * hidden)
-    defer { base.deallocate() }
-    let (dGin, dGh) = (base, base + n * width)
-    let hPrevious = base + 2 * n * width
-    let dh = hPrevious + n * hidden
-    let dResetHidden = dh + batch * hidden
-    let nextCarry = dResetHidden + batch * hidden
+    let workspace = BackwardWorkspace<Scalar>(
+      geometry: g, steps: steps, batch: batch,
+      sets: Workers.runsDirectionsAtOnce(directions, budget: budget) ? directions : 1)
+    defer { workspace.deallocate() }
     var perDirection = [[Tensor<Scalar>]](repeating: [], count: rows)
     for layer in (0..<layers).reversed() {
       let x = trace.sequences[layer]
       let features = x.shape[2]
       let dX = Tensor<Scalar>.zeros(shape: [steps, batch, features])
-      for direction in 0..<directions {
+      // The reset-before GRU's r ⊙ h(t−1) of a direction, `[T, B, H]` (dW_hn's operand).
+      func resetHidden(_ index: Int) -> UnsafePointer<Scalar>? {
+        isGRU && !resetAfter ? UnsafePointer(trace.extras[index].storage.base) : nil
+      }
+      // Each direction's time loop: dG_in, dG_h and H(t−1) into its regions.
+      func recurse(_ direction: Int) {
         let index = layer * directions + direction
         let reverse = g.isReverse(direction)
         let w = trace.weights[index]
+        let regions = workspace.regions(direction)
+        let (dGin, dGh) = (regions.gateGradients, regions.recurrentGateGradients)
+        let hPrevious = regions.previousHidden
+        let (dh, dResetHidden, nextCarry) = (
+          regions.stepHidden, regions.stepResetHidden, regions.nextCarry
+        )
         let output = UnsafePointer(trace.sequences[layer + 1].storage.base) + direction * hidden
         let gates = UnsafePointer(trace.gates[index].storage.base)
         // The fused GRU trace keeps its rows as the engine lays them out, `[r | z | n | a_n]`
@@ -74,7 +84,7 @@ extension RecurrentCore {
         }
         dGin.update(repeating: 0, count: n * width)
         dGh.update(repeating: 0, count: n * width)
-        withExtendedLifetime((dOutput, dX, dHn, dH0, trace)) {
+        do {
           let incoming = Rows(
             base: dOutput.storage.base + dOutput.layout.offset + direction * hidden,
             timeStride: dOutput.strides[0], batchStride: dOutput.strides[1], features: hidden)
@@ -170,9 +180,16 @@ extension RecurrentCore {
               }
             }
           }
+        }
+      }
+      withExtendedLifetime((dOutput, dX, dHn, dH0, trace)) {
+        Workers.backwardLayer(directions, budget: budget, throughTime: recurse) { direction in
+          let index = layer * directions + direction
+          let regions = workspace.regions(direction)
           perDirection[index] = parameterGradients(
-            w, x: x, features: features, dGin: dGin, dGh: dGh, hPrevious: hPrevious,
-            resetHidden: isGRU && !resetAfter ? extra : nil, dX: dX.storage.base)
+            trace.weights[index], x: x, features: features, dGin: regions.gateGradients,
+            dGh: regions.recurrentGateGradients, hPrevious: regions.previousHidden,
+            resetHidden: resetHidden(index), dX: dX.storage.base)
         }
       }
       dOutput = dX
@@ -255,8 +272,10 @@ extension RecurrentCore {
 
 extension GRU {
   /// Runs the forward and keeps what the backward needs (``RecurrentTrace``); same arguments,
-  /// shapes and errors as a call. The GEMM path with Swift cell passes (no fused trace step
-  /// for the GRU yet); allocates the trace once, nothing per step.
+  /// shapes and errors as a call. The reset-after GRU without `lengths` runs the fused trace
+  /// step (the plain forward's arithmetic), the others the GEMM path with Swift cell passes;
+  /// a bidirectional layer's directions run at once when ``threads`` allows 2. Allocates the
+  /// trace once, nothing per step.
   public func forwardWithTrace(
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>? = nil, lengths: [Int]? = nil
   ) throws -> RecurrentTrace<Scalar> {

@@ -70,12 +70,14 @@ extension RecurrentCore {
     var extras: [Tensor<Scalar>] = []
     let isGRU = g.gateCount == 3
     let resetAfter = g.cell == .gru(resetAfter: true)
-    // Scratch: h(t−1) per sequence, the recurrent products of one step.
-    let hPrevious = UnsafeMutablePointer<Scalar>.allocate(capacity: batch * hidden)
-    let recurrent = UnsafeMutablePointer<Scalar>.allocate(capacity: batch * width)
+    // Scratch per direction (a bidirectional layer's two run at once when the budget allows):
+    // h(t−1) per sequence, the recurrent products of one step.
+    let budget = Workers.trainingBudget(threads)
+    let hPreviousAll = UnsafeMutablePointer<Scalar>.allocate(capacity: directions * batch * hidden)
+    let recurrentAll = UnsafeMutablePointer<Scalar>.allocate(capacity: directions * batch * width)
     defer {
-      hPrevious.deallocate()
-      recurrent.deallocate()
+      hPreviousAll.deallocate()
+      recurrentAll.deallocate()
     }
     for layer in 0..<layers {
       let x = sequences[layer]
@@ -106,24 +108,35 @@ extension RecurrentCore {
       let features = x.shape[2]
       let output = Tensor<Scalar>.zeros(shape: [steps, batch, directions * hidden])
       let outputStride = directions * hidden
-      for direction in 0..<directions {
+      // The fused trace step where it runs (rows [T, B, 4H] as the engine lays them out), else
+      // the gate trace [T, B, G·H] and a_n or r ⊙ h [T, B, H]; made before the directions run.
+      let fusedKernels = (0..<directions).map { direction in
+        let w = weights[layer * directions + direction]
+        return resetAfter && lengths == nil && batch <= FusedStep.maximumBatch(w.packedISA)
+          ? w.packedISA.flatMap { isa in w.packedRecurrent.map { (isa: isa, packed: $0) } } : nil
+      }
+      let layerGates = fusedKernels.map {
+        Tensor<Scalar>.zeros(shape: [steps, batch, $0 == nil ? width : 4 * hidden])
+      }
+      let layerExtras = fusedKernels.map {
+        Tensor<Scalar>.zeros(shape: $0 == nil ? [steps, batch, hidden] : [0])
+      }
+      Workers.forEachDirection(directions, budget: budget) { direction in
         let index = layer * directions + direction
         let reverse = g.isReverse(direction)
         let w = weights[index]
-        if resetAfter && lengths == nil && batch <= FusedStep.maximumBatch(w.packedISA),
-          let isa = w.packedISA, let packed = w.packedRecurrent
-        {
-          gates.append(
-            fusedGRUTrace(
-              x, w, isa: isa, packed: packed, reverse: reverse,
-              h0: UnsafePointer(h0.storage.base) + index * batch * hidden,
-              output: output.storage.base + direction * hidden, outputStride: outputStride))
-          extras.append(.zeros(shape: [0]))
-          continue
+        let hPrevious = hPreviousAll + direction * batch * hidden
+        let recurrent = recurrentAll + direction * batch * width
+        let (gateTrace, extra) = (layerGates[direction], layerExtras[direction])
+        if let fused = fusedKernels[direction] {
+          fusedGRUTrace(
+            x, w, isa: fused.isa, packed: fused.packed, reverse: reverse,
+            h0: UnsafePointer(h0.storage.base) + index * batch * hidden,
+            output: output.storage.base + direction * hidden, outputStride: outputStride,
+            into: gateTrace)
+          return
         }
         // Input projections of all steps (+ b_ih) into the gate trace, [T, B, G·H].
-        let gateTrace = Tensor<Scalar>.zeros(shape: [steps, batch, width])
-        let extra = Tensor<Scalar>.zeros(shape: [steps, batch, hidden])
         let biasIH = bias ? w.parameters[2] : Tensor.zeros(shape: [width])
         let biasHH = bias ? w.parameters[3] : Tensor.zeros(shape: [width])
         withExtendedLifetime((x, output, gateTrace, extra, h0, biasIH, biasHH)) {
@@ -204,9 +217,9 @@ extension RecurrentCore {
             }
           }
         }
-        gates.append(gateTrace)
-        extras.append(extra)
       }
+      gates += layerGates
+      extras += layerExtras
       sequences.append(output)
     }
     let final = traceResult(
@@ -221,20 +234,19 @@ extension RecurrentCore {
 }
 
 extension RecurrentCore {
-  /// The reset-after GRU's traced forward of one layer-direction on the fused step: the gate
-  /// rows `[T, B, 4H]` laid out as the engine's (``RecurrentCell``: `[r | z | n_h | n_x]`,
+  /// The reset-after GRU's traced forward of one layer-direction on the fused step, into
+  /// `rows` `[T, B, 4H]`: the gate rows laid out as the engine's (``RecurrentCell``: `[r | z | n_h | n_x]`,
   /// the row bias and the input projection preloaded), which the trace step leaves holding r,
   /// z, n and W_hn·h + b_hn for the backward; h goes to `output` (stride `outputStride`).
   /// The same arithmetic as the plain forward's fused step, so the outputs are the same.
   func fusedGRUTrace(
     _ x: Tensor<Scalar>, _ w: DirectionWeights<Scalar>, isa: VectorISA, packed: Tensor<Scalar>,
     reverse: Bool, h0: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
-    outputStride: Int
-  ) -> Tensor<Scalar> {
+    outputStride: Int, into rows: Tensor<Scalar>
+  ) {
     let (steps, batch, features) = (x.shape[0], x.shape[1], x.shape[2])
     let hidden = geometry.hiddenSize
     let rowWidth = 4 * hidden
-    let rows = Tensor<Scalar>.zeros(shape: [steps, batch, rowWidth])
     withExtendedLifetime((x, rows)) {
       let base = rows.storage.base
       w.projectAll(
@@ -259,7 +271,6 @@ extension RecurrentCore {
         }
       }
     }
-    return rows
   }
 }
 
