@@ -108,7 +108,16 @@ extension ThreadTests {
       #expect(try split(1, 40, 24, 48) == ForwardPlan.Split.none, "a step too short for a barrier")
       #expect(try split(1, 1, 64, 256) == ForwardPlan.Split.none, "one step per call")
       #expect(try split(8, 2, 24, 48) == ForwardPlan.Split.none, "a call too short")
-      #expect(try split(1, 40, 96, 96) == .hiddenUnits)
+      // One sequence: the hidden split from the per-step work this machine's calibration
+      // measured (the constant where it has none).
+      let calibration = SplitCalibration.current
+      let threshold = calibration?.hiddenSplitMinimumWork ?? 32_000
+      for hidden in [96, 160, 256, 384] {
+        let work = 4 * hidden * hidden
+        #expect(
+          try split(1, 40, 96, hidden) == (work >= threshold ? .hiddenUnits : .none),
+          "B 1, H \(hidden): \(work) multiply-adds per step, threshold \(threshold)")
+      }
       #expect(try split(12, 40, 24, 48) == .batchSlices)
       #expect(try split(32, 10, 128, 64) == .batchSlices, "the article")
       #expect(try split(1, 40, 384, 384) == .hiddenUnits)
@@ -116,6 +125,27 @@ extension ThreadTests {
       #expect(try split(96, 40, 128, 768) == .hiddenUnits, "W_hh beyond L2: split its columns")
       #expect(try split(48, 40, 96, 96) == .batchSlices, "W_hh in L2: slice the batch")
       #expect(try split(48, 40, 96, 96, threads: 1) == ForwardPlan.Split.none)
+    }
+
+    @Test("the split calibration measures this machine and the plan names it")
+    func splitCalibration() throws {
+      guard let calibration = SplitCalibration.current else {
+        #expect(BLAS.cores < 2 || !RecurrentKernels.supported.contains(.avx2))
+        return
+      }
+      #expect(calibration.barrierSeconds > 0 && calibration.barrierSeconds < 1e-3)
+      #expect(calibration.stepSeconds > 0 && calibration.stepWork == 4 * 128 * 128)
+      // 4× the barrier at the probe's rate, never below the smallest H the split takes.
+      let expected = Int(
+        (4 * calibration.barrierSeconds * Double(calibration.stepWork) / calibration.stepSeconds)
+          .rounded())
+      #expect(calibration.hiddenSplitMinimumWork == max(64, expected))
+      #expect(
+        SplitCalibration.current?.barrierSeconds == calibration.barrierSeconds, "measured once")
+      var model = LSTM<Float>(inputSize: 8, hiddenSize: 256)
+      model.threads = 2
+      let reasons = try model.plan(for: .zeros(shape: [40, 1, 8])).reasons.joined(separator: "\n")
+      #expect(reasons.contains("(SplitCalibration)"), "\(reasons)")
     }
 
     @Test(

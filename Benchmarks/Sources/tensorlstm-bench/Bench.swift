@@ -90,6 +90,9 @@ struct Bench: ParsableCommand {
         print("GEMMCalibration: no vector instruction set on this CPU; sgemm runs every GEMM")
       }
       for calibration in calibrations { print(calibration) }
+      print(
+        SplitCalibration.current.map(String.init(describing:))
+          ?? "SplitCalibration: one core or no vector kernels; the plan never splits by units")
       return
     }
     if let precision {

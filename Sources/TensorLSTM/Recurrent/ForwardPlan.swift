@@ -135,6 +135,10 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     var requestedThreads: Int
     /// Bytes per scalar: 8 for Double, whose projection has its own calibration.
     var scalarSize: Int
+    /// The per-step work from which the hidden split pays, and whether it was measured on
+    /// this machine (``SplitCalibration``) rather than the constant.
+    var hiddenSplitMinimumWork: Int
+    var splitCalibrated: Bool
   }
 
   /// Sequences smaller than this per worker are not worth a thread.
@@ -149,7 +153,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   /// (tensorlstm-bench --chunk 1, Zen 4).
   static let hiddenSplitMinimumSteps = 16
   /// Recurrent multiply-adds per step (B·G·H·Hout) below which a step is too short to pay for
-  /// its barrier. With spinning helpers, 2 threads vs 1, Zen 4: B 1, H 48 (9 K) 0.022 vs
+  /// its barrier, where ``SplitCalibration`` has not measured this machine (no vector kernels,
+  /// or the split is forced). With spinning helpers, 2 threads vs 1, Zen 4: B 1, H 48 (9 K) 0.022 vs
   /// 0.022 ms; B 1, H 96 (37 K) 0.072 vs 0.10; B 2, H 96 (74 K) 0.098 vs 0.12; B 1, H 256,
   /// T 1000 (262 K) 6.5–7.7 vs 13.9–14.8. (B 1, H 200, T 40 lost: 0.44–0.54 vs 0.31–0.37.)
   static let hiddenSplitMinimumWork = 32_000
@@ -202,8 +207,11 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
       && g.cell.hasFusedStep  // the reset-before GRU's n needs all of r ⊙ h: a second barrier
     let slicesPossible = Swift.max(1, Swift.min(threads, batch / Self.minimumRowsPerWorker))
     let callWork = steps * batch * g.gateWidth * (g.inputSize + g.outputHiddenSize)
-    let unitsPay =
-      steps >= Self.hiddenSplitMinimumSteps && recurrentWork >= Self.hiddenSplitMinimumWork
+    // Measured on this machine when the choice is the plan's own (a forced split needs none).
+    let calibration =
+      forcedSplit == nil && unitsPossible && fusedKernels ? SplitCalibration.current : nil
+    let splitMinimumWork = calibration?.hiddenSplitMinimumWork ?? Self.hiddenSplitMinimumWork
+    let unitsPay = steps >= Self.hiddenSplitMinimumSteps && recurrentWork >= splitMinimumWork
     let slices = callWork < Self.batchSplitMinimumWork ? 1 : slicesPossible
     let chosen: Split
     switch forcedSplit {
@@ -272,7 +280,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
       inputCopy: inputCopy, recurrentWork: recurrentWork, recurrentBytes: recurrentBytes,
       hasLengths: hasLengths, precision: precision, int8Kernel: int8Kernel?.description,
       hiddenSize: g.hiddenSize, fusedLimit: fusedLimit, requestedThreads: requestedThreads,
-      scalarSize: scalarSize)
+      scalarSize: scalarSize, hiddenSplitMinimumWork: splitMinimumWork,
+      splitCalibrated: calibration != nil)
   }
 
   /// Why: one line per decision.
@@ -287,10 +296,12 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     if let (axis, stride) = facts.inputCopy {
       reasons.append("input: copied once (its \(axis) axis has stride \(stride))")
     }
+    let splitThreshold =
+      "\(facts.hiddenSplitMinimumWork)\(facts.splitCalibrated ? " (SplitCalibration)" : "")"
     switch split {
     case .hiddenUnits:
       reasons.append(
-        "split: hidden units (gate columns) across 2 workers, one barrier per step: each streams its part of W_hh (H \(facts.hiddenSize) ≥ \(Self.hiddenSplitMinimum), T ≥ \(Self.hiddenSplitMinimumSteps), W_hh \(facts.recurrentBytes >> 10) KiB)"
+        "split: hidden units (gate columns) across 2 workers, one barrier per step: each streams its part of W_hh (H \(facts.hiddenSize) ≥ \(Self.hiddenSplitMinimum), T ≥ \(Self.hiddenSplitMinimumSteps), W_hh \(facts.recurrentBytes >> 10) KiB, B·G·H·Hout = \(facts.recurrentWork) ≥ \(splitThreshold))"
       )
     case .batchSlices:
       reasons.append(
@@ -300,7 +311,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
       reasons.append("split: none (1 thread)")
     case .none:
       reasons.append(
-        "split: none (too little work per call or per step for a second worker: B·G·H·Hout = \(facts.recurrentWork), or lengths, a projection, H < \(Self.hiddenSplitMinimum), T < \(Self.hiddenSplitMinimumSteps))"
+        "split: none (too little work per call or per step for a second worker: B·G·H·Hout = \(facts.recurrentWork) < \(splitThreshold), or lengths, a projection, H < \(Self.hiddenSplitMinimum), T < \(Self.hiddenSplitMinimumSteps))"
       )
     }
     reasons.append(
