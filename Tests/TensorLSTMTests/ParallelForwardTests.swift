@@ -111,7 +111,7 @@ extension ThreadTests {
       // One sequence: the hidden split from the per-step work this machine's calibration
       // measured (the constant where it has none).
       let calibration = SplitCalibration.current
-      let threshold = calibration?.hiddenSplitMinimumWork ?? 32_000
+      let threshold = calibration?.minimumWork(steps: 40) ?? 32_000
       for hidden in [96, 160, 256, 384] {
         let work = 4 * hidden * hidden
         #expect(
@@ -135,11 +135,20 @@ extension ThreadTests {
       }
       #expect(calibration.barrierSeconds > 0 && calibration.barrierSeconds < 1e-3)
       #expect(calibration.stepSeconds > 0 && calibration.stepWork == 4 * 128 * 128)
-      // 4× the barrier at the probe's rate, never below the smallest H the split takes.
-      let expected = Int(
-        (4 * calibration.barrierSeconds * Double(calibration.stepWork) / calibration.stepSeconds)
-          .rounded())
-      #expect(calibration.hiddenSplitMinimumWork == max(64, expected))
+      #expect(calibration.startSeconds > 0 && calibration.startSeconds < 0.1)
+      // 3 barriers and two helper starts spread over T, at the probe's rate: a long call
+      // splits from less work per step than a short one.
+      for steps in [40, 1000] {
+        let seconds = 3 * calibration.barrierSeconds + 2 * calibration.startSeconds / Double(steps)
+        let expected = min(
+          max(
+            64, Int((seconds * Double(calibration.stepWork) / calibration.stepSeconds).rounded())),
+          SplitCalibration.maximumThreshold)
+        #expect(calibration.minimumWork(steps: steps) == expected)
+        #expect(calibration.pays(work: expected + 1, steps: steps))
+        #expect(!calibration.pays(work: expected - 1, steps: steps) || expected <= 64)
+      }
+      #expect(calibration.minimumWork(steps: 1000) <= calibration.minimumWork(steps: 40))
       #expect(
         SplitCalibration.current?.barrierSeconds == calibration.barrierSeconds, "measured once")
       var model = LSTM<Float>(inputSize: 8, hiddenSize: 256)

@@ -210,7 +210,8 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     // Measured on this machine when the choice is the plan's own (a forced split needs none).
     let calibration =
       forcedSplit == nil && unitsPossible && fusedKernels ? SplitCalibration.current : nil
-    let splitMinimumWork = calibration?.hiddenSplitMinimumWork ?? Self.hiddenSplitMinimumWork
+    let splitMinimumWork =
+      calibration?.minimumWork(steps: steps) ?? Self.hiddenSplitMinimumWork
     let unitsPay = steps >= Self.hiddenSplitMinimumSteps && recurrentWork >= splitMinimumWork
     let slices = callWork < Self.batchSplitMinimumWork ? 1 : slicesPossible
     let chosen: Split
