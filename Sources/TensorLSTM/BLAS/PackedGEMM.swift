@@ -258,11 +258,11 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
               base: w, rows: shape.k, columns: shape.n, rowStride: 1, columnStride: shape.k)
             return BLAS.withThreads(1) {
               // Packing B is timed too: BLAS.gemm's calls pay it every time.
-              let packedTime = best {
+              let packedTime = bestSeconds {
                 PackedGEMM.multiply(
                   left, packing: right, into: c, rowStride: shape.n, accumulate: false, isa: isa)
               }
-              let systemTime = best {
+              let systemTime = bestSeconds {
                 BLAS.withGEMMKernels(.portable) {
                   BLAS.gemm(left, right, into: c, rowStride: shape.n)
                 }
@@ -280,16 +280,6 @@ public struct GEMMCalibration: Sendable, CustomStringConvertible {
   }
 
   /// The best of three timed runs after one warm-up, in seconds.
-  private static func best(_ body: () -> Void) -> Double {
-    body()
-    var best = Double.infinity
-    for _ in 0..<3 {
-      let start = DispatchTime.now().uptimeNanoseconds
-      body()
-      best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-    }
-    return best
-  }
 
   /// The BLAS routine the packed GEMM was measured against: "sgemm" or "dgemm".
   var systemName: String { scalarType == "Double" ? "dgemm" : "sgemm" }
@@ -408,4 +398,17 @@ struct ReusedOperand<Scalar: BLASScalar> {
       BLAS.gemm(a, matrix, into: c, rowStride: ldc, beta: beta)
     }
   }
+}
+
+/// The best of three timed runs of `body` after one untimed, in seconds: what the calibrations
+/// (``GEMMCalibration``, ``SplitCalibration``) measure.
+func bestSeconds(_ body: () -> Void) -> Double {
+  body()
+  var best = Double.infinity
+  for _ in 0..<3 {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+  }
+  return best
 }

@@ -77,7 +77,7 @@ public struct SplitCalibration: Sendable, CustomStringConvertible {
     // The barrier: both workers arrive and wait, step after step, as the split's workers do.
     let rounds = 1000
     let barrier =
-      best {
+      bestSeconds {
         let barrier = StepBarrier()
         let worker = {
           for k in 0..<rounds {
@@ -106,7 +106,7 @@ public struct SplitCalibration: Sendable, CustomStringConvertible {
     let (h, gates) = (buffers, buffers + hidden)
     let (cell, output) = (buffers + 5 * hidden, buffers + 6 * hidden)
     let step = packed.withBase { packed in
-      best {
+      bestSeconds {
         for _ in 0..<steps {
           FusedStep.step(
             cell: .lstm, isa: isa, packed: packed, units: hidden, k: hidden, hPrevious: h,
@@ -119,17 +119,5 @@ public struct SplitCalibration: Sendable, CustomStringConvertible {
     return SplitCalibration(
       instructionSet: isa.description, barrierSeconds: barrier, startSeconds: start,
       stepSeconds: step, stepWork: 4 * hidden * hidden)
-  }
-
-  /// The best of three timed runs after one untimed, in seconds.
-  private static func best(_ body: () -> Void) -> Double {
-    body()
-    var best = Double.infinity
-    for _ in 0..<3 {
-      let start = DispatchTime.now().uptimeNanoseconds
-      body()
-      best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-    }
-    return best
   }
 }
