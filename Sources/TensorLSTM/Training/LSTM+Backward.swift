@@ -112,7 +112,7 @@ private struct LSTMBackward<Scalar: BLASScalar> {
       let needsDX = layer > 0 || inputGradient
       let dX = Tensor<Scalar>.zeros(shape: needsDX ? [steps, batch, features] : [0])
       withExtendedLifetime((dOutput, dX, dH0, dC0, dHn, dCn, x)) {
-        func recurse(_ direction: Int) {
+        func timeLoop(_ direction: Int) {
           let index = layer * directions + direction
           let carryH = dH0.storage.base + index * batch * hOut
           let carryC = dC0.storage.base + index * batch * hidden
@@ -131,7 +131,7 @@ private struct LSTMBackward<Scalar: BLASScalar> {
             outputStride: width, output: trace.sequences[layer + 1].storage.base + direction * hOut,
             carryH: carryH, carryC: carryC)
         }
-        Workers.backwardLayer(directions, budget: budget, throughTime: recurse) { direction in
+        Workers.backwardLayer(directions, budget: budget, throughTime: timeLoop) { direction in
           let index = layer * directions + direction
           perDirection[index] = parameterGradients(
             trace.weights[index], regions: workspace.regions(direction),

@@ -58,7 +58,7 @@ extension RecurrentCore {
         isGRU && !resetAfter ? UnsafePointer(trace.extras[index].storage.base) : nil
       }
       // Each direction's time loop: dG_in, dG_h and H(t−1) into its regions.
-      func recurse(_ direction: Int) {
+      func timeLoop(_ direction: Int) {
         let index = layer * directions + direction
         let reverse = g.isReverse(direction)
         let w = trace.weights[index]
@@ -183,7 +183,7 @@ extension RecurrentCore {
         }
       }
       withExtendedLifetime((dOutput, dX, dHn, dH0, trace)) {
-        Workers.backwardLayer(directions, budget: budget, throughTime: recurse) { direction in
+        Workers.backwardLayer(directions, budget: budget, throughTime: timeLoop) { direction in
           let index = layer * directions + direction
           let regions = workspace.regions(direction)
           perDirection[index] = parameterGradients(
