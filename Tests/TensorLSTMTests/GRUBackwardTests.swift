@@ -216,6 +216,12 @@ struct GRUBackwardTests {
       inputSize: 7, hiddenSize: 64, numLayers: 2, bidirectional: true,
       resetAfter: kind == .gru, seed: 9)
     var rnn = RNN<Float>(inputSize: 7, hiddenSize: 64, numLayers: 2, bidirectional: true, seed: 9)
+    // The library's GEMMs (a forced vector set) give the same sums at 1 and 2 threads; the
+    // BLAS's (portable, or where the calibration picks it, e.g. under a sanitizer) round
+    // differently, and 60 steps of a recurrent backward carry that to ~1e-4.
+    let kernels = RecurrentKernels.supported.first!
+    gru.kernels = kernels
+    rnn.kernels = kernels
     let x = Tensor<Float>.randomNormal(shape: [60, 5, 7], seed: 10)
     let h0 = Tensor<Float>.randomNormal(shape: [4, 5, 64], seed: 12)
     let dY = Tensor<Float>.randomNormal(shape: [60, 5, 128], seed: 11)
@@ -232,8 +238,7 @@ struct GRUBackwardTests {
         results.append(try gru.backward(trace, outputGradient: dY))
       }
     }
-    // Within the BLAS's rounding at 1 and 2 threads (bit for bit on the library's GEMMs).
-    let (absolute, relative) = (1e-6, 1e-5)
+    let (absolute, relative) = kernels == .portable ? (1e-4, 1e-3) : (1e-6, 1e-5)
     let what = "\(kind) lengths \(useLengths)"
     expectClose(results[0].input, results[1].input, absolute: absolute, relative: relative, what)
     expectClose(
