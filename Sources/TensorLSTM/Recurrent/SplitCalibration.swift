@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// What the hidden split's second worker costs and saves on this machine, measured once per
 /// process (about 10 ms) on the first plan that could split: the round trip of its per-step
@@ -59,19 +58,12 @@ public struct SplitCalibration: Sendable, CustomStringConvertible {
   }
 
   /// The calibration of this machine for the widest instruction set it runs, measured on
-  /// first use; nil without vector kernels or a second core (no split to calibrate).
-  public static var current: SplitCalibration? {
-    if let known = cache.withLock({ $0 }) { return known }
+  /// first use (once: a concurrent first caller waits for it), then a constant that plans read
+  /// without a lock; nil without vector kernels or a second core (no split to calibrate).
+  public static let current: SplitCalibration? = {
     guard BLAS.cores >= 2, let isa = VectorISA.available.last else { return nil }
-    let measured = measure(isa)
-    return cache.withLock { value in
-      if let value { return value }
-      value = measured
-      return measured
-    }
-  }
-
-  private static let cache = Mutex<SplitCalibration?>(nil)
+    return measure(isa)
+  }()
 
   private static func measure(_ isa: VectorISA) -> SplitCalibration {
     // The barrier: both workers arrive and wait, step after step, as the split's workers do.
