@@ -251,6 +251,49 @@ struct GRUBackwardTests {
     }
   }
 
+  @Test(
+    "a one-direction GRU or RNN trace with the hidden units split between 2 threads equals the 1-thread one, and so does its backward",
+    arguments: [CellKind.gru, .rnnTanh], [1, 3])
+  func splitUnits(kind: CellKind, batch: Int) throws {
+    // Double, every kernel the CPU runs; H 80: the second worker's share is not a whole panel;
+    // two layers, so the second reads the first's split output.
+    for kernels in RecurrentKernels.supported where kernels != .portable {
+      var gru = GRU<Double>(inputSize: 7, hiddenSize: 80, numLayers: 2, seed: 9)
+      var rnn = RNN<Double>(inputSize: 7, hiddenSize: 80, numLayers: 2, seed: 9)
+      gru.kernels = kernels
+      rnn.kernels = kernels
+      let x = Tensor<Double>.randomNormal(shape: [30, batch, 7], seed: 10)
+      let h0 = Tensor<Double>.randomNormal(shape: [2, batch, 80], seed: 12)
+      let dY = Tensor<Double>.randomNormal(shape: [30, batch, 80], seed: 11)
+      var results: [(RecurrentTrace<Double>, RecurrentGradients<Double>)] = []
+      for (threads, split) in [(1, ForwardPlan.Split.none), (2, .hiddenUnits)] {
+        if kind == .gru {
+          (gru.threads, gru.threadSplit) = (threads, split)
+          let trace = try gru.forwardWithTrace(x, initialState: h0)
+          results.append((trace, try gru.backward(trace, outputGradient: dY)))
+        } else {
+          (rnn.threads, rnn.threadSplit) = (threads, split)
+          let trace = try rnn.forwardWithTrace(x, initialState: h0)
+          results.append((trace, try rnn.backward(trace, outputGradient: dY)))
+        }
+      }
+      let plan = try kind == .gru ? gru.plan(for: x) : rnn.plan(for: x)
+      #expect(plan.split == .hiddenUnits, "the forward's plan splits the units")
+      // The same arithmetic per unit, in the same order: the trace equal to the last bit; the
+      // backward's GEMMs over all steps may split differently at 2 threads.
+      let what = "\(kind) \(kernels) B \(batch)"
+      expectClose(results[0].0.output.output, results[1].0.output.output, absolute: 0, what)
+      let (one, two) = (results[0].1, results[1].1)
+      expectClose(one.input, two.input, absolute: 1e-12, relative: 1e-11, "dx \(what)")
+      expectClose(
+        one.initialState!, two.initialState!, absolute: 1e-12, relative: 1e-11, "dh0 \(what)")
+      for (name, value) in one.parameters {
+        expectClose(
+          value, two.parameters[name]!, absolute: 1e-12, relative: 1e-11, "\(name) \(what)")
+      }
+    }
+  }
+
   @Test("a stale trace or a misshapen gradient throws")
   func refusals() throws {
     var gru = GRU<Float>(inputSize: 3, hiddenSize: 4, batchFirst: true)

@@ -33,7 +33,28 @@ enum GRUGatePass {
     }
   }
 
-  /// Reset before, phase 1: `resetHidden` ← σ(r) ⊙ h_old, and z ← σ(z) in place.
+  /// The reset-after update of a traced forward (``TraceRecord``): as
+  /// ``apply(gates:hOld:hidden:count:)``, and the row becomes `[r | z | n | n_h]` — the
+  /// activations and `W_hn·h + b_hn` — for the backward, as the fused trace step leaves it.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func trace<Scalar: BLASScalar>(
+    gates: UnsafeMutablePointer<Scalar>, hOld: UnsafePointer<Scalar>,
+    hidden h: UnsafeMutablePointer<Scalar>, count: Int
+  ) {
+    for j in 0..<count {
+      let r = Activations.sigmoid(gates[j])
+      let z = Activations.sigmoid(gates[count + j])
+      let recurrentN = gates[2 * count + j]
+      let candidate = Activations.tanh(gates[3 * count + j] + r * recurrentN)
+      (gates[j], gates[count + j]) = (r, z)
+      (gates[2 * count + j], gates[3 * count + j]) = (candidate, recurrentN)
+      h[j] = (hOld[j] - candidate) * z + candidate
+    }
+  }
+
+  /// Reset before, phase 1: `resetHidden` ← σ(r) ⊙ h_old, and r ← σ(r), z ← σ(z) in place (a
+  /// trace's backward reads them).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   static func resetHidden<Scalar: BLASScalar>(
@@ -41,21 +62,24 @@ enum GRUGatePass {
     into resetHidden: UnsafeMutablePointer<Scalar>, count: Int
   ) {
     for j in 0..<count {
-      resetHidden[j] = Activations.sigmoid(gates[j]) * hOld[j]
+      let r = Activations.sigmoid(gates[j])
+      resetHidden[j] = r * hOld[j]
+      gates[j] = r
       gates[count + j] = Activations.sigmoid(gates[count + j])
     }
   }
 
-  /// Reset before, phase 2 (after n += (r ⊙ h)·W_hnᵀ): h ← n + z·(h_old − n), n = tanh(n),
-  /// with z already σ(z).
+  /// Reset before, phase 2 (after n += (r ⊙ h)·W_hnᵀ): h ← n + z·(h_old − n), n = tanh(n)
+  /// (kept in place for a trace's backward), with z already σ(z).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   static func update<Scalar: BLASScalar>(
-    gates: UnsafePointer<Scalar>, hOld: UnsafePointer<Scalar>,
+    gates: UnsafeMutablePointer<Scalar>, hOld: UnsafePointer<Scalar>,
     hidden h: UnsafeMutablePointer<Scalar>, count: Int
   ) {
     for j in 0..<count {
       let candidate = Activations.tanh(gates[2 * count + j])
+      gates[2 * count + j] = candidate
       h[j] = (hOld[j] - candidate) * gates[count + j] + candidate
     }
   }

@@ -35,4 +35,25 @@ enum LSTMGatePass {
       }
     }
   }
+
+  /// The update of a traced forward (``TraceRecord``): as ``apply(gates:cell:hidden:count:)``,
+  /// and the row's pre-activations become σ(i), σ(f), tanh(g), σ(o) in place for the backward.
+  /// `cell` holds c(t−1) on entry and c(t) after.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func trace<Scalar: BLASScalar>(
+    gates: UnsafeMutablePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
+    hidden h: UnsafeMutablePointer<Scalar>, count: Int
+  ) {
+    for j in 0..<count {
+      let i = Activations.sigmoid(gates[j])
+      let f = Activations.sigmoid(gates[count + j])
+      let g = Activations.tanh(gates[2 * count + j])
+      let o = Activations.sigmoid(gates[3 * count + j])
+      let c = f * cell[j] + i * g
+      (gates[j], gates[count + j], gates[2 * count + j], gates[3 * count + j]) = (i, f, g, o)
+      cell[j] = c
+      h[j] = o * Activations.tanh(c)
+    }
+  }
 }

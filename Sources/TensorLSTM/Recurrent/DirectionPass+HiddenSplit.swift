@@ -21,6 +21,9 @@ extension DirectionPass {
   func runHiddenSplit(
     input: Rows<Scalar>, output: Rows<Scalar>, partner: Workspace<Scalar>.PartnerRegions
   ) {
+    require(
+      record == nil || kernel == .fused,
+      "DirectionPass: a traced hidden split needs the fused step (its plan must not split)")
     let (first, second) = Self.hiddenSplitUnits(hidden, panel: isa?.width ?? 8)
     let barrier = StepBarrier()
     Workers.pair(
@@ -38,15 +41,20 @@ extension DirectionPass {
   }
 
   /// One worker's share: every step for hidden units `units`, with gate rows
-  /// `[chunk, B, rowGates·n]` and its `c` `[B, n]`.
+  /// `[chunk, B, rowGates·n]` and its `c` `[B, n]` — or, in a trace, its units of the record's
+  /// rows and cells.
   private func runWorker(
     units: Range<Int>, gates: UnsafeMutablePointer<Scalar>, cell c: UnsafeMutablePointer<Scalar>,
     gathering scratch: UnsafeMutablePointer<Scalar>?, input: Rows<Scalar>, output: Rows<Scalar>,
     barrier: StepBarrier
   ) {
     let n = units.count
-    let rowWidth = cell.rowGates * n
-    let carriesCell = cell.hasCellState
+    // The gate rows: this worker's own, or its units of the trace's (slots H apart).
+    let (gateBase, rowWidth, slot) =
+      record?.gates.map { ($0 + units.lowerBound, geometry.rowWidth, hidden) }
+      ?? (gates, cell.rowGates * n, n)
+    let recordsCells = record?.cells != nil
+    let carriesCell = cell.hasCellState && !recordsCells
     for b in 0..<batch where carriesCell {
       (c + b * n).update(from: cellState + b * hidden + units.lowerBound, count: n)
     }
@@ -61,7 +69,7 @@ extension DirectionPass {
             let count = Swift.min(chunk, steps - first)
             // This worker's rows of every gate of W_ih, read in place.
             projectInputs(
-              input, first: first, count: count, rows: (gates, rowWidth, n), units: units,
+              input, first: first, count: count, rows: (gateBase, rowWidth, slot), units: units,
               weightIH: wIH, bias: bias, gathering: scratch)
             for k in 0..<count {
               let t = reverse ? first + count - 1 - k : first + k
@@ -75,9 +83,11 @@ extension DirectionPass {
                 )
               // Both halves of h(t−1) must be written before either worker reads it.
               barrier.wait(until: 2 * stepsDone)
-              let gateRows = gates + (t - first) * batch * rowWidth
+              let gateRows = gateBase + (t - first) * batch * rowWidth
               let h = output.row(time: t, batch: 0) + units.lowerBound
               let hOld = previous + units.lowerBound
+              let (stepCell, cellStride) =
+                recordsCells ? (stepCell(t, units: units) + units.lowerBound, hidden) : (c, n)
               if kernel == .fused, let packedRecurrent, let isa {
                 FusedStep.step(
                   cell: cell, isa: isa,
@@ -85,8 +95,9 @@ extension DirectionPass {
                     packedRecurrent, cell: cell, first: units.lowerBound, k: hidden, isa: isa,
                     weights: stepWeights),
                   units: n, k: hidden, hPrevious: previous, hPreviousStride: previousStride,
-                  hOld: hOld, gates: gateRows, gateStride: rowWidth, gateBlock: n, cell: c,
-                  cellStride: n, hidden: h, hiddenStride: output.batchStride, batch: batch,
+                  hOld: hOld, gates: gateRows, gateStride: rowWidth, gateBlock: slot,
+                  cell: stepCell, cellStride: cellStride, hidden: h,
+                  hiddenStride: output.batchStride, batch: batch, trace: recordsGates,
                   weights: stepWeights)
               } else {
                 let hPrevious = StridedMatrix(

@@ -3,6 +3,10 @@
 ///
 /// Nothing here allocates: buffers come from the ``Workspace``, BLAS calls take pointers, and
 /// the gate pass keeps its temporaries on the stack.
+///
+/// A traced forward runs the same pass with a ``TraceRecord``: the gate rows of every step go
+/// to the record (one chunk), the gate passes leave the activations there, and the LSTM's `c`
+/// of every step is kept, so that training's forward is this time loop too.
 struct DirectionPass<Scalar: BLASScalar> {
   var weights: DirectionWeights<Scalar>
   var geometry: RecurrentGeometry
@@ -26,17 +30,25 @@ struct DirectionPass<Scalar: BLASScalar> {
   var isa: VectorISA?
   /// What the panels `packedRecurrent` points to hold.
   var stepWeights: StepWeights
+  /// What a traced forward keeps of this layer-direction; nil for a plain forward.
+  var record: TraceRecord<Scalar>?
+  /// The distance between gate rows: the geometry's padded stride, or the row width where the
+  /// rows are a trace's (its backward reads them unpadded).
+  var gateRowStride: Int
 
   var hidden: Int { geometry.hiddenSize }
   var hOut: Int { geometry.outputHiddenSize }
-  var gates: UnsafeMutablePointer<Scalar> { regions.gates }
+  /// The gate rows: the trace's, of every step, when recording; else the workspace's chunk.
+  var gates: UnsafeMutablePointer<Scalar> { record?.gates ?? regions.gates }
+  /// Whether the gate rows are a trace's, left holding the activations.
+  var recordsGates: Bool { record?.gates != nil }
   var cellState: UnsafeMutablePointer<Scalar> { regions.cellState }
   var initialHidden: UnsafeMutablePointer<Scalar> { regions.initialHidden }
 
   init(
     weights: DirectionWeights<Scalar>, plan: ForwardPlan, geometry: RecurrentGeometry,
     layer: Int, reverse: Bool, batch: Int, lengths: UnsafePointer<Int>?,
-    regions: Workspace<Scalar>.SliceRegions
+    regions: Workspace<Scalar>.SliceRegions, record: TraceRecord<Scalar>? = nil
   ) {
     self.weights = weights
     self.geometry = geometry
@@ -44,6 +56,10 @@ struct DirectionPass<Scalar: BLASScalar> {
     self.lengths = lengths
     kernel = plan.stepKernels[layer]
     self.regions = regions
+    self.record = record
+    gateRowStride = record?.gates == nil ? geometry.gateRowStride : geometry.rowWidth
+    // A trace keeps the gate rows of every step: one chunk.
+    if record?.gates != nil { chunk = steps }
     gatheredInput = layer == 0 ? regions.gatheredInput : nil
     isa = kernel == .portable ? nil : weights.packedISA
     let narrow = plan.streamedWeights != .float ? weights.packedRecurrentNarrow : nil
@@ -74,7 +90,7 @@ struct DirectionPass<Scalar: BLASScalar> {
             let first = c * chunk
             let count = Swift.min(chunk, steps - first)
             // Time-major gate rows: (step first + k, sequence b) at (k·B + b)·rowStride.
-            let rowStride = geometry.gateRowStride
+            let rowStride = gateRowStride
             projectInputs(
               input, first: first, count: count, rows: (gates, rowStride, hidden),
               units: 0..<hidden, weightIH: weightIH, bias: bias, gathering: gatheredInput)
@@ -215,6 +231,21 @@ struct DirectionPass<Scalar: BLASScalar> {
 
   func isValid(_ t: Int, _ b: Int) -> Bool { lengths.map { t < $0[b] } ?? true }
 
+  /// The LSTM's `c` that step `t` updates in place, `[B, H]`: the running state, or in a trace
+  /// the step's own row of the record, its `units` first filled with c(t−1) (c(0), the running
+  /// state, at the direction's first step; carried unchanged through a sequence's padding).
+  func stepCell(_ t: Int, units: Range<Int>) -> UnsafeMutablePointer<Scalar> {
+    guard let cells = record?.cells else { return cellState }
+    let row = cells + t * batch * hidden
+    let isFirst = reverse ? t == steps - 1 : t == 0
+    let previous = isFirst ? cellState : cells + (reverse ? t + 1 : t - 1) * batch * hidden
+    for b in 0..<batch {
+      (row + b * hidden + units.lowerBound).update(
+        from: previous + b * hidden + units.lowerBound, count: units.count)
+    }
+    return row
+  }
+
   /// The cell update for one row whose slots are `count` apart (`hidden` by default): the vector
   /// kernel of ``isa`` when set, else Swift's. `hOld` is h(t−1) at these units (the GRU reads
   /// it).
@@ -223,6 +254,15 @@ struct DirectionPass<Scalar: BLASScalar> {
     hOld: UnsafePointer<Scalar>, hidden h: UnsafeMutablePointer<Scalar>, count: Int? = nil
   ) {
     let count = count ?? hidden
+    if recordsGates {
+      // A trace keeps the activations in the row: the Swift passes that store them.
+      switch cell {
+      case .lstm: LSTMGatePass.trace(gates: gates, cell: c, hidden: h, count: count)
+      case .gru: GRUGatePass.trace(gates: gates, hOld: hOld, hidden: h, count: count)
+      case .rnn: preconditionFailure("DirectionPass: an RNN's trace keeps no gate rows")
+      }
+      return
+    }
     if let isa {
       FusedStep.gates(
         cell: cell, isa: isa, UnsafePointer(gates), cell: c, hOld: hOld, hidden: h, count: count)
@@ -266,12 +306,13 @@ struct DirectionPass<Scalar: BLASScalar> {
     let projected = geometry.projected
     let (h, hStride) =
       projected ? (regions.projection, hidden) : (output.row(time: t, batch: 0), output.batchStride)
+    let c = stepCell(t, units: 0..<hidden)
     if kernel == .fused, let packedRecurrent, let isa {
       FusedStep.step(
         cell: cell, isa: isa, packed: packedRecurrent, units: hidden, k: hOut,
         hPrevious: hPrevious, hPreviousStride: hPreviousStride, hOld: hPrevious,
-        gates: gateRows, gateStride: gateRowStride, gateBlock: hidden, cell: cellState,
-        cellStride: hidden, hidden: h, hiddenStride: hStride, batch: batch,
+        gates: gateRows, gateStride: gateRowStride, gateBlock: hidden, cell: c,
+        cellStride: hidden, hidden: h, hiddenStride: hStride, batch: batch, trace: recordsGates,
         weights: stepWeights)
     } else {
       // h(t−1) · W_hhᵀ of the recurrent gates (all but the reset-before GRU's n) into their
@@ -294,7 +335,7 @@ struct DirectionPass<Scalar: BLASScalar> {
         for b in 0..<batch {
           if isValid(t, b) {
             applyGates(
-              gateRows + b * gateRowStride, cell: cellState + b * hidden, hOld: hOld(b),
+              gateRows + b * gateRowStride, cell: c + b * hidden, hOld: hOld(b),
               hidden: h + b * hStride)
           } else if !projected {
             (h + b * hStride).update(repeating: 0, count: hOut)
@@ -320,13 +361,14 @@ struct DirectionPass<Scalar: BLASScalar> {
   }
 
   /// The reset-before GRU after r and z have their recurrent part: `r ⊙ h_old` into the
-  /// workspace, its product with `W_hnᵀ` into n (one GEMM for the batch), then h.
+  /// workspace (a trace's record), its product with `W_hnᵀ` into n (one GEMM for the batch),
+  /// then h; the row is left holding σ(r), σ(z), tanh(n).
   private func resetBeforeStep(
     _ t: Int, gateRows: UnsafeMutablePointer<Scalar>, gateRowStride: Int,
     recurrentWeights: StridedMatrix<Scalar>, hOld: (Int) -> UnsafePointer<Scalar>,
     h: UnsafeMutablePointer<Scalar>, hStride: Int
   ) {
-    let resetHidden = regions.resetHidden
+    let resetHidden = record?.resetHidden.map { $0 + t * batch * hidden } ?? regions.resetHidden
     for b in 0..<batch {
       if isValid(t, b) {
         GRUGatePass.resetHidden(

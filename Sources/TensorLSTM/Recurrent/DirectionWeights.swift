@@ -58,31 +58,6 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
     repack(for: kernels, precision: precision)
   }
 
-  /// Fills `rows` gate rows (`rowStride` apart, laid out as ``RecurrentCell`` says) with the
-  /// row bias plus `x · W_ihᵀ` of each input run: a traced forward's projection of a whole
-  /// sequence at once (`x` `[rows, features]`, contiguous). One GEMM per input run.
-  func projectAll(
-    _ x: UnsafePointer<Scalar>, rows: Int, features: Int, into gates: UnsafeMutablePointer<Scalar>,
-    rowStride: Int
-  ) {
-    let hidden = parameters[0].shape[0] / cell.gateCount
-    rowBias.withBase { bias in
-      for row in 0..<rows { (gates + row * rowStride).update(from: bias, count: rowBias.count) }
-    }
-    weightIH.withBase { wIH in
-      let runs = cell.inputRuns
-      for run in [runs.first] + (runs.second.map { [$0] } ?? []) {
-        BLAS.gemm(
-          StridedMatrix(
-            base: x, rows: rows, columns: features, rowStride: features, columnStride: 1),
-          StridedMatrix(
-            base: wIH + run.gates.lowerBound * hidden * features, rows: features,
-            columns: run.gates.count * hidden, rowStride: 1, columnStride: features),
-          into: gates + run.slot * hidden, rowStride: rowStride, beta: 1)
-      }
-    }
-  }
-
   /// Rounds the weights to `precision` and packs `W_hh` (and `W_ihᵀ` where the packed GEMM
   /// projects) for `kernels`' instruction set, or drops the packed copies for the portable path;
   /// nothing when already done so.

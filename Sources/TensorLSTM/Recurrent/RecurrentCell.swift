@@ -73,6 +73,10 @@ enum RecurrentCell: Sendable, Hashable, CustomStringConvertible {
   /// gate needs all of `r` before its product can start).
   var hasFusedStep: Bool { self != .gru(resetAfter: false) }
 
+  /// Whether a traced forward keeps the gate rows (``TraceRecord/gates``): all cells but the
+  /// RNN, whose backward needs only h.
+  var tracesGates: Bool { gateCount > 1 }
+
   /// Whether the cell carries a state besides `h` (the LSTM's `c`).
   var hasCellState: Bool { self == .lstm }
 

@@ -193,15 +193,6 @@ public struct RecurrentCore<Scalar: BLASScalar>: Sendable {
     return shape
   }
 
-  /// Whether a training pass (the traced forward and its backward) of a call of shape `s`
-  /// splits the hidden units of each step between two workers, as the forward's plan would
-  /// (``ForwardPlan/Split/hiddenUnits``): one direction (a bidirectional layer's two run at
-  /// once instead), an LSTM without `lengths` or a projection.
-  func trainingSplitsUnits(_ s: ForwardShape, input: Tensor<Scalar>, hasLengths: Bool) -> Bool {
-    geometry.directions == 1 && geometry.cell == .lstm && !hasLengths && !geometry.projected
-      && engine.plan(s, input: input, hasLengths: hasLengths).split == .hiddenUnits
-  }
-
   /// The plan of a call with `input`, without running it.
   func plan(for input: Tensor<Scalar>, lengths: [Int]?) throws -> ForwardPlan {
     let shape = try self.shape(input: input, h0: nil, lengths: lengths)

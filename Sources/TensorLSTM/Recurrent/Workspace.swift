@@ -13,8 +13,8 @@ struct Workspace<Scalar: BLASScalar> {
     /// Gate rows of a chunk, `[chunk, rows, rowGates·H]` with rows `gateRowStride` apart,
     /// time-major (slots per ``RecurrentCell``).
     var gates: UnsafeMutablePointer<Scalar>
-    /// The LSTM's `c`, `[rows, H]`: c(0) on entry to a direction, c_n after it (empty for the
-    /// other cells).
+    /// The LSTM's `c`, `[rows, H]`: c(0) on entry to a direction, c_n after it (in a trace
+    /// c(0) only: the record keeps every step's); empty for the other cells.
     var cellState: UnsafeMutablePointer<Scalar>
     /// The unprojected `h`, `[rows, H]`, when `projSize > 0`.
     var projection: UnsafeMutablePointer<Scalar>
@@ -71,13 +71,48 @@ struct Workspace<Scalar: BLASScalar> {
   private let base: UnsafeMutablePointer<Scalar>
 
   init(plan: ForwardPlan, geometry g: RecurrentGeometry) {
-    let sizes = Sizes(plan: plan, geometry: g)
-    let sliceCount = plan.split == .batchSlices ? plan.workers : 1
     // The second worker has at most half of the units; sized for all H to stay simple.
     let splitRows = plan.split == .hiddenUnits ? plan.rowsPerWorker : 0
-    let partnerGates = plan.chunk * splitRows * g.rowWidth
-    let partnerGather = plan.gathersInput ? plan.chunk * splitRows * g.inputSize : 0
-    let partnerCells = g.cell.hasCellState ? splitRows * g.hiddenSize : 0
+    self.init(
+      sizes: Sizes(plan: plan, geometry: g),
+      sliceCount: plan.split == .batchSlices ? plan.workers : 1,
+      partner: splitRows == 0
+        ? nil
+        : (
+          gates: plan.chunk * splitRows * g.rowWidth,
+          gatheredInput: plan.gathersInput ? plan.chunk * splitRows * g.inputSize : 0,
+          cellState: g.cell.hasCellState ? splitRows * g.hiddenSize : 0
+        ))
+  }
+
+  /// The regions of a traced forward (``TraceRecord``), one slice per direction that runs at
+  /// once (`sets`). What the record keeps has no region here: the gate rows (all cells but the
+  /// RNN), the LSTM's `c` of the hidden split's workers, the reset-before GRU's `r ⊙ h`; nor
+  /// do the inner layers' outputs (each is part of the trace) or a gather buffer (the trace
+  /// reads a contiguous time-major input).
+  init(tracing plan: ForwardPlan, geometry g: RecurrentGeometry, sets: Int) {
+    var sizes = Sizes(plan: plan, geometry: g)
+    let keepsGates = g.cell.tracesGates
+    if keepsGates { sizes.gates = 0 }
+    (sizes.resetHidden, sizes.innerOutput, sizes.secondInnerOutput) = (0, 0, 0)
+    require(!plan.gathersInput, "Workspace: a traced forward reads its input in place")
+    self.init(
+      sizes: sizes, sliceCount: sets,
+      partner: plan.split == .hiddenUnits
+        ? (
+          gates: keepsGates ? 0 : plan.chunk * plan.batch * g.rowWidth, gatheredInput: 0,
+          cellState: 0
+        )
+        : nil)
+  }
+
+  /// Carves one allocation into `sliceCount` slices of `sizes` and, when sized, the hidden
+  /// split's partner regions (the workers' `c` `cellState` each).
+  private init(
+    sizes: Sizes, sliceCount: Int,
+    partner partnerSizes: (gates: Int, gatheredInput: Int, cellState: Int)?
+  ) {
+    let (partnerGates, partnerGather, partnerCells) = partnerSizes ?? (0, 0, 0)
     let partnerSize = partnerGates + partnerGather + 2 * partnerCells
     let count = sliceCount * sizes.total + partnerSize
     base = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(count, 1))
@@ -99,7 +134,7 @@ struct Workspace<Scalar: BLASScalar> {
     }
     self.slices = slices
     partner =
-      splitRows > 0
+      partnerSizes != nil
       ? PartnerRegions(
         gates: take(partnerGates), gatheredInput: partnerGather > 0 ? take(partnerGather) : nil,
         cellStates: (take(partnerCells), take(partnerCells)))

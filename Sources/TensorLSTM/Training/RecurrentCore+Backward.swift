@@ -70,12 +70,11 @@ extension RecurrentCore {
         )
         let output = UnsafePointer(trace.sequences[layer + 1].storage.base) + direction * hidden
         let gates = UnsafePointer(trace.gates[index].storage.base)
-        // The fused GRU trace keeps its rows as the engine lays them out, `[r | z | n | a_n]`
-        // (``RecurrentCore/fusedGRUTrace``); the other traces `[r | z | n]` and a_n (or r ⊙ h)
-        // apart.
-        let gateStride = isGRU ? trace.gates[index].count / Swift.max(1, n) : width
+        // The GRU's rows as the engine lays them out (``TraceRecord``): reset after
+        // `[r | z | n | a_n]`, reset before `[r | z | n]` with r ⊙ h apart.
+        let gateStride = g.rowWidth
         let (extra, extraStride) =
-          isGRU && gateStride != width
+          resetAfter
           ? (gates + 3 * hidden, gateStride)
           : (UnsafePointer(trace.extras[index].storage.base), hidden)
         let carry = dH0.storage.base + index * batch * hidden

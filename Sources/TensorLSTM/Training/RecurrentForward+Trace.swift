@@ -1,0 +1,138 @@
+/// What a traced forward keeps of one layer-direction for its backward: where the engine's
+/// ``DirectionPass`` writes it as it runs (its record mode), in the trace's tensors.
+struct TraceRecord<Scalar: BLASScalar> {
+  /// `[T, B, rowGates·H]` (``RecurrentCell``, rows unpadded): every step's gate rows, left
+  /// holding what the backward reads — the LSTM's σ(i), σ(f), tanh(g), σ(o); the GRU's r, z, n
+  /// and, reset after, `W_hn·h + b_hn` in the fourth slot. Nil for the RNN, whose backward
+  /// needs only h.
+  var gates: UnsafeMutablePointer<Scalar>?
+  /// The LSTM's c after every step, `[T, B, H]`.
+  var cells: UnsafeMutablePointer<Scalar>?
+  /// The reset-before GRU's `r ⊙ h(t−1)` of every step, `[T, B, H]`.
+  var resetHidden: UnsafeMutablePointer<Scalar>?
+}
+
+/// The tensors a traced forward fills, before each layer type wraps them (``LSTMTrace``,
+/// ``RecurrentTrace``). Per layer-direction, `[0]` where the cell keeps nothing of that kind.
+struct TraceTensors<Scalar: BLASScalar> {
+  /// Time-major contiguous `[T, B, ·]`: the input, then each layer's output (zero past a
+  /// sequence's length).
+  var sequences: [Tensor<Scalar>]
+  /// The records' gate rows (``TraceRecord/gates``).
+  var gates: [Tensor<Scalar>]
+  /// The LSTM's c of every step.
+  var cells: [Tensor<Scalar>]
+  /// The reset-before GRU's `r ⊙ h(t−1)` of every step.
+  var resetHidden: [Tensor<Scalar>]
+  /// Whether each direction split its hidden units between two workers (the LSTM's backward
+  /// then does too).
+  var splitsUnits: Bool
+}
+
+extension RecurrentForward {
+  /// The plan of a traced forward of shape `s`: the forward's own when it splits one
+  /// direction's hidden units on the fused step (``ForwardPlan/Split/hiddenUnits``); otherwise
+  /// no split — a trace keeps every sequence's rows together, and a bidirectional layer's two
+  /// directions run at once instead (``Workers/forEachDirection(_:budget:_:)``).
+  func tracePlan(_ s: ForwardShape, hasLengths: Bool) -> ForwardPlan {
+    func plan(threads: Int, split: ForwardPlan.Split?) -> ForwardPlan {
+      ForwardPlan(
+        geometry: geometry, steps: s.steps, batch: s.batch, hasLengths: hasLengths,
+        threads: threads,
+        input: TensorLayout(contiguous: [s.steps, s.batch, geometry.inputSize]), timeAxis: 0,
+        batchAxis: 1, scalarSize: MemoryLayout<Scalar>.stride,
+        isa: kernels == .portable ? nil : weights[0].packedISA,
+        packedProjection: !weights[0].packedInput.isEmpty, forcedSplit: split)
+    }
+    let budget = Workers.trainingBudget(threads)
+    let forward = plan(threads: budget, split: threadSplit)
+    if geometry.directions == 1 && forward.split == .hiddenUnits
+      && forward.stepKernels.first == .fused
+    {
+      return forward
+    }
+    return plan(threads: 1, split: nil)
+  }
+
+  /// The traced forward of every cell: each layer-direction is a ``DirectionPass`` recording a
+  /// ``TraceRecord`` under ``tracePlan(_:hasLengths:)`` — the forward's time loop, kernels and
+  /// hidden split. `input` is time-major and contiguous, `h0` `[D·L, B, Hout]` and `c0`
+  /// `[D·L, B, H]` contiguous. Allocates the trace and one workspace, nothing per step.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func runTraced(
+    _ s: ForwardShape, input: Tensor<Scalar>, h0: Tensor<Scalar>, c0: Tensor<Scalar>?,
+    lengths: [Int]?
+  ) -> TraceTensors<Scalar> {
+    let g = geometry
+    let (steps, batch, hidden, hOut) = (s.steps, s.batch, g.hiddenSize, g.outputHiddenSize)
+    let directions = g.directions
+    let plan = tracePlan(s, hasLengths: lengths != nil)
+    let budget = Workers.trainingBudget(threads)
+    let atOnce = Workers.runsDirectionsAtOnce(directions, budget: budget)
+    let workspace = Workspace<Scalar>(tracing: plan, geometry: g, sets: atOnce ? directions : 1)
+    defer { workspace.deallocate() }
+    func record(_ shape: [Int], _ kept: Bool) -> [Tensor<Scalar>] {
+      // Written before read (gates: bias and product for every row; c: every step), so not
+      // zero-filled; r ⊙ h is zero in the padding, which the pass skips.
+      (0..<directions).map { _ in kept ? .unfilled(shape: shape) : .zeros(shape: [0]) }
+    }
+    var result = TraceTensors<Scalar>(
+      sequences: [input], gates: [], cells: [], resetHidden: [],
+      splitsUnits: plan.split == .hiddenUnits)
+    let validLengths = lengths ?? []
+    for layer in 0..<g.layers {
+      let x = result.sequences[layer]
+      let output = Tensor<Scalar>.zeros(shape: [steps, batch, directions * hOut])
+      let gates = record([steps, batch, g.rowWidth], g.cell.tracesGates)
+      let cells = record([steps, batch, hidden], g.cell.hasCellState)
+      var resetHidden = record([0], false)
+      if g.cell == .gru(resetAfter: false) {
+        resetHidden = (0..<directions).map { _ in .zeros(shape: [steps, batch, hidden]) }
+      }
+      func run(_ direction: Int) {
+        let index = layer * directions + direction
+        let regions = workspace.slices[atOnce ? direction : 0]
+        regions.initialHidden.update(
+          from: h0.storage.base + index * batch * hOut, count: batch * hOut)
+        if let c0 {
+          regions.cellState.update(
+            from: c0.storage.base + index * batch * hidden, count: batch * hidden)
+        }
+        func base(_ t: Tensor<Scalar>) -> UnsafeMutablePointer<Scalar>? {
+          t.count == 0 ? nil : t.storage.base
+        }
+        validLengths.withUnsafeBufferPointer { lengthBuffer in
+          let pass = DirectionPass(
+            weights: weights[index], plan: plan, geometry: g, layer: layer,
+            reverse: g.isReverse(direction), batch: batch,
+            lengths: lengths == nil ? nil : lengthBuffer.baseAddress!, regions: regions,
+            record: TraceRecord(
+              gates: base(gates[direction]), cells: base(cells[direction]),
+              resetHidden: base(resetHidden[direction])))
+          let input = Rows(
+            base: x.storage.base, timeStride: batch * x.shape[2], batchStride: x.shape[2],
+            features: x.shape[2])
+          let directionOutput = Rows(
+            base: output.storage.base + direction * hOut, timeStride: batch * directions * hOut,
+            batchStride: directions * hOut, features: hOut)
+          if plan.split == .hiddenUnits, let partner = workspace.partner {
+            BLAS.withThreads(1) {
+              pass.runHiddenSplit(input: input, output: directionOutput, partner: partner)
+            }
+          } else {
+            pass.run(input: input, output: directionOutput)
+          }
+        }
+      }
+      withExtendedLifetime((x, output, gates, cells, resetHidden, h0, c0)) {
+        Workers.forEachDirection(directions, budget: budget, run)
+      }
+      result.sequences.append(output)
+      result.gates += gates
+      result.cells += cells
+      result.resetHidden += resetHidden
+    }
+    return result
+  }
+}
