@@ -158,6 +158,11 @@ private struct LSTMBackward<Scalar: BLASScalar> {
   /// One layer-direction backwards through time: dG of every step (and H(t−1), with a
   /// projection dh and h_full) into `regions`, the state gradients carried in `carryH`,
   /// `carryC` (dL/dh0, dL/dc0 at the end).
+  ///
+  /// Where the traced forward split the hidden units (``LSTMTrace/splitsUnits``: one
+  /// direction, no lengths, no projection), so does this loop: each of two workers writes dG
+  /// of its units of every gate, and after one barrier per step, when dG(t) is whole,
+  /// multiplies its columns of dh(t−1) = dG(t) · W_hh from its panels of the packed `W_hh`.
   private func throughTime(
     _ w: DirectionWeights<Scalar>, index: Int, reverse: Bool,
     regions: BackwardWorkspace<Scalar>.Regions, dOutput: Rows<Scalar>, outputStride: Int,
@@ -167,9 +172,9 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     let s = trace.shape
     let (steps, batch, hidden, hOut) = (s.steps, s.batch, g.hiddenSize, g.outputHiddenSize)
     let width = 4 * hidden
-    let (dG, hPrevious) = (regions.gateGradients, regions.previousHidden)
-    let gates = trace.gates[index].storage.base
-    let cells = trace.cells[index].storage.base
+    let (dG, hPrevious, dh) = (regions.gateGradients, regions.previousHidden, regions.stepHidden)
+    let gates = UnsafePointer(trace.gates[index].storage.base)
+    let cells = UnsafePointer(trace.cells[index].storage.base)
     let h0 = UnsafePointer(trace.h0.storage.base) + index * batch * hOut
     let c0 = UnsafePointer(trace.c0.storage.base) + index * batch * hidden
     if trace.lengths != nil {
@@ -182,122 +187,87 @@ private struct LSTMBackward<Scalar: BLASScalar> {
       let recurrent = ReusedOperand(
         StridedMatrix(base: wHH, rows: width, columns: hOut, rowStride: hOut, columnStride: 1),
         rows: batch)
-      if trace.splitsUnits && budget >= 2, let isa = w.packedISA, let panel = recurrent.panelWidth {
-        splitThroughTime(
-          isa: isa, panel: panel, recurrent: recurrent, index: index, reverse: reverse,
-          regions: regions, dOutput: dOutput, outputStride: outputStride, output: output,
-          carryH: carryH, carryC: carryC)
-        return
-      }
-      for k in 0..<steps {
-        // Backwards in time for the forward direction, forwards for the reverse one.
-        let t = reverse ? k : steps - 1 - k
-        let neighbour = reverse ? t + 1 : t - 1
-        let dh = regions.stepHidden
-        for b in 0..<batch {
-          let row = t * batch + b
-          if trace.isValid(t, b) {
-            let (incoming, carried) = (dOutput.row(time: t, batch: b), carryH + b * hOut)
-            for j in 0..<hOut { dh[b * hOut + j] = incoming[j] + carried[j] }
-            var source = output + neighbour * batch * outputStride + b * outputStride
-            if trace.isFirst(t, b, reverse: reverse) { source = UnsafePointer(h0) + b * hOut }
-            (hPrevious + row * hOut).update(from: source, count: hOut)
+      /// Every step for hidden units `units` (all of them, or a worker's share with `barrier`).
+      func timeLoop(_ units: Range<Int>, barrier: StepBarrier?) {
+        let (u0, n) = (units.lowerBound, units.count)
+        // This loop's columns of dh and h(t−1): Hout wide unsplit (a projection's), else its
+        // units (a split has no projection).
+        let (o0, on) = barrier == nil ? (0, hOut) : (u0, n)
+        for k in 0..<steps {
+          // Backwards in time for the forward direction, forwards for the reverse one.
+          let t = reverse ? k : steps - 1 - k
+          let neighbour = reverse ? t + 1 : t - 1
+          for b in 0..<batch {
+            let (row, d) = (t * batch + b, dh + b * hOut + o0)
+            guard trace.isValid(t, b) else {
+              d.update(repeating: 0, count: on)
+              (hPrevious + row * hOut + o0).update(repeating: 0, count: on)
+              continue
+            }
+            let (incoming, carried) = (dOutput.row(time: t, batch: b) + o0, carryH + b * hOut + o0)
+            for j in 0..<on { d[j] = incoming[j] + carried[j] }
+            let source =
+              trace.isFirst(t, b, reverse: reverse)
+              ? h0 + b * hOut : output + (neighbour * batch + b) * outputStride
+            (hPrevious + row * hOut + o0).update(from: source + o0, count: on)
+          }
+          // With a projection, dh_full = dh · W_hr ([B, Hout] · [Hout, H]); dh kept for dW_hr.
+          var dhFull = UnsafePointer(dh)
+          if let weightHR = w.weightHR {
+            (regions.projectedGradients + t * batch * hOut).update(from: dh, count: batch * hOut)
+            weightHR.withBase { wHR in
+              BLAS.gemm(
+                StridedMatrix(
+                  base: UnsafePointer(dh), rows: batch, columns: hOut, rowStride: hOut,
+                  columnStride: 1),
+                StridedMatrix(
+                  base: wHR, rows: hOut, columns: hidden, rowStride: hidden, columnStride: 1),
+                into: regions.stepFullHidden, rowStride: hidden)
+            }
+            dhFull = UnsafePointer(regions.stepFullHidden)
+          }
+          for b in 0..<batch where trace.isValid(t, b) {
+            let row = t * batch + b
+            let cellPrevious =
+              trace.isFirst(t, b, reverse: reverse)
+              ? c0 + b * hidden : cells + (neighbour * batch + b) * hidden
+            LSTMGateGradient.apply(
+              isa: w.packedISA, gates: gates + row * width + u0, cell: cells + row * hidden + u0,
+              cellPrevious: cellPrevious + u0, dh: dhFull + b * hidden + u0,
+              carryC: carryC + b * hidden + u0, dG: dG + row * width + u0,
+              fullHidden: g.projected ? regions.fullHidden + row * hidden : nil, count: n,
+              slot: hidden)
+          }
+          // dh(t−1) = dG(t) · W_hh ([B, 4H] · [4H, Hout]).
+          let stepGradients = StridedMatrix(
+            base: UnsafePointer(dG + t * batch * width), rows: batch, columns: width,
+            rowStride: width, columnStride: 1)
+          if let barrier {
+            // dG(t) of both workers' units must be written before either multiplies it; each
+            // then writes its own columns of the carry (no lengths: every row is valid).
+            barrier.arrive()
+            barrier.wait(until: 2 * (k + 1))
+            recurrent.multiply(stepGradients, columns: units, into: carryH, rowStride: hidden)
           } else {
-            (dh + b * hOut).update(repeating: 0, count: hOut)
-            (hPrevious + row * hOut).update(repeating: 0, count: hOut)
+            // Padded rows keep their carry.
+            recurrent.multiply(stepGradients, into: regions.nextCarry, rowStride: hOut)
+            for b in 0..<batch where trace.isValid(t, b) {
+              (carryH + b * hOut).update(from: regions.nextCarry + b * hOut, count: hOut)
+            }
           }
         }
-        // With a projection, dh_full = dh · W_hr ([B, Hout] · [Hout, H]); dh kept for dW_hr.
-        var dhFull = UnsafePointer(dh)
-        if let weightHR = w.weightHR {
-          (regions.projectedGradients + t * batch * hOut).update(from: dh, count: batch * hOut)
-          weightHR.withBase { wHR in
-            BLAS.gemm(
-              StridedMatrix(
-                base: UnsafePointer(dh), rows: batch, columns: hOut, rowStride: hOut,
-                columnStride: 1),
-              StridedMatrix(
-                base: wHR, rows: hOut, columns: hidden, rowStride: hidden, columnStride: 1),
-              into: regions.stepFullHidden, rowStride: hidden)
-          }
-          dhFull = UnsafePointer(regions.stepFullHidden)
+      }
+      if trace.splitsUnits && budget >= 2 && w.packedISA != nil, let panel = recurrent.panelWidth {
+        let barrier = StepBarrier()
+        let (first, second) = DirectionPass<Scalar>.hiddenSplitUnits(hidden, panel: panel)
+        BLAS.inheritingScope(1) {
+          Workers.pair(
+            { timeLoop(first, barrier: barrier) }, helper: { timeLoop(second, barrier: barrier) })
         }
-        for b in 0..<batch where trace.isValid(t, b) {
-          let row = t * batch + b
-          var cellPrevious = UnsafePointer(cells) + neighbour * batch * hidden + b * hidden
-          if trace.isFirst(t, b, reverse: reverse) { cellPrevious = UnsafePointer(c0) + b * hidden }
-          LSTMGateGradient.apply(
-            isa: w.packedISA, gates: gates + row * width, cell: cells + row * hidden,
-            cellPrevious: cellPrevious,
-            dh: dhFull + b * hidden, carryC: carryC + b * hidden, dG: dG + row * width,
-            fullHidden: g.projected ? regions.fullHidden + row * hidden : nil, count: hidden)
-        }
-        // dh(t−1) = dG(t) · W_hh ([B, 4H] · [4H, Hout]); padded rows keep their carry.
-        recurrent.multiply(
-          StridedMatrix(
-            base: UnsafePointer(dG + t * batch * width), rows: batch, columns: width,
-            rowStride: width, columnStride: 1),
-          into: regions.nextCarry, rowStride: hOut)
-        for b in 0..<batch where trace.isValid(t, b) {
-          (carryH + b * hOut).update(from: regions.nextCarry + b * hOut, count: hOut)
-        }
+      } else {
+        timeLoop(0..<hidden, barrier: nil)
       }
     }
-  }
-
-  /// ``throughTime(_:index:reverse:regions:dOutput:outputStride:output:carryH:carryC:)`` with
-  /// the hidden units split between two workers, where the traced forward split them
-  /// (``LSTMTrace/splitsUnits``: one direction, no lengths, no projection). Each worker writes
-  /// dG of its units of every gate; after one barrier per step, when dG(t) is whole, it
-  /// multiplies its columns of dh(t−1) = dG(t) · W_hh from its panels of the packed `W_hh`.
-  private func splitThroughTime(
-    isa: VectorISA, panel: Int, recurrent: ReusedOperand<Scalar>, index: Int, reverse: Bool,
-    regions: BackwardWorkspace<Scalar>.Regions, dOutput: Rows<Scalar>, outputStride: Int,
-    output: UnsafePointer<Scalar>, carryH: UnsafeMutablePointer<Scalar>,
-    carryC: UnsafeMutablePointer<Scalar>
-  ) {
-    let (steps, batch, hidden) = (trace.shape.steps, trace.shape.batch, g.hiddenSize)
-    let width = 4 * hidden
-    let (dG, hPrevious, dh) = (regions.gateGradients, regions.previousHidden, regions.stepHidden)
-    let gates = UnsafePointer(trace.gates[index].storage.base)
-    let cells = UnsafePointer(trace.cells[index].storage.base)
-    let h0 = UnsafePointer(trace.h0.storage.base) + index * batch * hidden
-    let c0 = UnsafePointer(trace.c0.storage.base) + index * batch * hidden
-    let barrier = StepBarrier()
-    func worker(_ units: Range<Int>) {
-      let (u0, n) = (units.lowerBound, units.count)
-      for k in 0..<steps {
-        let t = reverse ? k : steps - 1 - k
-        let neighbour = reverse ? t + 1 : t - 1
-        // The step the forward ran first reads h0 and c0.
-        let first = k == steps - 1
-        for b in 0..<batch {
-          let row = t * batch + b
-          let (incoming, carried, d) = (
-            dOutput.row(time: t, batch: b) + u0, carryH + b * hidden + u0, dh + b * hidden + u0
-          )
-          for j in 0..<n { d[j] = incoming[j] + carried[j] }
-          let source =
-            first ? h0 + b * hidden : output + neighbour * batch * outputStride + b * outputStride
-          (hPrevious + row * hidden + u0).update(from: source + u0, count: n)
-          let cellPrevious = first ? c0 + b * hidden : cells + (neighbour * batch + b) * hidden
-          LSTMGateGradient.apply(
-            isa: isa, gates: gates + row * width + u0, cell: cells + row * hidden + u0,
-            cellPrevious: cellPrevious + u0, dh: d, carryC: carryC + b * hidden + u0,
-            dG: dG + row * width + u0, fullHidden: nil, count: n, slot: hidden)
-        }
-        // dG(t) of both workers' units must be written before either multiplies it.
-        barrier.arrive()
-        barrier.wait(until: 2 * (k + 1))
-        recurrent.multiply(
-          StridedMatrix(
-            base: UnsafePointer(dG + t * batch * width), rows: batch, columns: width,
-            rowStride: width, columnStride: 1),
-          columns: units, into: carryH, rowStride: hidden)
-      }
-    }
-    let (first, second) = DirectionPass<Scalar>.hiddenSplitUnits(hidden, panel: panel)
-    BLAS.inheritingScope(1) { Workers.pair({ worker(first) }, helper: { worker(second) }) }
   }
 
   /// One layer-direction's products over all steps and sequences, from the dG `throughTime`
