@@ -164,4 +164,35 @@ struct FusedKernelTests {
       expectClose(try rnn(x, initialState: h0).output, oracles.2, "RNN \(kernels)")
     }
   }
+
+  @Test(
+    "the hidden split's workers project their columns of the packed W_ihᵀ (whole panels) and match the oracle",
+    arguments: [64, 128])
+  func workerColumnsPacked(hidden: Int) throws {
+    var random = TestRandom(seed: 43)
+    let (steps, batch, features) = (40, 3, 70)
+    let x: Tensor<Float> = random.tensor([steps, batch, features])
+    let h0: Tensor<Float> = random.tensor([1, batch, hidden])
+    var lstm = LSTM<Float>(inputSize: features, hiddenSize: hidden, seed: 6)
+    var gru = GRU<Float>(inputSize: features, hiddenSize: hidden, seed: 7)
+    var rnn = RNN<Float>(inputSize: features, hiddenSize: hidden, seed: 8)
+    let state = LSTMState<Float>(hidden: h0, cell: random.tensor([1, batch, hidden]))
+    let oracles = (
+      try Naive.lstm(lstm, x, initialState: state).output,
+      try Naive.gru(gru, x, initialState: h0).output,
+      try Naive.rnn(rnn, x, initialState: h0).output
+    )
+    (lstm.threads, gru.threads, rnn.threads) = (2, 2, 2)
+    let split = ForwardPlan.Split.hiddenUnits
+    (lstm.threadSplit, gru.threadSplit, rnn.threadSplit) = (split, split, split)
+    for kernels in RecurrentKernels.supported where kernels != .portable {
+      (lstm.kernels, gru.kernels, rnn.kernels) = (kernels, kernels, kernels)
+      let plan = try lstm.plan(for: x)
+      #expect(plan.split == .hiddenUnits, "\(plan)")
+      #expect(plan.inputProjection.hasSuffix("each worker's columns"), "\(plan)")
+      expectClose(try lstm(x, initialState: state).output, oracles.0, "LSTM \(kernels)")
+      expectClose(try gru(x, initialState: h0).output, oracles.1, "GRU \(kernels)")
+      expectClose(try rnn(x, initialState: h0).output, oracles.2, "RNN \(kernels)")
+    }
+  }
 }

@@ -15,6 +15,8 @@ struct PackedMatrix<Scalar: BLASScalar>: Sendable {
   let storage: Tensor<Scalar>
   let k: Int
   let n: Int
+  /// Columns per panel: a product of some columns starts on a multiple of it.
+  var panelWidth: Int { 2 * isa.width(of: Scalar.self) }
   let isa: VectorISA
 
   /// `b` packed for `isa`; O(k·n), one allocation.
@@ -60,12 +62,14 @@ enum PackedGEMM {
     }
   }
 
-  /// Columns `columns` of ``multiply(_:_:into:rowStride:bias:accumulate:)`` (the others
-  /// untouched): the panels of those columns only, for a worker that owns them.
+  /// Columns `columns` of ``multiply(_:_:into:rowStride:bias:accumulate:)``: the panels of
+  /// those columns only, for a worker that owns them. `c` is where column `columns.lowerBound`
+  /// goes, and `bias` (when given) that column's bias.
   /// - Precondition: `columns.lowerBound` is a multiple of the panel width.
   static func multiply<Scalar>(
     _ a: StridedMatrix<Scalar>, _ b: PackedMatrix<Scalar>, columns: Range<Int>,
-    into c: UnsafeMutablePointer<Scalar>, rowStride ldc: Int, accumulate: Bool
+    into c: UnsafeMutablePointer<Scalar>, rowStride ldc: Int, bias: UnsafePointer<Scalar>? = nil,
+    accumulate: Bool
   ) {
     let width = 2 * b.isa.width(of: Scalar.self)
     require(
@@ -73,9 +77,8 @@ enum PackedGEMM {
       "PackedGEMM: columns \(columns) of \(b.k)×\(b.n) must start on a panel (\(width))")
     b.storage.withBase { packed in
       multiply(
-        a, packed: packed + columns.lowerBound * b.k, columns: columns.count,
-        into: c + columns.lowerBound, rowStride: ldc, bias: nil, accumulate: accumulate,
-        isa: b.isa)
+        a, packed: packed + columns.lowerBound * b.k, columns: columns.count, into: c,
+        rowStride: ldc, bias: bias, accumulate: accumulate, isa: b.isa)
     }
   }
 
@@ -372,7 +375,7 @@ struct ReusedOperand<Scalar: BLASScalar> {
 
   /// The panel width of the packed copy (columns a worker's share starts on), nil when `b` is
   /// not packed.
-  var panelWidth: Int? { packed.map { 2 * $0.isa.width(of: Scalar.self) } }
+  var panelWidth: Int? { packed?.panelWidth }
 
   /// Columns `columns` of `c = a · B` (the others untouched), from their panels of the packed
   /// copy.
@@ -384,7 +387,9 @@ struct ReusedOperand<Scalar: BLASScalar> {
     guard let packed else {
       preconditionFailure("ReusedOperand: column shares need the packed copy")
     }
-    PackedGEMM.multiply(a, packed, columns: columns, into: c, rowStride: ldc, accumulate: false)
+    PackedGEMM.multiply(
+      a, packed, columns: columns, into: c + columns.lowerBound, rowStride: ldc,
+      accumulate: false)
   }
 
   /// `c = a · B + beta · c` (`beta` 0 or 1), `c` row-major with row stride `ldc`.

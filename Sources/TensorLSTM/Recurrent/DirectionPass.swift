@@ -119,8 +119,10 @@ struct DirectionPass<Scalar: BLASScalar> {
   ) {
     let (n, features) = (units.count, input.features)
     let x = inputRows(input, first: first, count: count, gathering: scratch)
-    if n == hidden && !weights.packedInput.isEmpty && x.rows > 1 {
-      projectPacked(x, rows: gateRows, bias: bias)
+    if x.rows > 1, let packed = weights.packedInput.first,
+      n == hidden || (hidden % packed.panelWidth == 0 && units.lowerBound % packed.panelWidth == 0)
+    {
+      projectPacked(x, rows: gateRows, units: units, bias: bias)
       return
     }
     if n == hidden {
@@ -169,28 +171,40 @@ struct DirectionPass<Scalar: BLASScalar> {
     }
   }
 
-  /// All units of `x`'s gate rows on the packed GEMM (``DirectionWeights/packedInput``): each
-  /// run of input gates is one product whose tiles add the row bias as they are stored, so the
-  /// rows are written once; slots no input gate reaches (the GRU's `n_h`) get their bias
-  /// copied.
+  /// `units` of `x`'s gate rows on the packed GEMM (``DirectionWeights/packedInput``): each
+  /// run of input gates is one product for all units, or one per gate of a worker's share —
+  /// its columns of the packed `W_ihᵀ` when they are whole panels — whose tiles add the row
+  /// bias as they are stored, so the rows are written once; slots no input gate reaches (the
+  /// GRU's `n_h`) get their bias copied.
   func projectPacked(
     _ x: StridedMatrix<Scalar>,
     rows gateRows: (base: UnsafeMutablePointer<Scalar>, stride: Int, slot: Int),
-    bias: UnsafePointer<Scalar>
+    units: Range<Int>, bias: UnsafePointer<Scalar>
   ) {
+    let (u0, n) = (units.lowerBound, units.count)
     for slot in 0..<cell.rowGates where !cell.inputReaches(slot: slot) {
       for row in 0..<x.rows {
-        (gateRows.base + row * gateRows.stride + slot * hidden).update(
-          from: bias + slot * hidden, count: hidden)
+        (gateRows.base + row * gateRows.stride + slot * gateRows.slot).update(
+          from: bias + slot * hidden + u0, count: n)
       }
     }
     let runs = cell.inputRuns
     project(runs.first, weights.packedInput[0])
     if let second = runs.second { project(second, weights.packedInput[1]) }
     func project(_ run: RecurrentCell.InputRun, _ packed: PackedMatrix<Scalar>) {
-      PackedGEMM.multiply(
-        x, packed, into: gateRows.base + run.slot * hidden, rowStride: gateRows.stride,
-        bias: bias + run.slot * hidden, accumulate: false)
+      if n == hidden {
+        PackedGEMM.multiply(
+          x, packed, into: gateRows.base + run.slot * gateRows.slot, rowStride: gateRows.stride,
+          bias: bias + run.slot * hidden, accumulate: false)
+        return
+      }
+      for gate in 0..<run.gates.count {
+        let column = gate * hidden + u0
+        PackedGEMM.multiply(
+          x, packed, columns: column..<(column + n),
+          into: gateRows.base + (run.slot + gate) * gateRows.slot, rowStride: gateRows.stride,
+          bias: bias + run.slot * hidden + column, accumulate: false)
+      }
     }
   }
 

@@ -102,9 +102,10 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   public let instructionSet: String
   /// What multiplies the input projection `x · W_ihᵀ`: "packed AVX-512F" or "packed AVX2+FMA"
   /// (the library's GEMM, `W_ihᵀ` packed once, the bias added as tiles are stored; chosen by
-  /// ``GEMMCalibration`` or by forcing ``RecurrentKernels``), "packed … per call" (the hidden
-  /// split's per-worker products, packed as they run), else "sgemm" (the BLAS's; "dgemm" for
-  /// Double).
+  /// ``GEMMCalibration`` or by forcing ``RecurrentKernels``), "packed …, each worker's
+  /// columns" (the hidden split's workers multiply their columns of the same packed `W_ihᵀ`,
+  /// where their units are whole panels), "packed … per call" (the hidden split's per-worker
+  /// products otherwise, packed as they run), else "sgemm" (the BLAS's; "dgemm" for Double).
   public let inputProjection: String
   /// Whether the fused step streams `W_hh` as bfloat16 (``WeightPrecision/bfloat16``, half the
   /// bytes per step): where a worker's step is bound by reading the weights — at most
@@ -266,10 +267,18 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
       streamedWeights = .float
     }
     instructionSet = isa?.description ?? "portable"
-    // The hidden split projects each worker's units gate by gate through BLAS.gemm (columns
-    // that are not whole panels of the packed W_ihᵀ), which packs per call where calibrated.
+    // The hidden split projects each worker's units gate by gate: their columns of the packed
+    // W_ihᵀ where they are whole panels, else through BLAS.gemm, which packs per call where
+    // calibrated.
+    let packedPanel = (isa?.width ?? 0) * 8 / scalarSize
+    let workerColumnsPacked =
+      packedPanel > 0 && g.hiddenSize % packedPanel == 0
+      && DirectionPass<Float>.hiddenSplitUnits(g.hiddenSize, panel: isa?.width ?? 8).0.upperBound
+        % packedPanel == 0
     if let isa, packedProjection, split != .hiddenUnits {
       inputProjection = "packed \(isa.description)"
+    } else if let isa, packedProjection, workerColumnsPacked {
+      inputProjection = "packed \(isa.description), each worker's columns"
     } else if split == .hiddenUnits, isa != nil, scalarSize == MemoryLayout<Float>.stride,
       let perCall = PackedGEMM.isa(rows: rowsPerWorker * chunk, columns: g.hiddenSize / 2)
     {
@@ -325,6 +334,10 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     switch inputProjection {
     case "sgemm": reasons.append("projection: sgemm (OpenBLAS \(BLAS.coreName))\(calibration)")
     case "dgemm": reasons.append("projection: dgemm (OpenBLAS \(BLAS.coreName))\(calibration)")
+    case let name where name.hasSuffix("each worker's columns"):
+      reasons.append(
+        "projection: \(name) of W_ihᵀ, packed once, bias added as tiles are stored\(calibration)"
+      )
     case let name where name.hasSuffix("per call"):
       reasons.append(
         "projection: \(name), each worker's units gate by gate (W_ihᵀ packed as it is read)\(calibration)"

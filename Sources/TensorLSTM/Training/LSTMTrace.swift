@@ -72,41 +72,17 @@ extension LSTM {
     _core.requireTrainable("forwardWithTrace")
     let s = try ForwardShape(self, input: input, initialState: initialState, lengths: lengths)
     if dropsOut { throw droppedTraceError }
-    let g = geometry
-    let rows = g.layers * g.directions
-    let timeMajor = s.timeMajor(input, batchFirst: batchFirst)
-    let h0 =
-      initialState.map { $0.hidden.reshaped([rows, s.batch, g.outputHiddenSize]).copied() }
-      ?? .zeros(shape: [rows, s.batch, g.outputHiddenSize])
-    let c0 =
-      initialState.map { $0.cell.reshaped([rows, s.batch, g.hiddenSize]).copied() }
-      ?? .zeros(shape: [rows, s.batch, g.hiddenSize])
     let traced = Workers.withTrainingKernels(kernels) {
       engine.runTraced(
-        s, input: timeMajor.isContiguous ? timeMajor : timeMajor.copied(), h0: h0, c0: c0,
-        lengths: lengths)
+        s, input: input, h0: initialState?.hidden, c0: initialState?.cell, lengths: lengths)
     }
-    let final = traceResult(
-      sequences: traced.sequences, geometry: g, shape: s, lengths: lengths,
-      batchFirst: batchFirst)
-    // c_n: each sequence's c at its direction's last step.
-    var cN = [Scalar](repeating: 0, count: rows * s.batch * g.hiddenSize)
-    for index in 0..<rows {
-      let cells = UnsafePointer(traced.cells[index].storage.base)
-      for b in 0..<s.batch {
-        let t = g.isReverse(index % g.directions) ? 0 : (lengths?[b] ?? s.steps) - 1
-        let c = cells + (t * s.batch + b) * g.hiddenSize
-        for j in 0..<g.hiddenSize { cN[(index * s.batch + b) * g.hiddenSize + j] = c[j] }
-      }
-    }
+    let result = traced.result
     let output = LSTMOutput(
-      output: final.output, hidden: final.hidden,
-      cell: Tensor(
-        shape: [rows] + (s.unbatched ? [] : [s.batch]) + [g.hiddenSize], scalars: cN),
-      lastStep: final.lastStep)
+      output: result.output, hidden: result.hidden, cell: result.cell!, lastStep: result.lastStep)
     return LSTMTrace(
-      output: output, weights: _core.weights, geometry: g, batchFirst: batchFirst, shape: s,
-      lengths: lengths, hadInitialState: initialState != nil, h0: h0, c0: c0,
+      output: output, weights: _core.weights, geometry: geometry, batchFirst: batchFirst,
+      shape: s, lengths: lengths, hadInitialState: initialState != nil, h0: traced.h0,
+      c0: traced.c0,
       sequences: traced.sequences, gates: traced.gates, cells: traced.cells,
       splitsUnits: traced.splitsUnits)
   }

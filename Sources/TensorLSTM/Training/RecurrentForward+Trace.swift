@@ -18,6 +18,10 @@ struct TraceTensors<Scalar: BLASScalar> {
   /// Time-major contiguous `[T, B, ·]`: the input, then each layer's output (zero past a
   /// sequence's length).
   var sequences: [Tensor<Scalar>]
+  /// The initial state, `[D·L, B, Hout]` and the LSTM's `[D·L, B, H]` (else `[0]`), contiguous;
+  /// zeros where the call had none.
+  var h0: Tensor<Scalar>
+  var c0: Tensor<Scalar>
   /// The records' gate rows (``TraceRecord/gates``).
   var gates: [Tensor<Scalar>]
   /// The LSTM's c of every step.
@@ -27,6 +31,9 @@ struct TraceTensors<Scalar: BLASScalar> {
   /// Whether each direction split its hidden units between two workers (the LSTM's backward
   /// then does too).
   var splitsUnits: Bool
+  /// What a plain call returns, in the call's layout (``traceResult(sequences:geometry:shape:lengths:batchFirst:)``,
+  /// and the LSTM's `c_n` from the recorded cells).
+  var result: RecurrentForward<Scalar>.Result
 }
 
 extension RecurrentForward {
@@ -56,17 +63,29 @@ extension RecurrentForward {
 
   /// The traced forward of every cell: each layer-direction is a ``DirectionPass`` recording a
   /// ``TraceRecord`` under ``tracePlan(_:hasLengths:)`` — the forward's time loop, kernels and
-  /// hidden split. `input` is time-major and contiguous, `h0` `[D·L, B, Hout]` and `c0`
-  /// `[D·L, B, H]` contiguous. Allocates the trace and one workspace, nothing per step.
+  /// hidden split. Arguments as the call's (checked into `s`); everything from the input's
+  /// time-major copy to the result is done here, specialised, so that a caller in another
+  /// package runs no generic code per element. Allocates the trace and one workspace, nothing
+  /// per step.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func runTraced(
-    _ s: ForwardShape, input: Tensor<Scalar>, h0: Tensor<Scalar>, c0: Tensor<Scalar>?,
-    lengths: [Int]?
+    _ s: ForwardShape, input callInput: Tensor<Scalar>, h0 initialHidden: Tensor<Scalar>?,
+    c0 initialCell: Tensor<Scalar>?, lengths: [Int]?
   ) -> TraceTensors<Scalar> {
     let g = geometry
     let (steps, batch, hidden, hOut) = (s.steps, s.batch, g.hiddenSize, g.outputHiddenSize)
     let directions = g.directions
+    let rows = g.layers * directions
+    let timeMajor = s.timeMajor(callInput, batchFirst: batchFirst)
+    let input = timeMajor.isContiguous ? timeMajor : timeMajor.copied()
+    let h0 =
+      initialHidden?.reshaped([rows, batch, hOut]).copied() ?? .zeros(shape: [rows, batch, hOut])
+    let c0 =
+      g.cell.hasCellState
+      ? initialCell?.reshaped([rows, batch, hidden]).copied()
+        ?? .zeros(shape: [rows, batch, hidden])
+      : Tensor<Scalar>.zeros(shape: [0])
     let plan = tracePlan(s, hasLengths: lengths != nil)
     let budget = Workers.trainingBudget(threads)
     let atOnce = Workers.runsDirectionsAtOnce(directions, budget: budget)
@@ -77,12 +96,13 @@ extension RecurrentForward {
       // zero-filled; r ⊙ h is zero in the padding, which the pass skips.
       (0..<directions).map { _ in kept ? .unfilled(shape: shape) : .zeros(shape: [0]) }
     }
-    var result = TraceTensors<Scalar>(
-      sequences: [input], gates: [], cells: [], resetHidden: [],
-      splitsUnits: plan.split == .hiddenUnits)
+    var sequences = [input]
+    var (recordedGates, recordedCells, recordedResets) = (
+      [Tensor<Scalar>](), [Tensor<Scalar>](), [Tensor<Scalar>]()
+    )
     let validLengths = lengths ?? []
     for layer in 0..<g.layers {
-      let x = result.sequences[layer]
+      let x = sequences[layer]
       let output = Tensor<Scalar>.zeros(shape: [steps, batch, directions * hOut])
       let gates = record([steps, batch, g.rowWidth], g.cell.tracesGates)
       let cells = record([steps, batch, hidden], g.cell.hasCellState)
@@ -95,7 +115,7 @@ extension RecurrentForward {
         let regions = workspace.slices[atOnce ? direction : 0]
         regions.initialHidden.update(
           from: h0.storage.base + index * batch * hOut, count: batch * hOut)
-        if let c0 {
+        if g.cell.hasCellState {
           regions.cellState.update(
             from: c0.storage.base + index * batch * hidden, count: batch * hidden)
         }
@@ -128,11 +148,31 @@ extension RecurrentForward {
       withExtendedLifetime((x, output, gates, cells, resetHidden, h0, c0)) {
         Workers.forEachDirection(directions, budget: budget, run)
       }
-      result.sequences.append(output)
-      result.gates += gates
-      result.cells += cells
-      result.resetHidden += resetHidden
+      sequences.append(output)
+      recordedGates += gates
+      recordedCells += cells
+      recordedResets += resetHidden
     }
-    return result
+    let final = traceResult(
+      sequences: sequences, geometry: g, shape: s, lengths: lengths, batchFirst: batchFirst)
+    var cellOut: Tensor<Scalar>? = nil
+    if g.cell.hasCellState {
+      // c_n: each sequence's c at its direction's last step.
+      var cN = [Scalar](repeating: 0, count: rows * batch * hidden)
+      for index in 0..<rows {
+        let cells = UnsafePointer(recordedCells[index].storage.base)
+        for b in 0..<batch {
+          let t = g.isReverse(index % directions) ? 0 : (lengths?[b] ?? steps) - 1
+          let c = cells + (t * batch + b) * hidden
+          for j in 0..<hidden { cN[(index * batch + b) * hidden + j] = c[j] }
+        }
+      }
+      cellOut = Tensor(shape: [rows] + (s.unbatched ? [] : [batch]) + [hidden], scalars: cN)
+    }
+    return TraceTensors(
+      sequences: sequences, h0: h0, c0: c0, gates: recordedGates, cells: recordedCells,
+      resetHidden: recordedResets, splitsUnits: plan.split == .hiddenUnits,
+      result: Result(
+        output: final.output, hidden: final.hidden, cell: cellOut, lastStep: final.lastStep))
   }
 }

@@ -52,24 +52,15 @@ extension RecurrentCore {
   {
     requireTrainable("forwardWithTrace")
     let s = try shape(input: input, h0: initial, lengths: lengths)
-    let g = geometry
-    let rows = g.layers * g.directions
-    let timeMajor = s.timeMajor(input, batchFirst: batchFirst)
-    let h0 =
-      initial?.reshaped([rows, s.batch, g.hiddenSize]).copied()
-      ?? .zeros(shape: [rows, s.batch, g.hiddenSize])
     let traced = Workers.withTrainingKernels(kernels) {
-      engine.runTraced(
-        s, input: timeMajor.isContiguous ? timeMajor : timeMajor.copied(), h0: h0, c0: nil,
-        lengths: lengths)
+      engine.runTraced(s, input: input, h0: initial, c0: nil, lengths: lengths)
     }
-    let final = traceResult(
-      sequences: traced.sequences, geometry: g, shape: s, lengths: lengths,
-      batchFirst: batchFirst)
+    let final = traced.result
     return RecurrentTrace(
       output: RecurrentOutput(output: final.output, hidden: final.hidden, lastStep: final.lastStep),
-      weights: weights, geometry: g, batchFirst: batchFirst, shape: s, lengths: lengths,
-      hadInitialState: initial != nil, h0: h0, sequences: traced.sequences, gates: traced.gates,
+      weights: weights, geometry: geometry, batchFirst: batchFirst, shape: s, lengths: lengths,
+      hadInitialState: initial != nil, h0: traced.h0, sequences: traced.sequences,
+      gates: traced.gates,
       extras: traced.resetHidden)
   }
 }
