@@ -137,9 +137,7 @@ extension RecurrentForward {
             base: output.storage.base + direction * hOut, timeStride: batch * directions * hOut,
             batchStride: directions * hOut, features: hOut)
           if plan.split == .hiddenUnits, let partner = workspace.partner {
-            BLAS.withThreads(1) {
-              pass.runHiddenSplit(input: input, output: directionOutput, partner: partner)
-            }
+            pass.runHiddenSplit(input: input, output: directionOutput, partner: partner)
           } else {
             pass.run(input: input, output: directionOutput)
           }
