@@ -1,19 +1,3 @@
-/// The gradients of one LSTM backward.
-///
-///     let g = try lstm.backward(trace, outputGradient: dY)
-///     g.input          // dL/dx, shaped like x
-///     g.initialState   // dL/dh0, dL/dc0 when the forward had an initial state
-///     g.parameters     // keyed like stateDict()
-public struct LSTMGradients<Scalar: BLASScalar>: Sendable {
-  /// dL/dx, the shape of the forward's input; an empty `[0]` tensor when the backward was
-  /// asked not to compute it (`inputGradient: false`).
-  public var input: Tensor<Scalar>
-  /// dL/dh0 and dL/dc0, shaped like the initial state; nil when the forward had none.
-  public var initialState: LSTMState<Scalar>?
-  /// dL/dθ for every parameter, keyed and shaped as ``LSTM/stateDict()``.
-  public var parameters: [String: Tensor<Scalar>]
-}
-
 extension LSTM {
   /// Backpropagation through time: the gradients of a loss whose gradient with respect to the
   /// forward's `output` is `outputGradient` (and, optionally, with respect to `hidden` and

@@ -55,7 +55,7 @@ extension RecurrentCore {
       let dX = Tensor<Scalar>.zeros(shape: [steps, batch, features])
       // The reset-before GRU's r ⊙ h(t−1) of a direction, `[T, B, H]` (dW_hn's operand).
       func resetHidden(_ index: Int) -> UnsafePointer<Scalar>? {
-        isGRU && !resetAfter ? UnsafePointer(trace.extras[index].storage.base) : nil
+        isGRU && !resetAfter ? UnsafePointer(trace.resetHidden[index].storage.base) : nil
       }
       // Each direction's time loop: dG_in, dG_h and H(t−1) into its regions.
       func timeLoop(_ direction: Int) {
@@ -76,7 +76,7 @@ extension RecurrentCore {
         let (extra, extraStride) =
           resetAfter
           ? (gates + 3 * hidden, gateStride)
-          : (UnsafePointer(trace.extras[index].storage.base), hidden)
+          : (UnsafePointer(trace.resetHidden[index].storage.base), hidden)
         let carry = dH0.storage.base + index * batch * hidden
         if let dHn {
           carry.update(from: dHn.storage.base + index * batch * hidden, count: batch * hidden)

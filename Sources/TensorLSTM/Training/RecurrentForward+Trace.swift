@@ -174,3 +174,40 @@ extension RecurrentForward {
         output: final.output, hidden: final.hidden, cell: cellOut, lastStep: final.lastStep))
   }
 }
+
+/// What a traced forward returns to its caller, from its time-major layer outputs (`sequences`,
+/// the input first): the top output in the call's layout, `h_n` `[D·L, B, Hout]` — each
+/// sequence's h at its last processed step — and `lastStep` `[B, D·Hout]` (no batch axis
+/// unbatched). ``RecurrentForward/runTraced(_:input:h0:c0:lengths:)`` adds the LSTM's `c_n`.
+func traceResult<Scalar: BLASScalar>(
+  sequences: [Tensor<Scalar>], geometry g: RecurrentGeometry, shape s: ForwardShape,
+  lengths: [Int]?, batchFirst: Bool
+) -> (output: Tensor<Scalar>, hidden: Tensor<Scalar>, lastStep: Tensor<Scalar>) {
+  let (batch, hOut, layers, directions) = (s.batch, g.outputHiddenSize, g.layers, g.directions)
+  let (rows, width) = (layers * directions, directions * hOut)
+  var hN = [Scalar](repeating: 0, count: rows * batch * hOut)
+  for layer in 0..<layers {
+    let output = UnsafePointer(sequences[layer + 1].storage.base)
+    for direction in 0..<directions {
+      let index = layer * directions + direction
+      for b in 0..<batch {
+        let t = g.isReverse(direction) ? 0 : (lengths?[b] ?? s.steps) - 1
+        let h = output + (t * batch + b) * width + direction * hOut
+        for j in 0..<hOut { hN[(index * batch + b) * hOut + j] = h[j] }
+      }
+    }
+  }
+  var last = [Scalar]()
+  for b in 0..<batch {
+    for direction in 0..<directions {
+      let start = (((layers - 1) * directions + direction) * batch + b) * hOut
+      last += hN[start..<(start + hOut)]
+    }
+  }
+  let batchAxis = s.unbatched ? [] : [batch]
+  return (
+    s.callLayout(sequences[layers], batchFirst: batchFirst),
+    Tensor(shape: [rows] + batchAxis + [hOut], scalars: hN),
+    Tensor(shape: batchAxis + [width], scalars: last)
+  )
+}
