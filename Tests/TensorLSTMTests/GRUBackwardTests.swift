@@ -294,6 +294,61 @@ struct GRUBackwardTests {
     }
   }
 
+  @Test(
+    "a traced forward in batch slices (2 threads) equals the 1-thread one, and so does its backward (LSTM, GRU both placements)",
+    arguments: ["LSTM", "GRU", "GRU (reset before)"], [false, true])
+  func batchSlices(cell: String, lengths useLengths: Bool) throws {
+    // B 13 over 2 slices (7 + 6), H 48 (W_hh small enough that the forward slices the batch).
+    let kernels = RecurrentKernels.supported.first!
+    var gru = GRU<Float>(
+      inputSize: 9, hiddenSize: 48, numLayers: 2, resetAfter: cell == "GRU", seed: 3)
+    var lstm = LSTM<Float>(inputSize: 9, hiddenSize: 48, numLayers: 2, seed: 3)
+    (gru.kernels, lstm.kernels) = (kernels, kernels)
+    let x = Tensor<Float>.randomNormal(shape: [40, 13, 9], seed: 4)
+    let h0 = Tensor<Float>.randomNormal(shape: [2, 13, 48], seed: 5)
+    let state = LSTMState(hidden: h0, cell: .randomNormal(shape: [2, 13, 48], seed: 6))
+    let dY = Tensor<Float>.randomNormal(shape: [40, 13, 48], seed: 7)
+    let lengths = useLengths ? [40, 3, 37, 1, 40, 12, 40, 9, 2, 40, 40, 17, 5] : nil
+    var outputs: [Tensor<Float>] = []
+    var gradients: [[String: Tensor<Float>]] = []
+    var inputs: [Tensor<Float>] = []
+    for (threads, split) in [(1, ForwardPlan.Split.none), (2, .batchSlices)] {
+      if cell == "LSTM" {
+        (lstm.threads, lstm.threadSplit) = (threads, split)
+        let planned = try lstm.plan(for: x, lengths: lengths).split
+        #expect(threads == 1 || planned == .batchSlices)
+        let trace = try lstm.forwardWithTrace(x, initialState: state, lengths: lengths)
+        lstm.threads = 1  // the backward alike: only the trace differs
+        let g = try lstm.backward(trace, outputGradient: dY)
+        (outputs, gradients, inputs) = (
+          outputs + [trace.output.output], gradients + [g.parameters], inputs + [g.input]
+        )
+      } else {
+        (gru.threads, gru.threadSplit) = (threads, split)
+        let planned = try gru.plan(for: x, lengths: lengths).split
+        #expect(threads == 1 || planned == .batchSlices)
+        let trace = try gru.forwardWithTrace(x, initialState: h0, lengths: lengths)
+        gru.threads = 1  // the backward alike: only the trace differs
+        let g = try gru.backward(trace, outputGradient: dY)
+        (outputs, gradients, inputs) = (
+          outputs + [trace.output.output], gradients + [g.parameters], inputs + [g.input]
+        )
+      }
+    }
+    // The fused step does each sequence's arithmetic alike in a slice: equal to the last bit;
+    // the per-step GEMMs (lengths, the reset-before GRU) of 7 or 6 rows instead of 13 may round
+    // differently.
+    let what = "\(cell) lengths \(useLengths)"
+    let fused = !useLengths && cell != "GRU (reset before)"
+    let (absolute, relative) = fused ? (0, 0) : (1e-6, 1e-4)
+    expectClose(outputs[0], outputs[1], absolute: absolute, relative: relative, what)
+    expectClose(inputs[0], inputs[1], absolute: absolute, relative: relative, "dx \(what)")
+    for (name, value) in gradients[0] {
+      expectClose(
+        value, gradients[1][name]!, absolute: absolute, relative: relative, "\(name) \(what)")
+    }
+  }
+
   @Test("a stale trace or a misshapen gradient throws")
   func refusals() throws {
     var gru = GRU<Float>(inputSize: 3, hiddenSize: 4, batchFirst: true)

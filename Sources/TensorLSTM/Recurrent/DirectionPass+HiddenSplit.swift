@@ -26,19 +26,6 @@ extension DirectionPass {
       "DirectionPass: a traced hidden split needs the fused step (its plan must not split)")
     let (first, second) = Self.hiddenSplitUnits(hidden, panel: isa?.width ?? 8)
     let barrier = StepBarrier()
-    if recordsGates {
-      // A trace's gate rows hold every step (one chunk): projected once, before the workers
-      // start, by one product at the call's budget — the workers' own products of half the
-      // columns over the whole sequence ran the large training shape's trace 1.4× slower
-      // (B 64, T 100, I 512, H 512, 2 threads: 105–112 vs 70–77 ms, Zen 5).
-      weights.weightIH.withBase { wIH in
-        weights.rowBias.withBase { bias in
-          projectInputs(
-            input, first: 0, count: steps, rows: (gates, gateRowStride, hidden),
-            units: 0..<hidden, weightIH: wIH, bias: bias, gathering: gatheredInput)
-        }
-      }
-    }
     // The workers' own products run at one thread each.
     BLAS.withThreads(1) {
       runWorkers(first, second, input: input, output: output, partner: partner, barrier: barrier)
@@ -108,7 +95,8 @@ extension DirectionPass {
                 )
               // Both halves of h(t−1) must be written before either worker reads it.
               barrier.wait(until: 2 * stepsDone)
-              let gateRows = gateBase + (t - first) * batch * rowWidth
+              let gateRows =
+                gateBase + (t - first) * (recordsGates ? rowsPerStep : batch) * rowWidth
               let h = output.row(time: t, batch: 0) + units.lowerBound
               let hOld = previous + units.lowerBound
               let (stepCell, cellStride) =

@@ -42,6 +42,9 @@ struct DirectionPass<Scalar: BLASScalar> {
   var gates: UnsafeMutablePointer<Scalar> { record?.gates ?? regions.gates }
   /// Whether the gate rows are a trace's, left holding the activations.
   var recordsGates: Bool { record?.gates != nil }
+  /// Rows of one step in the gate rows and the record: the whole batch's in a trace (a slice
+  /// steps over the others' rows), else this pass's.
+  var rowsPerStep: Int { record?.rowsPerStep ?? batch }
   var cellState: UnsafeMutablePointer<Scalar> { regions.cellState }
   var initialHidden: UnsafeMutablePointer<Scalar> { regions.initialHidden }
 
@@ -91,13 +94,17 @@ struct DirectionPass<Scalar: BLASScalar> {
             let count = Swift.min(chunk, steps - first)
             // Time-major gate rows: (step first + k, sequence b) at (k·B + b)·rowStride.
             let rowStride = gateRowStride
-            projectInputs(
-              input, first: first, count: count, rows: (gates, rowStride, hidden),
-              units: 0..<hidden, weightIH: weightIH, bias: bias, gathering: gatheredInput)
+            // A trace's rows were projected for every slice at once (projectRecord).
+            if !recordsGates {
+              projectInputs(
+                input, first: first, count: count, rows: (gates, rowStride, hidden),
+                units: 0..<hidden, weightIH: weightIH, bias: bias, gathering: gatheredInput)
+            }
             for k in 0..<count {
               let t = reverse ? first + count - 1 - k : first + k
               step(
-                t, gateRows: gates + (t - first) * batch * rowStride, gateRowStride: rowStride,
+                t, gateRows: gates + (t - first) * rowsPerStep * rowStride,
+                gateRowStride: rowStride,
                 recurrentWeights: recurrentWeights, output: output)
             }
           }
@@ -167,6 +174,19 @@ struct DirectionPass<Scalar: BLASScalar> {
             columns: columns, rowStride: 1, columnStride: features),
           into: gateRows.base + (run.slot + g - run.gates.lowerBound) * gateRows.slot,
           rowStride: gateRows.stride, beta: 1)
+      }
+    }
+  }
+
+  /// A trace's gate rows of every step and sequence (``TraceRecord/gates``): the row bias plus
+  /// the input projection, one product at the caller's BLAS budget, before the pass — or its
+  /// workers, or its batch slices — runs; the pass then only steps.
+  func projectRecord(_ input: Rows<Scalar>) {
+    weights.weightIH.withBase { weightIH in
+      weights.rowBias.withBase { bias in
+        projectInputs(
+          input, first: 0, count: steps, rows: (gates, gateRowStride, hidden), units: 0..<hidden,
+          weightIH: weightIH, bias: bias, gathering: gatheredInput)
       }
     }
   }
@@ -250,9 +270,9 @@ struct DirectionPass<Scalar: BLASScalar> {
   /// state, at the direction's first step; carried unchanged through a sequence's padding).
   func stepCell(_ t: Int, units: Range<Int>) -> UnsafeMutablePointer<Scalar> {
     guard let cells = record?.cells else { return cellState }
-    let row = cells + t * batch * hidden
+    let row = cells + t * rowsPerStep * hidden
     let isFirst = reverse ? t == steps - 1 : t == 0
-    let previous = isFirst ? cellState : cells + (reverse ? t + 1 : t - 1) * batch * hidden
+    let previous = isFirst ? cellState : cells + (reverse ? t + 1 : t - 1) * rowsPerStep * hidden
     for b in 0..<batch {
       (row + b * hidden + units.lowerBound).update(
         from: previous + b * hidden + units.lowerBound, count: units.count)
@@ -382,7 +402,8 @@ struct DirectionPass<Scalar: BLASScalar> {
     recurrentWeights: StridedMatrix<Scalar>, hOld: (Int) -> UnsafePointer<Scalar>,
     h: UnsafeMutablePointer<Scalar>, hStride: Int
   ) {
-    let resetHidden = record?.resetHidden.map { $0 + t * batch * hidden } ?? regions.resetHidden
+    let resetHidden =
+      record?.resetHidden.map { $0 + t * rowsPerStep * hidden } ?? regions.resetHidden
     for b in 0..<batch {
       if isValid(t, b) {
         GRUGatePass.resetHidden(

@@ -313,4 +313,11 @@ struct Rows<Scalar: BLASScalar> {
   func row(time t: Int, batch b: Int) -> UnsafeMutablePointer<Scalar> {
     base + t * timeStride + b * batchStride
   }
+
+  /// The rows of sequences `first…`.
+  func offset(batch first: Int) -> Rows {
+    Rows(
+      base: base + first * batchStride, timeStride: timeStride, batchStride: batchStride,
+      features: features)
+  }
 }

@@ -86,7 +86,7 @@ struct Workspace<Scalar: BLASScalar> {
   }
 
   /// The regions of a traced forward (``TraceRecord``), one slice per direction that runs at
-  /// once (`sets`). What the record keeps has no region here: the gate rows (all cells but the
+  /// once or per batch slice (`sets`). What the record keeps has no region here: the gate rows (all cells but the
   /// RNN), the LSTM's `c` of the hidden split's workers, the reset-before GRU's `r ⊙ h`; nor
   /// do the inner layers' outputs (each is part of the trace) or a gather buffer (the trace
   /// reads a contiguous time-major input).
@@ -94,8 +94,10 @@ struct Workspace<Scalar: BLASScalar> {
     var sizes = Sizes(plan: plan, geometry: g)
     let keepsGates = g.cell.tracesGates
     if keepsGates { sizes.gates = 0 }
+    // The input is projected for the whole batch (``DirectionPass/projectRecord(_:)``) or,
+    // for the RNN, never sliced: read in place.
     (sizes.resetHidden, sizes.innerOutput, sizes.secondInnerOutput) = (0, 0, 0)
-    require(!plan.gathersInput, "Workspace: a traced forward reads its input in place")
+    sizes.gatheredInput = 0
     self.init(
       sizes: sizes, sliceCount: sets,
       partner: plan.split == .hiddenUnits

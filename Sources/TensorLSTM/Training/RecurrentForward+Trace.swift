@@ -10,6 +10,16 @@ struct TraceRecord<Scalar: BLASScalar> {
   var cells: UnsafeMutablePointer<Scalar>?
   /// The reset-before GRU's `r ⊙ h(t−1)` of every step, `[T, B, H]`.
   var resetHidden: UnsafeMutablePointer<Scalar>?
+  /// B, the rows of one step in the record: a batch slice's pass starts its pointers at its
+  /// first sequence and steps over the others' rows.
+  var rowsPerStep: Int
+
+  /// The record of sequences `first…` of the batch: its pointers moved to that row.
+  func slice(from first: Int, hidden: Int, rowWidth: Int) -> TraceRecord {
+    TraceRecord(
+      gates: gates.map { $0 + first * rowWidth }, cells: cells.map { $0 + first * hidden },
+      resetHidden: resetHidden.map { $0 + first * hidden }, rowsPerStep: rowsPerStep)
+  }
 }
 
 /// The tensors a traced forward fills, before each layer type wraps them (``LSTMTrace``,
@@ -37,10 +47,11 @@ struct TraceTensors<Scalar: BLASScalar> {
 }
 
 extension RecurrentForward {
-  /// The plan of a traced forward of shape `s`: the forward's own when it splits one
-  /// direction's hidden units on the fused step (``ForwardPlan/Split/hiddenUnits``); otherwise
-  /// no split — a trace keeps every sequence's rows together, and a bidirectional layer's two
-  /// directions run at once instead (``Workers/forEachDirection(_:budget:_:)``).
+  /// The plan of a traced forward of shape `s`: the forward's own — its hidden split (on the
+  /// fused step) or its batch slices (for a cell whose gate rows the record keeps, so that one
+  /// product projects them for every slice) — but for a bidirectional layer whose two
+  /// directions run at once instead (``Workers/forEachDirection(_:budget:_:)``), which runs
+  /// each unsplit.
   func tracePlan(_ s: ForwardShape, hasLengths: Bool) -> ForwardPlan {
     func plan(threads: Int, split: ForwardPlan.Split?) -> ForwardPlan {
       ForwardPlan(
@@ -53,9 +64,13 @@ extension RecurrentForward {
     }
     let budget = Workers.trainingBudget(threads)
     let forward = plan(threads: budget, split: threadSplit)
-    if geometry.directions == 1 && forward.split == .hiddenUnits
-      && forward.stepKernels.first == .fused
-    {
+    let usable =
+      switch forward.split {
+      case .hiddenUnits: forward.stepKernels.first == .fused
+      case .batchSlices: geometry.cell.tracesGates
+      case .none: true
+      }
+    if usable && !Workers.runsDirectionsAtOnce(geometry.directions, budget: budget) {
       return forward
     }
     return plan(threads: 1, split: nil)
@@ -89,7 +104,9 @@ extension RecurrentForward {
     let plan = tracePlan(s, hasLengths: lengths != nil)
     let budget = Workers.trainingBudget(threads)
     let atOnce = Workers.runsDirectionsAtOnce(directions, budget: budget)
-    let workspace = Workspace<Scalar>(tracing: plan, geometry: g, sets: atOnce ? directions : 1)
+    let slices = plan.split == .batchSlices ? plan.workers : 1
+    let workspace = Workspace<Scalar>(
+      tracing: plan, geometry: g, sets: atOnce ? directions : slices)
     defer { workspace.deallocate() }
     func record(_ shape: [Int], _ kept: Bool) -> [Tensor<Scalar>] {
       // Written before read (gates: bias and product for every row; c: every step), so not
@@ -112,34 +129,62 @@ extension RecurrentForward {
       }
       func run(_ direction: Int) {
         let index = layer * directions + direction
-        let regions = workspace.slices[atOnce ? direction : 0]
-        regions.initialHidden.update(
-          from: h0.storage.base + index * batch * hOut, count: batch * hOut)
-        if g.cell.hasCellState {
-          regions.cellState.update(
-            from: c0.storage.base + index * batch * hidden, count: batch * hidden)
-        }
         func base(_ t: Tensor<Scalar>) -> UnsafeMutablePointer<Scalar>? {
           t.count == 0 ? nil : t.storage.base
         }
+        let record = TraceRecord(
+          gates: base(gates[direction]), cells: base(cells[direction]),
+          resetHidden: base(resetHidden[direction]), rowsPerStep: batch)
+        let input = Rows(
+          base: x.storage.base, timeStride: batch * x.shape[2], batchStride: x.shape[2],
+          features: x.shape[2])
+        let directionOutput = Rows(
+          base: output.storage.base + direction * hOut, timeStride: batch * directions * hOut,
+          batchStride: directions * hOut, features: hOut)
         validLengths.withUnsafeBufferPointer { lengthBuffer in
-          let pass = DirectionPass(
-            weights: weights[index], plan: plan, geometry: g, layer: layer,
-            reverse: g.isReverse(direction), batch: batch,
-            lengths: lengths == nil ? nil : lengthBuffer.baseAddress!, regions: regions,
-            record: TraceRecord(
-              gates: base(gates[direction]), cells: base(cells[direction]),
-              resetHidden: base(resetHidden[direction])))
-          let input = Rows(
-            base: x.storage.base, timeStride: batch * x.shape[2], batchStride: x.shape[2],
-            features: x.shape[2])
-          let directionOutput = Rows(
-            base: output.storage.base + direction * hOut, timeStride: batch * directions * hOut,
-            batchStride: directions * hOut, features: hOut)
-          if plan.split == .hiddenUnits, let partner = workspace.partner {
-            pass.runHiddenSplit(input: input, output: directionOutput, partner: partner)
-          } else {
-            pass.run(input: input, output: directionOutput)
+          /// The pass of sequences `first..<first+count` on slice `worker`'s regions, with
+          /// their h0 and c0 loaded when it will run (not to project the record).
+          func pass(_ worker: Int, first: Int, count: Int, runs: Bool = true) -> DirectionPass<
+            Scalar
+          > {
+            let regions = workspace.slices[atOnce ? direction : worker]
+            if runs {
+              regions.initialHidden.update(
+                from: h0.storage.base + (index * batch + first) * hOut, count: count * hOut)
+              if g.cell.hasCellState {
+                regions.cellState.update(
+                  from: c0.storage.base + (index * batch + first) * hidden,
+                  count: count * hidden)
+              }
+            }
+            return DirectionPass(
+              weights: weights[index], plan: plan, geometry: g, layer: layer,
+              reverse: g.isReverse(direction), batch: count,
+              lengths: lengths == nil ? nil : lengthBuffer.baseAddress! + first, regions: regions,
+              record: record.slice(from: first, hidden: hidden, rowWidth: g.rowWidth))
+          }
+          // All sequences: the record's projection, and the time loop unless sliced.
+          let whole = pass(0, first: 0, count: batch, runs: plan.split != .batchSlices)
+          // The record's gate rows of every step and sequence: one product at the budget,
+          // before any worker starts.
+          if g.cell.tracesGates { whole.projectRecord(input) }
+          switch plan.split {
+          case .hiddenUnits:
+            whole.runHiddenSplit(
+              input: input, output: directionOutput, partner: workspace.partner!)
+          case .batchSlices:
+            // Each slice steps its sequences on one thread, as the forward's slices do.
+            BLAS.withThreads(1) {
+              Workers.forEach(slices) { worker in
+                let first = worker * plan.rowsPerWorker
+                let count = Swift.min(plan.rowsPerWorker, batch - first)
+                guard count > 0 else { return }
+                pass(worker, first: first, count: count).run(
+                  input: input.offset(batch: first), output: directionOutput.offset(batch: first))
+              }
+            }
+          case .none:
+            whole.run(input: input, output: directionOutput)
           }
         }
       }
