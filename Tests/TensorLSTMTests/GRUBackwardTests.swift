@@ -309,43 +309,39 @@ struct GRUBackwardTests {
     let state = LSTMState(hidden: h0, cell: .randomNormal(shape: [2, 13, 48], seed: 6))
     let dY = Tensor<Float>.randomNormal(shape: [40, 13, 48], seed: 7)
     let lengths = useLengths ? [40, 3, 37, 1, 40, 12, 40, 9, 2, 40, 40, 17, 5] : nil
-    var outputs: [Tensor<Float>] = []
-    var gradients: [[String: Tensor<Float>]] = []
-    var inputs: [Tensor<Float>] = []
-    for (threads, split) in [(1, ForwardPlan.Split.none), (2, .batchSlices)] {
+    /// The trace at `threads` (with `split`), then the backward at one thread: only the trace
+    /// differs between the runs.
+    func traced(_ threads: Int, _ split: ForwardPlan.Split) throws -> [String: Tensor<Float>] {
+      let planned: ForwardPlan.Split
+      let g: (input: Tensor<Float>, parameters: [String: Tensor<Float>])
+      let output: Tensor<Float>
       if cell == "LSTM" {
         (lstm.threads, lstm.threadSplit) = (threads, split)
-        let planned = try lstm.plan(for: x, lengths: lengths).split
-        #expect(threads == 1 || planned == .batchSlices)
+        planned = try lstm.plan(for: x, lengths: lengths).split
         let trace = try lstm.forwardWithTrace(x, initialState: state, lengths: lengths)
-        lstm.threads = 1  // the backward alike: only the trace differs
-        let g = try lstm.backward(trace, outputGradient: dY)
-        (outputs, gradients, inputs) = (
-          outputs + [trace.output.output], gradients + [g.parameters], inputs + [g.input]
-        )
+        lstm.threads = 1
+        let gradients = try lstm.backward(trace, outputGradient: dY)
+        (output, g) = (trace.output.output, (gradients.input, gradients.parameters))
       } else {
         (gru.threads, gru.threadSplit) = (threads, split)
-        let planned = try gru.plan(for: x, lengths: lengths).split
-        #expect(threads == 1 || planned == .batchSlices)
+        planned = try gru.plan(for: x, lengths: lengths).split
         let trace = try gru.forwardWithTrace(x, initialState: h0, lengths: lengths)
-        gru.threads = 1  // the backward alike: only the trace differs
-        let g = try gru.backward(trace, outputGradient: dY)
-        (outputs, gradients, inputs) = (
-          outputs + [trace.output.output], gradients + [g.parameters], inputs + [g.input]
-        )
+        gru.threads = 1
+        let gradients = try gru.backward(trace, outputGradient: dY)
+        (output, g) = (trace.output.output, (gradients.input, gradients.parameters))
       }
+      #expect(threads == 1 || planned == .batchSlices)
+      return g.parameters.merging(["output": output, "dx": g.input]) { $1 }
     }
+    let (one, two) = (try traced(1, .none), try traced(2, .batchSlices))
     // The fused step does each sequence's arithmetic alike in a slice: equal to the last bit;
     // the per-step GEMMs (lengths, the reset-before GRU) of 7 or 6 rows instead of 13 may round
     // differently.
     let what = "\(cell) lengths \(useLengths)"
     let fused = !useLengths && cell != "GRU (reset before)"
     let (absolute, relative) = fused ? (0, 0) : (1e-6, 1e-4)
-    expectClose(outputs[0], outputs[1], absolute: absolute, relative: relative, what)
-    expectClose(inputs[0], inputs[1], absolute: absolute, relative: relative, "dx \(what)")
-    for (name, value) in gradients[0] {
-      expectClose(
-        value, gradients[1][name]!, absolute: absolute, relative: relative, "\(name) \(what)")
+    for (name, value) in one {
+      expectClose(value, two[name]!, absolute: absolute, relative: relative, "\(name) \(what)")
     }
   }
 
