@@ -178,19 +178,6 @@ struct DirectionPass<Scalar: BLASScalar> {
     }
   }
 
-  /// A trace's gate rows of every step and sequence (``TraceRecord/gates``): the row bias plus
-  /// the input projection, one product at the caller's BLAS budget, before the pass — or its
-  /// workers, or its batch slices — runs; the pass then only steps.
-  func projectRecord(_ input: Rows<Scalar>) {
-    weights.weightIH.withBase { weightIH in
-      weights.rowBias.withBase { bias in
-        projectInputs(
-          input, first: 0, count: steps, rows: (gates, gateRowStride, hidden), units: 0..<hidden,
-          weightIH: weightIH, bias: bias, gathering: gatheredInput)
-      }
-    }
-  }
-
   /// `units` of `x`'s gate rows on the packed GEMM (``DirectionWeights/packedInput``): each
   /// run of input gates is one product for all units, or one per gate of a worker's share —
   /// its columns of the packed `W_ihᵀ` when they are whole panels — whose tiles add the row
@@ -264,21 +251,6 @@ struct DirectionPass<Scalar: BLASScalar> {
   }
 
   func isValid(_ t: Int, _ b: Int) -> Bool { lengths.map { t < $0[b] } ?? true }
-
-  /// The LSTM's `c` that step `t` updates in place, `[B, H]`: the running state, or in a trace
-  /// the step's own row of the record, its `units` first filled with c(t−1) (c(0), the running
-  /// state, at the direction's first step; carried unchanged through a sequence's padding).
-  func stepCell(_ t: Int, units: Range<Int>) -> UnsafeMutablePointer<Scalar> {
-    guard let cells = record?.cells else { return cellState }
-    let row = cells + t * rowsPerStep * hidden
-    let isFirst = reverse ? t == steps - 1 : t == 0
-    let previous = isFirst ? cellState : cells + (reverse ? t + 1 : t - 1) * rowsPerStep * hidden
-    for b in 0..<batch {
-      (row + b * hidden + units.lowerBound).update(
-        from: previous + b * hidden + units.lowerBound, count: units.count)
-    }
-    return row
-  }
 
   /// The cell update for one row whose slots are `count` apart (`hidden` by default): the vector
   /// kernel of ``isa`` when set, else Swift's. `hOld` is h(t−1) at these units (the GRU reads

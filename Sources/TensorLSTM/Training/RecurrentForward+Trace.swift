@@ -1,27 +1,3 @@
-/// What a traced forward keeps of one layer-direction for its backward: where the engine's
-/// ``DirectionPass`` writes it as it runs (its record mode), in the trace's tensors.
-struct TraceRecord<Scalar: BLASScalar> {
-  /// `[T, B, rowGates·H]` (``RecurrentCell``, rows unpadded): every step's gate rows, left
-  /// holding what the backward reads — the LSTM's σ(i), σ(f), tanh(g), σ(o); the GRU's r, z, n
-  /// and, reset after, `W_hn·h + b_hn` in the fourth slot. Nil for the RNN, whose backward
-  /// needs only h.
-  var gates: UnsafeMutablePointer<Scalar>?
-  /// The LSTM's c after every step, `[T, B, H]`.
-  var cells: UnsafeMutablePointer<Scalar>?
-  /// The reset-before GRU's `r ⊙ h(t−1)` of every step, `[T, B, H]`.
-  var resetHidden: UnsafeMutablePointer<Scalar>?
-  /// B, the rows of one step in the record: a batch slice's pass starts its pointers at its
-  /// first sequence and steps over the others' rows.
-  var rowsPerStep: Int
-
-  /// The record of sequences `first…` of the batch: its pointers moved to that row.
-  func slice(from first: Int, hidden: Int, rowWidth: Int) -> TraceRecord {
-    TraceRecord(
-      gates: gates.map { $0 + first * rowWidth }, cells: cells.map { $0 + first * hidden },
-      resetHidden: resetHidden.map { $0 + first * hidden }, rowsPerStep: rowsPerStep)
-  }
-}
-
 /// The tensors a traced forward fills, before each layer type wraps them (``LSTMTrace``,
 /// ``RecurrentTrace``). Per layer-direction, `[0]` where the cell keeps nothing of that kind.
 struct TraceTensors<Scalar: BLASScalar> {
