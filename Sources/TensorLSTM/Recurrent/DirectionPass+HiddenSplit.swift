@@ -26,16 +26,6 @@ extension DirectionPass {
       "DirectionPass: a traced hidden split needs the fused step (its plan must not split)")
     let (first, second) = Self.hiddenSplitUnits(hidden, panel: isa?.width ?? 8)
     let barrier = StepBarrier()
-    // The workers' own products run at one thread each.
-    BLAS.withThreads(1) {
-      runWorkers(first, second, input: input, output: output, partner: partner, barrier: barrier)
-    }
-  }
-
-  private func runWorkers(
-    _ first: Range<Int>, _ second: Range<Int>, input: Rows<Scalar>, output: Rows<Scalar>,
-    partner: Workspace<Scalar>.PartnerRegions, barrier: StepBarrier
-  ) {
     Workers.pair(
       {
         runWorker(

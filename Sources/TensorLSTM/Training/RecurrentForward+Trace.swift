@@ -142,15 +142,16 @@ extension RecurrentForward {
           // All sequences: the record's projection, and the time loop unless sliced.
           let whole = pass(0, first: 0, count: batch, runs: plan.split != .batchSlices)
           // The record's gate rows of every step and sequence: one product at the budget,
-          // before any worker starts.
-          if g.cell.tracesGates { whole.projectRecord(input) }
-          switch plan.split {
-          case .hiddenUnits:
-            whole.runHiddenSplit(
-              input: input, output: directionOutput, partner: workspace.partner!)
-          case .batchSlices:
-            // Each slice steps its sequences on one thread, as the forward's slices do.
-            BLAS.withThreads(1) {
+          // before any worker starts; the workers then run their own products at one thread
+          // (the plan's BLAS count). Inside the directions' scope (both at once) both are it.
+          if g.cell.tracesGates { BLAS.withThreads(budget) { whole.projectRecord(input) } }
+          BLAS.withThreads(plan.blasThreads) {
+            switch plan.split {
+            case .hiddenUnits:
+              whole.runHiddenSplit(
+                input: input, output: directionOutput, partner: workspace.partner!)
+            case .batchSlices:
+              // Each slice steps its sequences, as the forward's slices do.
               Workers.forEach(slices) { worker in
                 let first = worker * plan.rowsPerWorker
                 let count = Swift.min(plan.rowsPerWorker, batch - first)
@@ -158,14 +159,19 @@ extension RecurrentForward {
                 pass(worker, first: first, count: count).run(
                   input: input.offset(batch: first), output: directionOutput.offset(batch: first))
               }
+            case .none:
+              whole.run(input: input, output: directionOutput)
             }
-          case .none:
-            whole.run(input: input, output: directionOutput)
           }
         }
       }
       withExtendedLifetime((x, output, gates, cells, resetHidden, h0, c0)) {
-        Workers.forEachDirection(directions, budget: budget, run)
+        if atOnce {
+          Workers.forEachDirection(directions, budget: budget, run)
+        } else {
+          // One after the other, each in the scopes its plan asks for.
+          for direction in 0..<directions { run(direction) }
+        }
       }
       sequences.append(output)
       recordedGates += gates
