@@ -159,7 +159,6 @@ private struct LSTMBackward<Scalar: BLASScalar> {
     let (dG, hPrevious, dh) = (regions.gateGradients, regions.previousHidden, regions.stepHidden)
     let gates = UnsafePointer(trace.gates[index].storage.base)
     let cells = UnsafePointer(trace.cells[index].storage.base)
-    let h0 = UnsafePointer(trace.h0.storage.base) + index * batch * hOut
     let c0 = UnsafePointer(trace.c0.storage.base) + index * batch * hidden
     if trace.lengths != nil {
       // Padded rows get no gate gradient (and no h_full): zero for the GEMMs over all rows.
@@ -181,20 +180,10 @@ private struct LSTMBackward<Scalar: BLASScalar> {
           // Backwards in time for the forward direction, forwards for the reverse one.
           let t = reverse ? k : steps - 1 - k
           let neighbour = reverse ? t + 1 : t - 1
-          for b in 0..<batch {
-            let (row, d) = (t * batch + b, dh + b * hOut + o0)
-            guard trace.isValid(t, b) else {
-              d.update(repeating: 0, count: on)
-              (hPrevious + row * hOut + o0).update(repeating: 0, count: on)
-              continue
-            }
-            let (incoming, carried) = (dOutput.row(time: t, batch: b) + o0, carryH + b * hOut + o0)
-            for j in 0..<on { d[j] = incoming[j] + carried[j] }
-            let source =
-              trace.isFirst(t, b, reverse: reverse)
-              ? h0 + b * hOut : output + (neighbour * batch + b) * outputStride
-            (hPrevious + row * hOut + o0).update(from: source + o0, count: on)
-          }
+          trace.gatherStep(
+            t, index: index, reverse: reverse, columns: o0..<(o0 + on), width: hOut,
+            incoming: dOutput, carry: carryH, output: output, outputStride: outputStride, dh: dh,
+            previous: hPrevious)
           // With a projection, dh_full = dh · W_hr ([B, Hout] · [Hout, H]); dh kept for dW_hr.
           var dhFull = UnsafePointer(dh)
           if let weightHR = w.weightHR {

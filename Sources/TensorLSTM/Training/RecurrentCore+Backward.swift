@@ -102,22 +102,10 @@ extension RecurrentCore {
               rows: isGRU && !resetAfter ? batch : 0)
             for k in 0..<steps {
               let t = reverse ? k : steps - 1 - k
-              let neighbour = reverse ? t + 1 : t - 1
-              for b in 0..<batch {
-                let row = t * batch + b
-                let previous = hPrevious + row * hidden
-                guard t < length(b) else {
-                  (dh + b * hidden).update(repeating: 0, count: hidden)
-                  previous.update(repeating: 0, count: hidden)
-                  continue
-                }
-                let from = incoming.row(time: t, batch: b)
-                for j in 0..<hidden { dh[b * hidden + j] = from[j] + carry[b * hidden + j] }
-                let first = reverse ? t == length(b) - 1 : t == 0
-                var source = UnsafePointer(trace.h0.storage.base) + (index * batch + b) * hidden
-                if !first { source = output + (neighbour * batch + b) * outputWidth }
-                previous.update(from: source, count: hidden)
-              }
+              trace.gatherStep(
+                t, index: index, reverse: reverse, columns: 0..<hidden, width: hidden,
+                incoming: incoming, carry: carry, output: output, outputStride: outputWidth,
+                dh: dh, previous: hPrevious)
               if isGRU && !resetAfter {
                 // d(r ⊙ h) = dn_pre · W_hn needs dn_pre of all rows first.
                 for b in 0..<batch where t < length(b) {
