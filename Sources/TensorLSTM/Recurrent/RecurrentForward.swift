@@ -38,13 +38,24 @@ struct RecurrentForward<Scalar: BLASScalar> {
   func plan(_ s: ForwardShape, input: Tensor<Scalar>, hasLengths: Bool) -> ForwardPlan {
     // Axes of the input that hold time and batch (-1: none, unbatched).
     let (timeAxis, batchAxis) = s.unbatched ? (0, -1) : (batchFirst ? (1, 0) : (0, 1))
-    return ForwardPlan(
+    return plan(
+      s, input: input.layout, timeAxis: timeAxis, batchAxis: batchAxis, hasLengths: hasLengths,
+      threads: threads ?? BLAS.threadCount, split: threadSplit)
+  }
+
+  /// The plan of a call of shape `s` whose input has `layout` (time and batch on the given
+  /// axes), at `threads` with `split` forced (nil: the plan's own choice).
+  func plan(
+    _ s: ForwardShape, input layout: TensorLayout, timeAxis: Int, batchAxis: Int,
+    hasLengths: Bool, threads: Int, split: ForwardPlan.Split?
+  ) -> ForwardPlan {
+    ForwardPlan(
       geometry: geometry, steps: s.steps, batch: s.batch, hasLengths: hasLengths,
-      threads: threads ?? BLAS.threadCount, input: input.layout, timeAxis: timeAxis,
-      batchAxis: batchAxis, scalarSize: MemoryLayout<Scalar>.stride,
+      threads: threads, input: layout, timeAxis: timeAxis, batchAxis: batchAxis,
+      scalarSize: MemoryLayout<Scalar>.stride,
       isa: kernels == .portable ? nil : weights[0].packedISA,
       packedProjection: !weights[0].packedInput.isEmpty, precision: weights[0].precision,
-      int8Kernel: weights[0].narrowStep.int8Kernel, forcedSplit: threadSplit)
+      int8Kernel: weights[0].narrowStep.int8Kernel, forcedSplit: split)
   }
 
   @_specialize(where Scalar == Float)

@@ -86,10 +86,10 @@ struct Workspace<Scalar: BLASScalar> {
   }
 
   /// The regions of a traced forward (``TraceRecord``), one slice per direction that runs at
-  /// once or per batch slice (`sets`). What the record keeps has no region here: the gate rows (all cells but the
-  /// RNN), the LSTM's `c` of the hidden split's workers, the reset-before GRU's `r ⊙ h`; nor
-  /// do the inner layers' outputs (each is part of the trace) or a gather buffer (the trace
-  /// reads a contiguous time-major input).
+  /// once or per batch slice (`sets`). What the record keeps has no region here: the gate rows
+  /// (all cells but the RNN), the LSTM's `c` of the hidden split's workers, the reset-before
+  /// GRU's `r ⊙ h`; nor do the inner layers' outputs (each is part of the trace) or a gather
+  /// buffer (the trace reads a contiguous time-major input).
   init(tracing plan: ForwardPlan, geometry g: RecurrentGeometry, sets: Int) {
     var sizes = Sizes(plan: plan, geometry: g)
     let keepsGates = g.cell.tracesGates

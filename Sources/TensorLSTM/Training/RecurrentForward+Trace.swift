@@ -29,14 +29,11 @@ extension RecurrentForward {
   /// directions run at once instead (``Workers/forEachDirection(_:budget:_:)``), which runs
   /// each unsplit.
   func tracePlan(_ s: ForwardShape, hasLengths: Bool) -> ForwardPlan {
+    // The trace reads a contiguous time-major copy of the input.
     func plan(threads: Int, split: ForwardPlan.Split?) -> ForwardPlan {
-      ForwardPlan(
-        geometry: geometry, steps: s.steps, batch: s.batch, hasLengths: hasLengths,
-        threads: threads,
-        input: TensorLayout(contiguous: [s.steps, s.batch, geometry.inputSize]), timeAxis: 0,
-        batchAxis: 1, scalarSize: MemoryLayout<Scalar>.stride,
-        isa: kernels == .portable ? nil : weights[0].packedISA,
-        packedProjection: !weights[0].packedInput.isEmpty, forcedSplit: split)
+      self.plan(
+        s, input: TensorLayout(contiguous: [s.steps, s.batch, geometry.inputSize]), timeAxis: 0,
+        batchAxis: 1, hasLengths: hasLengths, threads: threads, split: split)
     }
     let budget = Workers.trainingBudget(threads)
     let forward = plan(threads: budget, split: threadSplit)
