@@ -170,6 +170,12 @@ STUB64(avx512)
       ptrdiff_t gate_block, float *cell_state, ptrdiff_t cell_stride, float *h,                  \
       ptrdiff_t h_stride, ptrdiff_t batch) {                                                     \
     __builtin_trap();                                                                            \
+  }                                                                                              \
+  void tlstm_project_int8_##variant(const void *packed, ptrdiff_t gates, ptrdiff_t units,      \
+                                    ptrdiff_t k, const float *x, ptrdiff_t x_stride,            \
+                                    ptrdiff_t rows, const float *bias, ptrdiff_t bias_block,    \
+                                    float *out, ptrdiff_t out_stride, ptrdiff_t out_block) {    \
+    __builtin_trap();                                                                            \
   }
 STUB8(avx2)
 STUB8(avx512bw)

@@ -69,20 +69,12 @@ INLINE8 void I8(quantize)(const float *h, ptrdiff_t stride, ptrdiff_t rows, ptrd
   }
 }
 
-// `rows` rows of one panel over all kp inputs: int32 sums per gate, then the epilogue
-// gates += float(sum) · (scale_w · scale_h) and the cell update.
-INLINE8 void I8(step_rows)(const int cell, const int rows, const unsigned char *panel, ptrdiff_t kp,
-                           const unsigned char *hq, ptrdiff_t hq_stride, const float *hscale,
-                           const float *h_old, ptrdiff_t h_old_stride, float *gates,
-                           ptrdiff_t gate_stride, ptrdiff_t gate_block, float *cell_state,
-                           ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride, int full,
-                           mask_t mask) {
-  const int G = CELL_GATES(cell);
-  const float *wscale = (const float *)panel;
-  const int *wsum = (const int *)(panel + 4 * G * W);
-  const unsigned char *body = panel + 8 * G * W;
+// The int32 sums of `rows` quantized rows against one panel body of G gates over all kp
+// inputs: acc[r][s] = Σ_j q_w(s, lane, j) · q_h(r, j) (+ 128 · Σ_j q_w with UNSIGNED_H).
+INLINE8 void I8(dot_rows)(const int G, const int rows, const unsigned char *body, ptrdiff_t kp,
+                          const unsigned char *hq, ptrdiff_t hq_stride,
+                          ivec acc[MAX_ROWS8][4]) {
   const int bytes = UNSIGNED_H ? 1 : 2;
-  ivec acc[MAX_ROWS8][4];
   for (int r = 0; r < rows; r++)
     for (int s = 0; s < G; s++) acc[r][s] = izero();
   ptrdiff_t j = 0;
@@ -108,6 +100,21 @@ INLINE8 void I8(step_rows)(const int cell, const int rows, const unsigned char *
       for (int s = 0; s < G; s++) acc[r][s] = idot(acc[r][s], a, weights[s]);
     }
   }
+}
+
+// `rows` rows of one panel over all kp inputs: int32 sums per gate, then the epilogue
+// gates += float(sum) · (scale_w · scale_h) and the cell update.
+INLINE8 void I8(step_rows)(const int cell, const int rows, const unsigned char *panel, ptrdiff_t kp,
+                           const unsigned char *hq, ptrdiff_t hq_stride, const float *hscale,
+                           const float *h_old, ptrdiff_t h_old_stride, float *gates,
+                           ptrdiff_t gate_stride, ptrdiff_t gate_block, float *cell_state,
+                           ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride, int full,
+                           mask_t mask) {
+  const int G = CELL_GATES(cell);
+  const float *wscale = (const float *)panel;
+  const int *wsum = (const int *)(panel + 4 * G * W);
+  ivec acc[MAX_ROWS8][4];
+  I8(dot_rows)(G, rows, panel + 8 * G * W, kp, hq, hq_stride, acc);
   for (int r = 0; r < rows; r++) {
     vec a[4];
     const vec hs = vset1(hscale[r]);
@@ -203,6 +210,102 @@ TARGET8 void I8(tlstm_recurrent_step)(int cell, const void *packed, ptrdiff_t un
   default: CELL(TLSTM_CELL_RNN_RELU); break;
   }
 #undef CELL
+}
+
+// The int8 input projection's tile: `rows` quantized input rows against one panel of G gates,
+// out(r, s · out_block + u) = bias(s · bias_block + u) (0 without a bias) +
+// float(sum) · scale_w · scale_x.
+INLINE8 void I8(project_rows)(const int G, const int rows, const unsigned char *panel,
+                              ptrdiff_t kp, const unsigned char *xq, ptrdiff_t xq_stride,
+                              const float *xscale, const float *bias, ptrdiff_t bias_block,
+                              float *out, ptrdiff_t out_stride, ptrdiff_t out_block, int full,
+                              mask_t mask) {
+  const float *wscale = (const float *)panel;
+  const int *wsum = (const int *)(panel + 4 * G * W);
+  ivec acc[MAX_ROWS8][4];
+  I8(dot_rows)(G, rows, panel + 8 * G * W, kp, xq, xq_stride, acc);
+  for (int r = 0; r < rows; r++) {
+    const vec xs = vset1(xscale[r]);
+    for (int s = 0; s < G; s++) {
+      ivec sum = acc[r][s];
+      if (UNSIGNED_H) sum = isub(sum, iload(wsum + s * W));
+      vec b = bias ? ISA(load)(bias + s * bias_block, full, mask) : vzero();
+      ISA(store)(out + r * out_stride + s * out_block,
+                 vfmadd(icvt(sum), vmul(vloadu(wscale + s * W), xs), b), full, mask);
+    }
+  }
+}
+
+INLINE8 void I8(project_gates)(const int G, const unsigned char *packed, ptrdiff_t units,
+                               ptrdiff_t k, const float *x, ptrdiff_t x_stride, ptrdiff_t rows,
+                               const float *bias, ptrdiff_t bias_block, float *out,
+                               ptrdiff_t out_stride, ptrdiff_t out_block) {
+  const ptrdiff_t kp = (k + 3) / 4 * 4;
+  const int bytes = UNSIGNED_H ? 1 : 2;
+  const ptrdiff_t xq_stride = (kp * bytes + 63) / 64 * 64;
+  // Rows in blocks whose quantized inputs stay in L1 (about 16 KiB) while every panel passes
+  // over them: each panel is read once per block, each block once.
+  ptrdiff_t block = 16384 / xq_stride / MAX_ROWS8 * MAX_ROWS8;
+  if (block < MAX_ROWS8) block = MAX_ROWS8;
+  if (block > 240) block = 240;
+  if (block > rows) block = rows;
+  unsigned char *xq = tlstm_int8_scratch(block * (xq_stride + 4));
+  float *xscale = (float *)(xq + block * xq_stride);
+  const ptrdiff_t panel_bytes = 8 * G * W + kp * G * W;
+  for (ptrdiff_t r0 = 0; r0 < rows; r0 += block) {
+    const ptrdiff_t n = rows - r0 < block ? rows - r0 : block;
+    I8(quantize)(x + r0 * x_stride, x_stride, n, k, kp, xq, xq_stride, xscale);
+    ptrdiff_t tiles = (n + MAX_ROWS8 - 1) / MAX_ROWS8;
+    ptrdiff_t base = n / tiles, extra = n % tiles;
+    for (ptrdiff_t u0 = 0; u0 < units; u0 += W) {
+      const unsigned char *panel = packed + u0 / W * panel_bytes;
+      int full = units - u0 >= W;
+      mask_t mask = vmask_below(full ? W : units - u0);
+      const float *b = bias ? bias + u0 : 0;
+      ptrdiff_t r = 0;
+      for (ptrdiff_t tile = 0; tile < tiles; tile++) {
+        int count = (int)(base + (tile < extra ? 1 : 0));
+        float *o = out + (r0 + r) * out_stride + u0;
+        const unsigned char *q = xq + r * xq_stride;
+#define TILE(R)                                                                                 \
+  case R:                                                                                       \
+    I8(project_rows)(G, R, panel, kp, q, xq_stride, xscale + r, b, bias_block, o, out_stride,   \
+                     out_block, full, mask);                                                    \
+    break;
+        switch (count) {
+          TILE(1)
+          TILE(2)
+#if MAX_ROWS8 >= 3
+          TILE(3)
+#endif
+#if MAX_ROWS8 >= 4
+          TILE(4)
+#endif
+#if MAX_ROWS8 >= 5
+          TILE(5)
+#endif
+#if MAX_ROWS8 >= 6
+          TILE(6)
+#endif
+        }
+#undef TILE
+        r += count;
+      }
+    }
+  }
+}
+
+TARGET8 void I8(tlstm_project)(const void *packed, ptrdiff_t gates, ptrdiff_t units, ptrdiff_t k,
+                               const float *x, ptrdiff_t x_stride, ptrdiff_t rows,
+                               const float *bias, ptrdiff_t bias_block, float *out,
+                               ptrdiff_t out_stride, ptrdiff_t out_block) {
+  const unsigned char *p = packed;
+  switch (gates) {
+  case 1: I8(project_gates)(1, p, units, k, x, x_stride, rows, bias, bias_block, out, out_stride, out_block); break;
+  case 2: I8(project_gates)(2, p, units, k, x, x_stride, rows, bias, bias_block, out, out_stride, out_block); break;
+  case 3: I8(project_gates)(3, p, units, k, x, x_stride, rows, bias, bias_block, out, out_stride, out_block); break;
+  default: I8(project_gates)(4, p, units, k, x, x_stride, rows, bias, bias_block, out, out_stride, out_block); break;
+  }
 }
 
 #undef INLINE8

@@ -133,6 +133,25 @@ void tlstm_recurrent_step_int8_avx2(int cell, const void *packed, ptrdiff_t unit
                                     ptrdiff_t cell_stride, float *h, ptrdiff_t h_stride,
                                     ptrdiff_t batch);
 
+/// The int8 input projection over `gates` (1–4) gates' rows packed by tlstm_pack_recurrent_int8
+/// (`packed` at the panel of this call's first unit, a multiple of the width): for each of
+/// `rows` input rows x (k floats, `x_stride` apart), quantized per row as the step quantizes
+/// h(t−1), out[r · out_stride + s · out_block + u] = bias[s · bias_block + u] (0 when bias is
+/// NULL) + float(Σ_j q_w · q_x) · scale_w · scale_x for units u < `units`. Exact int32 sums, so
+/// the same result on every variant; the quantized rows live in this thread's scratch.
+void tlstm_project_int8_vnni(const void *packed, ptrdiff_t gates, ptrdiff_t units, ptrdiff_t k,
+                             const float *x, ptrdiff_t x_stride, ptrdiff_t rows,
+                             const float *bias, ptrdiff_t bias_block, float *out,
+                             ptrdiff_t out_stride, ptrdiff_t out_block);
+void tlstm_project_int8_avx512bw(const void *packed, ptrdiff_t gates, ptrdiff_t units,
+                                 ptrdiff_t k, const float *x, ptrdiff_t x_stride, ptrdiff_t rows,
+                                 const float *bias, ptrdiff_t bias_block, float *out,
+                                 ptrdiff_t out_stride, ptrdiff_t out_block);
+void tlstm_project_int8_avx2(const void *packed, ptrdiff_t gates, ptrdiff_t units, ptrdiff_t k,
+                             const float *x, ptrdiff_t x_stride, ptrdiff_t rows,
+                             const float *bias, ptrdiff_t bias_block, float *out,
+                             ptrdiff_t out_stride, ptrdiff_t out_block);
+
 /// The Double kernels (suffix _avx2_f64: 4 lanes; _avx512_f64: 8 lanes): tlstm_pack_recurrent
 /// for Double weights (the same layout at width 4 or 8), and the step, gate pass and LSTM gate
 /// gradient of the Float kernels below on Doubles, with the precise Double activations of

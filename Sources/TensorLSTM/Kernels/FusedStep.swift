@@ -203,20 +203,65 @@ enum FusedStep {
     _ quantized: Int8Weights, cell: RecurrentCell, kernel: Int8Kernel?
   ) -> Tensor<Scalar>? {
     guard Scalar.self == Float.self, cell.hasFusedStep, let kernel else { return nil }
-    let gates = cell.gateCount
-    let (units, k) = (quantized.rows / gates, quantized.columns)
-    let bytes = tlstm_packed_int8_bytes(gates, units, k, kernel.width)
+    return packedInt8(
+      quantized, gates: 0..<cell.gateCount, units: quantized.rows / cell.gateCount,
+      kernel: kernel)
+  }
+
+  /// Gates `gates` (each `units` rows) of a weight quantized by ``int8Quantized(_:)`` packed
+  /// for `kernel` (`tlstm_pack_recurrent_int8`: the int8 step's `W_hh`, or a run of input gates
+  /// of `W_ih` for ``projectInt8``). Bytes in the returned storage, which only the int8
+  /// kernels read.
+  static func packedInt8<Scalar: BLASScalar>(
+    _ quantized: Int8Weights, gates: Range<Int>, units: Int, kernel: Int8Kernel
+  ) -> Tensor<Scalar> {
+    let k = quantized.columns
+    let bytes = tlstm_packed_int8_bytes(gates.count, units, k, kernel.width)
     var packed = Tensor<Scalar>.zeros(shape: [(bytes + 3) / 4])
     quantized.values.withUnsafeBufferPointer { q in
       quantized.scales.withUnsafeBufferPointer { scales in
         packed.withMutableBase { p in
           tlstm_pack_recurrent_int8(
-            q.baseAddress, scales.baseAddress, gates, units, units, k, kernel.width,
-            kernel.group, UnsafeMutableRawPointer(p))
+            q.baseAddress! + gates.lowerBound * units * k,
+            scales.baseAddress! + gates.lowerBound * units, gates.count, units, units, k,
+            kernel.width, kernel.group, UnsafeMutableRawPointer(p))
         }
       }
     }
     return packed
+  }
+
+  /// The int8 input projection (`tlstm_project_int8_*`): for each row of `x` (`[rows, k]`,
+  /// unit column stride), quantized per row as the int8 step quantizes h(t−1), and each of
+  /// `gates` gates, `units` columns from `firstUnit` (a multiple of `kernel.width`) of
+  /// `packed` (``packedInt8(_:gates:units:kernel:)``) ← bias + x · W_ihᵀ, into `out` with rows
+  /// `rowStride` and gates `block` apart; `bias` (gates `biasBlock` apart) may be nil.
+  static func projectInt8<Scalar: BLASScalar>(
+    kernel: Int8Kernel, packed: UnsafePointer<Scalar>, gates: Int, firstUnit: Int, units: Int,
+    _ x: StridedMatrix<Scalar>, bias: UnsafePointer<Scalar>?, biasBlock: Int,
+    into out: UnsafeMutablePointer<Scalar>, rowStride: Int, block: Int
+  ) {
+    require(
+      Scalar.self == Float.self && x.columnStride == 1 && firstUnit % kernel.width == 0
+        && (1...4).contains(gates),
+      "FusedStep.projectInt8: Float rows with unit column stride, 1-4 gates and a first unit that is a multiple of \(kernel.width); got \(Scalar.self), column stride \(x.columnStride), \(gates) gates, unit \(firstUnit)"
+    )
+    let k = x.columns
+    let panels =
+      UnsafeRawPointer(packed) + tlstm_packed_int8_bytes(gates, firstUnit, k, kernel.width)
+    let run:
+      @convention(c) (
+        UnsafeRawPointer?, Int, Int, Int, UnsafePointer<Float>?, Int, Int, UnsafePointer<Float>?,
+        Int, UnsafeMutablePointer<Float>?, Int, Int
+      ) -> Void
+    switch kernel {
+    case .vnni: run = tlstm_project_int8_vnni
+    case .avx512bw: run = tlstm_project_int8_avx512bw
+    case .avx2: run = tlstm_project_int8_avx2
+    }
+    run(
+      panels, gates, units, k, float(x.base), x.rowStride, x.rows, bias.map { float($0) },
+      biasBlock, float(out), rowStride, block)
   }
 
   /// The first of the panels of units `first…` in a packed `W_hh` of `cell` with inner size

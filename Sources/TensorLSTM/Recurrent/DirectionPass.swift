@@ -126,6 +126,10 @@ struct DirectionPass<Scalar: BLASScalar> {
   ) {
     let (n, features) = (units.count, input.features)
     let x = inputRows(input, first: first, count: count, gathering: scratch)
+    if let kernel = weights.inputInt8Kernel, units.lowerBound % kernel.width == 0 {
+      projectInt8(x, rows: gateRows, units: units, bias: bias, kernel: kernel)
+      return
+    }
     if x.rows > 1, let packed = weights.packedInput.first,
       n == hidden || (hidden % packed.panelWidth == 0 && units.lowerBound % packed.panelWidth == 0)
     {
@@ -189,12 +193,7 @@ struct DirectionPass<Scalar: BLASScalar> {
     units: Range<Int>, bias: UnsafePointer<Scalar>
   ) {
     let (u0, n) = (units.lowerBound, units.count)
-    for slot in 0..<cell.rowGates where !cell.inputReaches(slot: slot) {
-      for row in 0..<x.rows {
-        (gateRows.base + row * gateRows.stride + slot * gateRows.slot).update(
-          from: bias + slot * hidden + u0, count: n)
-      }
-    }
+    copyUnreachedBias(rows: x.rows, into: gateRows, units: units, bias: bias)
     let runs = cell.inputRuns
     project(runs.first, weights.packedInput[0])
     if let second = runs.second { project(second, weights.packedInput[1]) }
@@ -211,6 +210,43 @@ struct DirectionPass<Scalar: BLASScalar> {
           x, packed, columns: column..<(column + n),
           into: gateRows.base + (run.slot + gate) * gateRows.slot, rowStride: gateRows.stride,
           bias: bias + run.slot * hidden + column, accumulate: false)
+      }
+    }
+  }
+
+  /// Slots no input gate reaches (the GRU's `n_h`) of `rows` gate rows ← their bias at `units`.
+  func copyUnreachedBias(
+    rows: Int, into gateRows: (base: UnsafeMutablePointer<Scalar>, stride: Int, slot: Int),
+    units: Range<Int>, bias: UnsafePointer<Scalar>
+  ) {
+    for slot in 0..<cell.rowGates where !cell.inputReaches(slot: slot) {
+      for row in 0..<rows {
+        (gateRows.base + row * gateRows.stride + slot * gateRows.slot).update(
+          from: bias + slot * hidden + units.lowerBound, count: units.count)
+      }
+    }
+  }
+
+  /// `units` of `x`'s gate rows in int8 (``WeightPrecision/int8``): each run of input gates is
+  /// one ``FusedStep/projectInt8`` over the quantized `W_ih` rows
+  /// (``DirectionWeights/packedInputInt8``), `x` quantized per row, the bias added as the rows
+  /// are stored; slots no input gate reaches get their bias copied.
+  func projectInt8(
+    _ x: StridedMatrix<Scalar>,
+    rows gateRows: (base: UnsafeMutablePointer<Scalar>, stride: Int, slot: Int),
+    units: Range<Int>, bias: UnsafePointer<Scalar>, kernel: Int8Kernel
+  ) {
+    copyUnreachedBias(rows: x.rows, into: gateRows, units: units, bias: bias)
+    let runs = cell.inputRuns
+    project(runs.first, weights.packedInputInt8[0])
+    if let second = runs.second { project(second, weights.packedInputInt8[1]) }
+    func project(_ run: RecurrentCell.InputRun, _ packed: Tensor<Scalar>) {
+      packed.withBase { p in
+        FusedStep.projectInt8(
+          kernel: kernel, packed: p, gates: run.gates.count, firstUnit: units.lowerBound,
+          units: units.count, x, bias: bias + run.slot * hidden + units.lowerBound,
+          biasBlock: hidden, into: gateRows.base + run.slot * gateRows.slot,
+          rowStride: gateRows.stride, block: gateRows.slot)
       }
     }
   }

@@ -38,6 +38,12 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   /// (``RecurrentCell/inputRuns``: columns `gates · H`), when the packed GEMM runs the input
   /// projection (``GEMMCalibration/packsProjection(_:_:)``); empty when sgemm does.
   var packedInput: [PackedMatrix<Scalar>] = []
+  /// At `.int8` with an int8 kernel: `W_ih`'s quantized rows packed for
+  /// ``FusedStep/projectInt8``, one per run of input gates (as `packedInput`), so the input
+  /// projection runs in int8 too; empty otherwise.
+  var packedInputInt8: [Tensor<Scalar>] = []
+  /// The kernel `packedInputInt8` is laid out for.
+  var inputInt8Kernel: Int8Kernel?
 
   init(
     cell: RecurrentCell, parameters: [Tensor<Scalar>], bias: Bool, projected: Bool,
@@ -63,8 +69,11 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   /// nothing when already done so.
   mutating func repack(for kernels: RecurrentKernels, precision: WeightPrecision) {
     let usable = Scalar.self == Float.self || Scalar.self == Double.self ? kernels.vectorISA : nil
-    let packsInput = usable != nil && GEMMCalibration.packsProjection(kernels, Scalar.self)
     let int8Kernel = usable == nil ? nil : kernels.int8Kernel
+    // At int8 the int8 projection replaces the packed Float one.
+    let packsInput =
+      usable != nil && GEMMCalibration.packsProjection(kernels, Scalar.self)
+      && !(precision == .int8 && int8Kernel != nil)
     let narrow: StepWeights =
       switch precision {
       case .float: .float
@@ -75,11 +84,13 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
     if usable == packedISA && packsInput == !packedInput.isEmpty && precision == self.precision
       && (precision == .float) == (rounded == nil)
       && (packedRecurrent == nil || narrow == narrowStep)
+      && (precision == .int8 ? int8Kernel : nil) == inputInt8Kernel
     {
       return
     }
     self.precision = precision
     var quantizedHH: Int8Weights? = nil
+    var quantizedIH: Int8Weights? = nil
     switch precision {
     case .float: rounded = nil
     case .bfloat16:
@@ -88,10 +99,12 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
         projected ? FusedStep.bfloat16Rounded(parameters[parameters.count - 1]) : nil
       )
     case .int8:
-      let hh = FusedStep.int8Quantized(parameters[1])
-      quantizedHH = hh.0
+      let (ih, hh) = (
+        FusedStep.int8Quantized(parameters[0]), FusedStep.int8Quantized(parameters[1])
+      )
+      (quantizedIH, quantizedHH) = (ih.0, hh.0)
       rounded = (
-        FusedStep.int8Quantized(parameters[0]).dequantized, hh.dequantized,
+        ih.dequantized, hh.dequantized,
         projected ? FusedStep.int8Quantized(parameters[parameters.count - 1]).dequantized : nil
       )
     }
@@ -108,6 +121,17 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
       }
     }
     narrowStep = packedRecurrentNarrow == nil ? .float : narrow
+    packedInputInt8 = []
+    inputInt8Kernel = quantizedIH == nil ? nil : int8Kernel
+    if let quantizedIH, let kernel = inputInt8Kernel {
+      let runs = cell.inputRuns
+      for run in [runs.first] + (runs.second.map { [$0] } ?? []) {
+        packedInputInt8.append(
+          FusedStep.packedInt8(
+            quantizedIH, gates: run.gates, units: quantizedIH.rows / cell.gateCount,
+            kernel: kernel))
+      }
+    }
     packedInput = []
     guard packsInput, let isa = packedISA else { return }
     let hidden = parameters[0].shape[0] / cell.gateCount

@@ -105,7 +105,9 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
   /// ``GEMMCalibration`` or by forcing ``RecurrentKernels``), "packed …, each worker's
   /// columns" (the hidden split's workers multiply their columns of the same packed `W_ihᵀ`,
   /// where their units are whole panels), "packed … per call" (the hidden split's per-worker
-  /// products otherwise, packed as they run), else "sgemm" (the BLAS's; "dgemm" for Double).
+  /// products otherwise, packed as they run), "int8 AVX-512 VNNI" (or AVX-512BW, AVX2; at
+  /// ``WeightPrecision/int8``: `W_ih`'s int8 rows against x quantized per row, exact int32
+  /// sums), else "sgemm" (the BLAS's; "dgemm" for Double).
   public let inputProjection: String
   /// Whether the fused step streams `W_hh` as bfloat16 (``WeightPrecision/bfloat16``, half the
   /// bytes per step): where a worker's step is bound by reading the weights — at most
@@ -177,7 +179,7 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
     geometry g: RecurrentGeometry, steps: Int, batch: Int, hasLengths: Bool, threads: Int,
     input: TensorLayout, timeAxis: Int, batchAxis: Int, scalarSize: Int, isa: VectorISA?,
     packedProjection: Bool = false, precision: WeightPrecision = .float,
-    int8Kernel: Int8Kernel? = nil, forcedSplit: Split? = nil
+    int8Kernel: Int8Kernel? = nil, int8Projection: Int8Kernel? = nil, forcedSplit: Split? = nil
   ) {
     let fusedKernels = isa != nil
     gateCount = g.gateCount
@@ -275,7 +277,12 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
       packedPanel > 0 && g.hiddenSize % packedPanel == 0
       && DirectionPass<Float>.hiddenSplitUnits(g.hiddenSize, panel: isa?.width ?? 8).0.upperBound
         % packedPanel == 0
-    if let isa, packedProjection, split != .hiddenUnits {
+    if let int8Projection {
+      // The int8 kernels' panels are the hidden split's (16 units on AVX-512, 8 on AVX2), so a
+      // worker's columns always start on one.
+      inputProjection =
+        "int8 \(int8Projection.description)\(split == .hiddenUnits ? ", each worker's columns" : "")"
+    } else if let isa, packedProjection, split != .hiddenUnits {
       inputProjection = "packed \(isa.description)"
     } else if let isa, packedProjection, workerColumnsPacked {
       inputProjection = "packed \(isa.description), each worker's columns"
@@ -332,6 +339,10 @@ public struct ForwardPlan: Sendable, CustomStringConvertible {
       ? GEMMCalibration.current(for: Double.self) : GEMMCalibration.current)
       .map { " (\($0.summary))" } ?? ""
     switch inputProjection {
+    case let name where name.hasPrefix("int8"):
+      reasons.append(
+        "projection: \(name), W_ih quantized per gate row and packed once, x quantized per row, bias added as rows are stored"
+      )
     case "sgemm": reasons.append("projection: sgemm (OpenBLAS \(BLAS.coreName))\(calibration)")
     case "dgemm": reasons.append("projection: dgemm (OpenBLAS \(BLAS.coreName))\(calibration)")
     case let name where name.hasSuffix("each worker's columns"):

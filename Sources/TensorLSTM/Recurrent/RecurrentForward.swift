@@ -55,7 +55,8 @@ struct RecurrentForward<Scalar: BLASScalar> {
       scalarSize: MemoryLayout<Scalar>.stride,
       isa: kernels == .portable ? nil : weights[0].packedISA,
       packedProjection: !weights[0].packedInput.isEmpty, precision: weights[0].precision,
-      int8Kernel: weights[0].narrowStep.int8Kernel, forcedSplit: split)
+      int8Kernel: weights[0].narrowStep.int8Kernel, int8Projection: weights[0].inputInt8Kernel,
+      forcedSplit: split)
   }
 
   @_specialize(where Scalar == Float)
