@@ -55,7 +55,8 @@ struct Int8WeightTests {
 
   /// The int8 recipe for one layer over `x` `[T, B, I]` from zero state: int8 input projection
   /// (x quantized per row) and int8 recurrent products (h(t−1) quantized per row; Float h(t−1)
-  /// times the dequantized `W_hh` when `recurrentInt8` is false), scaled back; Float gates.
+  /// times the dequantized `W_hh` when `recurrentInt8` is false), scaled back; Float gates; with
+  /// a `weight_hr_l0` (LSTM), h = int8 product of W_hr and o ⊙ tanh(c) quantized per row.
   static func twin(
     _ cell: Cell, _ dict: [String: Tensor<Float>], _ x: Tensor<Float>, recurrentInt8: Bool = true
   ) -> [Float] {
@@ -63,15 +64,17 @@ struct Int8WeightTests {
     let wih = QuantizedRows(dict["weight_ih_l0"]!)
     let whh = QuantizedRows(dict["weight_hh_l0"]!)
     let (bih, bhh) = (dict["bias_ih_l0"]!.scalars, dict["bias_hh_l0"]!.scalars)
+    let whr = dict["weight_hr_l0"].map(QuantizedRows.init)
     let rows = whh.scales.count
-    let hidden = whh.q[0].count
+    let hOut = whh.q[0].count
+    let hidden = whr?.q[0].count ?? hOut
     let xs = x.scalars
-    var h = [[Float]](repeating: [Float](repeating: 0, count: hidden), count: batch)
-    var c = h
+    var h = [[Float]](repeating: [Float](repeating: 0, count: hOut), count: batch)
+    var c = [[Float]](repeating: [Float](repeating: 0, count: hidden), count: batch)
     var output: [Float] = []
     func sigmoid(_ v: Float) -> Float { 1 / (1 + exp(-v)) }
     for t in 0..<steps {
-      var next = h
+      var next = [[Float]](repeating: [Float](repeating: 0, count: hidden), count: batch)
       for b in 0..<batch {
         let input = Array(xs[((t * batch + b) * features)..<((t * batch + b + 1) * features)])
         let (qx, sx) = quantized(input)
@@ -84,11 +87,11 @@ struct Int8WeightTests {
           projected[r] = Float(dot) * (wih.scales[r] * sx) + bih[r]
           if recurrentInt8 {
             dot = 0
-            for j in 0..<hidden { dot += Int(whh.q[r][j]) * Int(qh[j]) }
+            for j in 0..<hOut { dot += Int(whh.q[r][j]) * Int(qh[j]) }
             recurrent[r] = Float(dot) * (whh.scales[r] * sh) + bhh[r]
           } else {
             var sum: Float = 0
-            for j in 0..<hidden { sum += whh.q[r][j] * whh.scales[r] * h[b][j] }
+            for j in 0..<hOut { sum += whh.q[r][j] * whh.scales[r] * h[b][j] }
             recurrent[r] = sum + bhh[r]
           }
         }
@@ -105,6 +108,14 @@ struct Int8WeightTests {
             next[b][u] = (h[b][u] - n) * z + n
           case .rnnTanh: next[b][u] = tanh(projected[u] + recurrent[u])
           case .rnnRelu: next[b][u] = max(0, projected[u] + recurrent[u])
+          }
+        }
+        if let whr {
+          let (qf, sf) = quantized(next[b])
+          next[b] = (0..<hOut).map { p in
+            var dot = 0
+            for u in 0..<hidden { dot += Int(whr.q[p][u]) * Int(qf[u]) }
+            return Float(dot) * (whr.scales[p] * sf)
           }
         }
       }
@@ -172,6 +183,24 @@ struct Int8WeightTests {
     if let vnni = outputs[.avx512VNNI], let bw = outputs[.avx512] {
       let same = vnni == bw
       #expect(same, "VNNI and AVX-512BW make the same int32 sums")
+    }
+  }
+
+  /// The LSTM's `weight_hr` product runs in int8 too: o ⊙ tanh(c) quantized per row.
+  @Test("an int8 projection LSTM follows the recipe on every kernel", arguments: [1, 4])
+  func projectionFollowsTheRecipe(batch: Int) throws {
+    var random = TestRandom(seed: UInt64(50 + batch))
+    let x: Tensor<Float> = random.tensor([12, batch, 11])
+    var model = LSTM<Float>(inputSize: 11, hiddenSize: 37, projSize: 13, seed: 8)
+    let twin = Self.twin(.lstm, model.stateDict(), x)
+    model.weightPrecision = .int8
+    for kernels in RecurrentKernels.supported where kernels != .portable {
+      model.kernels = kernels
+      let output = try model(x).output.scalars
+      // 3e-8 here; Float h_full times the dequantized W_hr would be 9e-4 off.
+      expectClose(
+        output.map(Double.init), twin.map(Double.init), absolute: 1e-4, relative: 0,
+        "\(kernels)")
     }
   }
 

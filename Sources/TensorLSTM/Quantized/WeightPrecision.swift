@@ -24,9 +24,11 @@ public enum WeightPrecision: Sendable, Hashable, CaseIterable, CustomStringConve
   /// `max|h| / 127`: no fixed range, since a GRU's h(0), a ReLU RNN or a projection can leave
   /// [−1, 1]); the products are exact int32 sums, the gates and the cell state stay Float. The
   /// int32 sums are the same on every kernel (AVX-512 VNNI, AVX-512BW, AVX2), so is the result.
-  /// Where the fused step does not run (`lengths`, the portable kernels, more rows per worker
-  /// than it takes), the GEMM multiplies Float h(t−1) by the dequantized weights instead. The
-  /// input projection and `weight_hr` use the dequantized weights (`q · scale` as Float).
+  /// Where the fused step does not run (`lengths`, more rows per worker than it takes), the
+  /// GEMM multiplies Float h(t−1) by the dequantized weights (`q · scale` as Float) instead.
+  /// The input projection `x · W_ihᵀ` and the LSTM's `weight_hr` product run in int8 as well
+  /// (x, and o ⊙ tanh(c), quantized per row the same way) on every kernel but `.portable`,
+  /// which computes everything with the dequantized weights.
   case int8
 
   /// "float", "bfloat16" or "int8".

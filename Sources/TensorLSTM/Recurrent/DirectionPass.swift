@@ -386,15 +386,25 @@ struct DirectionPass<Scalar: BLASScalar> {
       }
     }
     if let weightHR = weights.weightHR {
-      weightHR.withBase { weights in
-        // h = h_full · W_hrᵀ, [B, H] · [H, Hout], written into the output rows.
-        let hFull = StridedMatrix(
-          base: UnsafePointer(regions.projection), rows: batch, columns: hidden, rowStride: hidden,
-          columnStride: 1)
-        let weightsT = StridedMatrix(
-          base: weights, rows: hidden, columns: hOut, rowStride: 1, columnStride: hidden)
-        BLAS.gemm(
-          hFull, weightsT, into: output.row(time: t, batch: 0), rowStride: output.batchStride)
+      // h = h_full · W_hrᵀ, [B, H] · [H, Hout], written into the output rows.
+      let hFull = StridedMatrix(
+        base: UnsafePointer(regions.projection), rows: batch, columns: hidden, rowStride: hidden,
+        columnStride: 1)
+      if let packed = weights.packedHRInt8, let int8 = weights.inputInt8Kernel {
+        // In int8: h_full quantized per row, as the step quantizes h(t−1).
+        packed.withBase { p in
+          FusedStep.projectInt8(
+            kernel: int8, packed: p, gates: 1, firstUnit: 0, units: hOut, hFull, bias: nil,
+            biasBlock: 0, into: output.row(time: t, batch: 0), rowStride: output.batchStride,
+            block: 0)
+        }
+      } else {
+        weightHR.withBase { weights in
+          let weightsT = StridedMatrix(
+            base: weights, rows: hidden, columns: hOut, rowStride: 1, columnStride: hidden)
+          BLAS.gemm(
+            hFull, weightsT, into: output.row(time: t, batch: 0), rowStride: output.batchStride)
+        }
       }
       for b in 0..<batch where !isValid(t, b) {
         output.row(time: t, batch: b).update(repeating: 0, count: hOut)

@@ -42,8 +42,11 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
   /// ``FusedStep/projectInt8``, one per run of input gates (as `packedInput`), so the input
   /// projection runs in int8 too; empty otherwise.
   var packedInputInt8: [Tensor<Scalar>] = []
-  /// The kernel `packedInputInt8` is laid out for.
+  /// The kernel `packedInputInt8` (and `packedHRInt8`) is laid out for.
   var inputInt8Kernel: Int8Kernel?
+  /// At `.int8` with an int8 kernel, the LSTM's `weight_hr` `[P, H]` packed the same way (one
+  /// gate of P units), so each step's `h = (o ⊙ tanh c) · W_hrᵀ` runs in int8; nil otherwise.
+  var packedHRInt8: Tensor<Scalar>?
 
   init(
     cell: RecurrentCell, parameters: [Tensor<Scalar>], bias: Bool, projected: Bool,
@@ -91,6 +94,7 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
     self.precision = precision
     var quantizedHH: Int8Weights? = nil
     var quantizedIH: Int8Weights? = nil
+    var quantizedHR: Int8Weights? = nil
     switch precision {
     case .float: rounded = nil
     case .bfloat16:
@@ -102,11 +106,9 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
       let (ih, hh) = (
         FusedStep.int8Quantized(parameters[0]), FusedStep.int8Quantized(parameters[1])
       )
-      (quantizedIH, quantizedHH) = (ih.0, hh.0)
-      rounded = (
-        ih.dequantized, hh.dequantized,
-        projected ? FusedStep.int8Quantized(parameters[parameters.count - 1]).dequantized : nil
-      )
+      let hr = projected ? FusedStep.int8Quantized(parameters[parameters.count - 1]) : nil
+      (quantizedIH, quantizedHH, quantizedHR) = (ih.0, hh.0, hr?.0)
+      rounded = (ih.dequantized, hh.dequantized, hr?.dequantized)
     }
     packedRecurrent = FusedStep.packedRecurrent(weightHH, cell: cell, isa: usable)
     packedISA = packedRecurrent == nil ? nil : usable
@@ -123,6 +125,9 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
     narrowStep = packedRecurrentNarrow == nil ? .float : narrow
     packedInputInt8 = []
     inputInt8Kernel = quantizedIH == nil ? nil : int8Kernel
+    packedHRInt8 = quantizedHR.flatMap { hr in
+      inputInt8Kernel.map { FusedStep.packedInt8(hr, gates: 0..<1, units: hr.rows, kernel: $0) }
+    }
     if let quantizedIH, let kernel = inputInt8Kernel {
       let runs = cell.inputRuns
       for run in [runs.first] + (runs.second.map { [$0] } ?? []) {
