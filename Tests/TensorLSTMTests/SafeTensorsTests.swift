@@ -1,3 +1,4 @@
+import Foundation
 import TensorLSTM
 import Testing
 
@@ -13,6 +14,7 @@ struct SafeTensorsTests {
     #expect(back["b/strided"]!.scalars == b.scalars && back["b/strided"]!.shape == b.shape)
     #expect(try SafeTensors.metadata(bytes) == ["k": "v \"q\""])
     let path = "/tmp/tensorlstm-roundtrip-\(UInt32.random(in: 0...UInt32.max)).safetensors"
+    defer { try? FileManager.default.removeItem(atPath: path) }
     try SafeTensors.write(["x": Tensor<Float>(shape: [2], scalars: [1.5, -2])], to: path)
     let read: [String: Tensor<Float>] = try SafeTensors.read(contentsOf: path)
     #expect(read["x"]!.scalars == [1.5, -2])
