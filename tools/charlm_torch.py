@@ -7,6 +7,9 @@
     # The same model, data, initial weights, optimizer and steps, trained by PyTorch:
     swift run -c release tensorlstm-charlm --steps 600 --save-initial init.safetensors ...
     python3 tools/charlm_torch.py train init.safetensors --steps 600
+    # PyTorch's dynamic int8 and float16 LSTMs on a checkpoint: the peers of
+    # `tensorlstm-charlm --resume charlm.safetensors --compare-precisions`
+    python3 tools/charlm_torch.py precisions charlm.safetensors
 
 Both rebuild the corpus exactly as the Swift example does (the first max_bytes bytes of the
 .py files of the corpus folder in name order; tab → space; bytes outside printable ASCII and
@@ -75,6 +78,7 @@ def validation_loss(model, validation, meta, vocabulary):
     length, batch_size = int(meta["seq_length"]), int(meta["batch"])
     windows = min(int(meta["val_windows"]), (len(validation) - 1) // length)
     total = 0.0
+    was_training = model.training
     model.eval()
     with torch.no_grad():
         for start in range(0, windows, batch_size):
@@ -82,7 +86,7 @@ def validation_loss(model, validation, meta, vocabulary):
             x, y = batch(validation, [(start + i) * length for i in range(n)], length)
             logits = model(x).reshape(-1, vocabulary)
             total += torch.nn.functional.cross_entropy(logits, y).item() * n
-    model.train()
+    model.train(was_training)
     return total / windows
 
 
@@ -130,6 +134,30 @@ def train(args):
           f"{elapsed:.1f} s, validation loss {validation_loss(model, validation, meta, v):.4f}")
 
 
+def precisions(args):
+    """The LSTM's output over the first 1000 validation characters (batch 1) and the validation
+    loss with PyTorch's dynamic quantized LSTM (torch.ao quantize_dynamic: qint8 weights, or
+    float16), against the float model: what tensorlstm-charlm --compare-precisions prints for
+    TensorLSTM's bfloat16 and int8 weights."""
+    torch.set_num_threads(1)
+    model, meta, _, validation, v = load(args.checkpoint)
+    model.eval()
+    float_loss = validation_loss(model, validation, meta, v)
+    ids = torch.tensor([validation[:1000]], dtype=torch.long)
+    with torch.no_grad():
+        reference = model.lstm(model.embed(ids))[0]
+    for dtype in (torch.float16, torch.qint8):
+        quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.LSTM}, dtype=dtype)
+        with torch.no_grad():
+            output = quantized.lstm(quantized.embed(ids))[0]
+        d = (output - reference).abs().flatten().sort().values
+        loss = validation_loss(quantized, validation, meta, v)
+        print(f"PyTorch dynamic {str(dtype).replace('torch.', '')} LSTM over {ids.shape[1]} steps: "
+              f"|Δ| from float max {d[-1].item():.6f}, 99.9th percentile "
+              f"{d[len(d) * 999 // 1000].item():.6f}, mean {d.mean().item():.6f}; validation loss "
+              f"{loss:.4f} (float {float_loss:.4f}, {100 * (loss - float_loss) / float_loss:+.2f} %)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,8 +169,10 @@ def main():
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--clip", type=float, default=1.0)
     t.add_argument("--threads", type=int, default=1)
+    q = sub.add_parser("precisions", help="PyTorch's dynamic int8/float16 LSTM on a checkpoint")
+    q.add_argument("checkpoint")
     args = parser.parse_args()
-    check(args) if args.command == "check" else train(args)
+    {"check": check, "train": train, "precisions": precisions}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -342,9 +342,13 @@ func comparePrecisions(
     var reduced = lstm
     reduced.weightPrecision = precision
     let output = try reduced.forward(embedded, lengths: nil).scalars
-    let worst = zip(output, reference).map { abs($0 - $1) }.max() ?? 0
-    if team.isMain {
-      say("LSTM output with \(precision) weights over \(length) steps: max |Δ| from float \(worst)")
+    let differences = zip(output, reference).map { abs($0 - $1) }.sorted()
+    if team.isMain, let worst = differences.last {
+      let mean = differences.reduce(0, +) / Float(differences.count)
+      let p999 = differences[differences.count * 999 / 1000]
+      say(
+        "LSTM output with \(precision) weights over \(length) steps: |Δ| from float max \(worst), 99.9th percentile \(p999), mean \(mean)"
+      )
     }
     let layers = model.children.map { child in
       guard var lstm = child.layer as? LSTM<Float> else { return child.layer.named(child.name) }
