@@ -186,6 +186,31 @@ struct Int8WeightTests {
     }
   }
 
+  /// Many rows (several register tiles, each reading every panel) and long `W_hh` rows: the
+  /// int32 sums are exact and a row's quantization is its own, so the batch must equal each
+  /// sequence run by itself (the one-row tile) bit for bit.
+  @Test("int8 steps over many tiles equal one sequence at a time", arguments: [false, true])
+  func inputBlocks(gru: Bool) throws {
+    var random = TestRandom(seed: 21)
+    let (batch, hidden) = (50, 1040)
+    let x: Tensor<Float> = random.tensor([2, batch, 4])
+    var model: any RecurrentLayer<Float> =
+      gru
+      ? GRU<Float>(inputSize: 4, hiddenSize: hidden, seed: 9)
+      : LSTM<Float>(inputSize: 4, hiddenSize: hidden, seed: 9)
+    model.weightPrecision = .int8
+    for kernels in RecurrentKernels.supported where kernels != .portable {
+      model.kernels = kernels
+      let all = try model.forward(x, lengths: nil)
+      #expect(try model.plan(for: x).streamedWeights == .int8)
+      for b in [0, 7, 31, 49] {
+        let one = try model.forward(x[.all, .range(b..<(b + 1))], lengths: nil)
+        let same = one.scalars == all[.all, .range(b..<(b + 1))].contiguous().scalars
+        #expect(same, "\(gru ? "GRU" : "LSTM") \(kernels) sequence \(b)")
+      }
+    }
+  }
+
   /// The LSTM's `weight_hr` product runs in int8 too: o ⊙ tanh(c) quantized per row.
   @Test("an int8 projection LSTM follows the recipe on every kernel", arguments: [1, 4])
   func projectionFollowsTheRecipe(batch: Int) throws {
