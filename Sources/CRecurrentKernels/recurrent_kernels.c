@@ -98,6 +98,14 @@ void tlstm_pack_recurrent_int8(const signed char *q, const float *scales, ptrdif
   }
 }
 
+// The steps visit W_hh's panels first to last and last to first on alternate calls in a thread
+// (a thread runs one layer-direction's steps, or one worker's share, in a row): where W_hh is
+// a little larger than L2, the panels read last stay in L2 for the next step, which reads them
+// first; in one order each step would evict every panel before its next use. A panel's units
+// depend on no other panel, so the order never changes a result. Returns 1 when this call
+// goes backwards.
+static _Thread_local unsigned tlstm_serpentine_parity;
+static inline int tlstm_serpentine(void) { return (int)(tlstm_serpentine_parity ^= 1u); }
 // The int8 step's quantized h(t−1) lives in this thread's per-call scratch, the buffer the
 // packed GEMM's callers pack B into (grown to the largest request, freed with the thread).
 static unsigned char *tlstm_int8_scratch(ptrdiff_t bytes) {

@@ -176,7 +176,10 @@ INLINE8 void I8(step_cell)(const int cell, const unsigned char *packed, ptrdiff_
   ptrdiff_t tiles = (batch + MAX_ROWS8 - 1) / MAX_ROWS8;
   ptrdiff_t base = batch / tiles, extra = batch % tiles;
   const ptrdiff_t panel_bytes = 8 * G * W + kp * G * W;
-  for (ptrdiff_t u0 = 0; u0 < units; u0 += W) {
+  const ptrdiff_t panels = (units + W - 1) / W;
+  const int reversed = tlstm_serpentine();
+  for (ptrdiff_t p = 0; p < panels; p++) {
+    const ptrdiff_t u0 = (reversed ? panels - 1 - p : p) * W;
     const unsigned char *panel = packed + u0 / W * panel_bytes;
     int full = units - u0 >= W;
     mask_t mask = vmask_below(full ? W : units - u0);
