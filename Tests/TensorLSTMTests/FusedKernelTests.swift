@@ -61,6 +61,31 @@ struct FusedKernelTests {
     }
   }
 
+  /// The fused steps visit `W_hh`'s panels in alternating order from call to call in a thread
+  /// (L2 reuse across steps): three steps flip the order, so two identical calls start in
+  /// opposite orders and must agree bit for bit, on every kernel and weight precision, with a
+  /// partial last panel (H 37) and several tiles (B 13).
+  @Test("the order the step visits its panels in never changes a result", arguments: [1, 13])
+  func panelOrder(batch: Int) throws {
+    var random = TestRandom(seed: UInt64(90 + batch))
+    let x: Tensor<Float> = random.tensor([3, batch, 5])
+    var model = LSTM<Float>(inputSize: 5, hiddenSize: 37, seed: 4)
+    var double = LSTM<Double>(inputSize: 5, hiddenSize: 37, seed: 4)
+    let xd = Tensor<Double>(shape: x.shape, scalars: x.scalars.map(Double.init))
+    for kernels in RecurrentKernels.supported where kernels != .portable {
+      (model.kernels, double.kernels) = (kernels, kernels)
+      for precision in WeightPrecision.allCases {
+        model.weightPrecision = precision
+        let (first, second) = (try model(x).output.scalars, try model(x).output.scalars)
+        let same = first == second
+        #expect(same, "\(kernels) \(precision)")
+      }
+      let (first, second) = (try double(xd).output.scalars, try double(xd).output.scalars)
+      let same = first == second
+      #expect(same, "\(kernels) Double")
+    }
+  }
+
   /// One step of one sequence: the input projection has a single row and runs on the skinny
   /// kernel (not the BLAS's gemv), for every cell, on every kernel the CPU runs.
   @Test(
