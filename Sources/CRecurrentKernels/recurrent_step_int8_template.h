@@ -18,6 +18,15 @@
 // variant runs the same float epilogue: the step's result is the same on each of them.
 
 #define INLINE8 static inline __attribute__((always_inline)) TARGET8
+// The cases of a switch over a register tile's row count, 1…MAX_ROWS8, each expanding the
+// TILE(R) its user defines: R is a constant in every case, so each tile's loops unroll.
+#if MAX_ROWS8 == 6
+#define I8_TILE_CASES TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6)
+#elif MAX_ROWS8 == 2
+#define I8_TILE_CASES TILE(1) TILE(2)
+#else
+#error "recurrent_step_int8_template.h: MAX_ROWS8 must be 2 or 6"
+#endif
 
 // Quantizes `rows` rows of h(t−1) (k floats each, `stride` apart) per row: scale = max|h| / 127,
 // q = round(h / scale) to nearest even, in [−127, 127]; the row's `kp − k` padding inputs get
@@ -141,22 +150,7 @@ INLINE8 void I8(step_tile)(const int cell, int rows, const unsigned char *panel,
     I8(step_rows)(cell, R, panel, kp, hq, hq_stride, hscale, h_old, h_old_stride, gates,        \
                   gate_stride, gate_block, cell_state, cell_stride, h, h_stride, full, mask);   \
     break;
-  switch (rows) {
-    TILE(1)
-    TILE(2)
-#if MAX_ROWS8 >= 3
-    TILE(3)
-#endif
-#if MAX_ROWS8 >= 4
-    TILE(4)
-#endif
-#if MAX_ROWS8 >= 5
-    TILE(5)
-#endif
-#if MAX_ROWS8 >= 6
-    TILE(6)
-#endif
-  }
+  switch (rows) { I8_TILE_CASES }
 #undef TILE
 }
 
@@ -275,22 +269,7 @@ INLINE8 void I8(project_gates)(const int G, const unsigned char *packed, ptrdiff
     I8(project_rows)(G, R, panel, kp, q, xq_stride, xscale + r, b, bias_block, o, out_stride,   \
                      out_block, full, mask);                                                    \
     break;
-        switch (count) {
-          TILE(1)
-          TILE(2)
-#if MAX_ROWS8 >= 3
-          TILE(3)
-#endif
-#if MAX_ROWS8 >= 4
-          TILE(4)
-#endif
-#if MAX_ROWS8 >= 5
-          TILE(5)
-#endif
-#if MAX_ROWS8 >= 6
-          TILE(6)
-#endif
-        }
+        switch (count) { I8_TILE_CASES }
 #undef TILE
         r += count;
       }
@@ -311,4 +290,5 @@ TARGET8 void I8(tlstm_project)(const void *packed, ptrdiff_t gates, ptrdiff_t un
   }
 }
 
+#undef I8_TILE_CASES
 #undef INLINE8
