@@ -39,6 +39,21 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("mallocs_rnn_article_T\(steps)", configuration: mallocs) { benchmark in
       for _ in benchmark.scaledIterations { blackHole(try rnn(x)) }
     }
+    // Reduced precision: int8 (the int8 step, the int8 input projection and, with projSize,
+    // W_hr's int8 product every step) and bfloat16 streamed at batch 1 (W_hh over 1 MiB): the
+    // same count at T 10 and T 1000.
+    var int8 = LSTM<Float>(
+      inputSize: 128, hiddenSize: 64, batchFirst: true, projSize: 32, seed: 1)
+    int8.weightPrecision = .int8
+    Benchmark("mallocs_int8_proj_article_T\(steps)", configuration: mallocs) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(try int8(x)) }
+    }
+    var bf16 = LSTM<Float>(inputSize: 64, hiddenSize: 512, batchFirst: true, seed: 1)
+    bf16.weightPrecision = .bfloat16
+    let one = Tensor<Float>.randomNormal(shape: [1, steps, 64], seed: 4)
+    Benchmark("mallocs_bf16_streaming_T\(steps)", configuration: mallocs) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(try bf16(one)) }
+    }
     // Training: forwardWithTrace + backward (LSTM, and the GRU), the same count at T 10 and
     // T 1000: nothing is allocated per step in the backward either.
     let dY = Tensor<Float>.randomNormal(shape: [32, steps, 64], seed: 3)
