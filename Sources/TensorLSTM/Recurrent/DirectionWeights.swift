@@ -123,27 +123,25 @@ struct DirectionWeights<Scalar: BLASScalar>: Sendable {
       }
     }
     narrowStep = packedRecurrentNarrow == nil ? .float : narrow
-    packedInputInt8 = []
+    // The runs of input gates, each packed as one matrix (int8 or Float).
+    let runs = cell.inputRuns
+    let inputRuns = [runs.first] + (runs.second.map { [$0] } ?? [])
+    let hidden = parameters[0].shape[0] / cell.gateCount
     inputInt8Kernel = quantizedIH == nil ? nil : int8Kernel
     packedHRInt8 = quantizedHR.flatMap { hr in
       inputInt8Kernel.map { FusedStep.packedInt8(hr, gates: 0..<1, units: hr.rows, kernel: $0) }
     }
+    packedInputInt8 = []
     if let quantizedIH, let kernel = inputInt8Kernel {
-      let runs = cell.inputRuns
-      for run in [runs.first] + (runs.second.map { [$0] } ?? []) {
-        packedInputInt8.append(
-          FusedStep.packedInt8(
-            quantizedIH, gates: run.gates, units: quantizedIH.rows / cell.gateCount,
-            kernel: kernel))
+      packedInputInt8 = inputRuns.map {
+        FusedStep.packedInt8(quantizedIH, gates: $0.gates, units: hidden, kernel: kernel)
       }
     }
     packedInput = []
     guard packsInput, let isa = packedISA else { return }
-    let hidden = parameters[0].shape[0] / cell.gateCount
     let features = parameters[0].shape[1]
     weightIH.withBase { w in
-      let runs = cell.inputRuns
-      for run in [runs.first] + (runs.second.map { [$0] } ?? []) {
+      for run in inputRuns {
         let base = UnsafePointer(w + run.gates.lowerBound * hidden * features)
         packedInput.append(
           PackedMatrix(
