@@ -73,7 +73,7 @@ where RecordedTrace == RecurrentTrace<Scalar> {
     throws -> RecurrentTrace<Scalar>
   func backward(
     _ trace: RecurrentTrace<Scalar>, outputGradient: Tensor<Scalar>,
-    hiddenGradient: Tensor<Scalar>?
+    hiddenGradient: Tensor<Scalar>?, inputGradient: Bool
   ) throws -> RecurrentGradients<Scalar>
 }
 
@@ -93,7 +93,8 @@ extension HiddenStateLayer {
   func backward(
     _ trace: RecurrentTrace<Scalar>, outputGradient: Tensor<Scalar>, inputGradient: Bool
   ) throws -> LayerGradients<Scalar> {
-    let g = try backward(trace, outputGradient: outputGradient, hiddenGradient: nil)
+    let g = try backward(
+      trace, outputGradient: outputGradient, hiddenGradient: nil, inputGradient: inputGradient)
     return LayerGradients(input: g.input, parameters: g.parameters)
   }
 }

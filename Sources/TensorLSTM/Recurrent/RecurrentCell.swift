@@ -80,6 +80,17 @@ enum RecurrentCell: Sendable, Hashable, CustomStringConvertible {
   /// Whether the cell carries a state besides `h` (the LSTM's `c`).
   var hasCellState: Bool { self == .lstm }
 
+  /// Whether dL/dh(t−1) has paths besides `W_hh` (the GRU's `z ⊙ h(t−1)`): its backward adds
+  /// the recurrent product to them.
+  var hasDirectHiddenPath: Bool {
+    if case .gru = self { return true }
+    return false
+  }
+
+  /// Whether the gradients of what `W_ih` and what `W_hh` multiplied differ (the GRU's n gate),
+  /// so that the backward keeps two sets of gate gradients; the LSTM and RNN keep one.
+  var separatesRecurrentGradients: Bool { hasDirectHiddenPath }
+
   /// The layer type that runs this cell, for messages: "LSTM", "GRU" or "RNN".
   var layerName: String {
     switch self {
