@@ -120,6 +120,11 @@ void ISA(tlstm_gemm_pack_b)(const real *b, ptrdiff_t row_stride, ptrdiff_t colum
         const real *column = b + (n0 + l) * column_stride;
         for (ptrdiff_t p = 0; p < k; p++) panel[p * NR + l] = l < width ? column[p] : 0;
       }
+    } else if (column_stride == 1 && width == NR) {
+      // Rows are contiguous (B row-major, as X and W_ih are in the backward's products): a
+      // panel row is one run of NR scalars.
+      for (ptrdiff_t p = 0; p < k; p++)
+        __builtin_memcpy(panel + p * NR, b + p * row_stride + n0, sizeof(real) * NR);
     } else {
       for (ptrdiff_t p = 0; p < k; p++) {
         for (ptrdiff_t l = 0; l < NR; l++)
@@ -146,6 +151,11 @@ static void ISA(tlstm_gemm_pack_a)(const real *a, ptrdiff_t row_stride,
           for (ptrdiff_t p = 0; p < kc; p++) panel[p * MR + i] = 0.0f;
         }
       }
+    } else if (row_stride == 1 && height == MR) {
+      // A is transposed (dGᵀ in the backward's weight gradients): a step's MR rows are one
+      // run.
+      for (ptrdiff_t p = 0; p < kc; p++)
+        __builtin_memcpy(panel + p * MR, a + r0 + p * column_stride, sizeof(real) * MR);
     } else {
       for (ptrdiff_t p = 0; p < kc; p++) {
         for (ptrdiff_t i = 0; i < MR; i++)
