@@ -1,4 +1,5 @@
-/// A recurrent forward's scratch memory: one allocation per call, cut into named regions.
+/// A recurrent forward's scratch memory: one block per call (from ``BlockCache``), cut into
+/// named regions.
 ///
 /// Every path takes its buffers from here, the hidden split's second worker included; the time
 /// loop allocates nothing. What depends only on the weights (the packed `W_hh`) lives with the
@@ -69,6 +70,7 @@ struct Workspace<Scalar: BLASScalar> {
   let slices: [SliceRegions]
   let partner: PartnerRegions?
   private let base: UnsafeMutablePointer<Scalar>
+  private let bytes: Int
 
   init(plan: ForwardPlan, geometry g: RecurrentGeometry) {
     // The second worker has at most half of the units; sized for all H to stay simple.
@@ -117,7 +119,9 @@ struct Workspace<Scalar: BLASScalar> {
     let (partnerGates, partnerGather, partnerCells) = partnerSizes ?? (0, 0, 0)
     let partnerSize = partnerGates + partnerGather + 2 * partnerCells
     let count = sliceCount * sizes.total + partnerSize
-    base = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(count, 1))
+    bytes = Swift.max(count, 1) * MemoryLayout<Scalar>.stride
+    base = BlockCache.allocate(bytes: bytes).bindMemory(
+      to: Scalar.self, capacity: Swift.max(count, 1))
     var cursor = base
     func take(_ n: Int) -> UnsafeMutablePointer<Scalar> {
       defer { cursor += n }
@@ -143,6 +147,6 @@ struct Workspace<Scalar: BLASScalar> {
       : nil
   }
 
-  /// Frees the allocation; the regions are invalid afterwards.
-  func deallocate() { base.deallocate() }
+  /// Returns the block to ``BlockCache``; the regions are invalid afterwards.
+  func deallocate() { BlockCache.deallocate(UnsafeMutableRawPointer(base), bytes: bytes) }
 }

@@ -13,12 +13,12 @@ final class TensorStorage<Scalar: BLASScalar>: @unchecked Sendable {
       as: UInt8.self, repeating: 0, count: Swift.max(count, 1) * MemoryLayout<Scalar>.stride)
   }
 
-  /// Storage whose contents are whatever the allocator returned: for buffers the caller
-  /// overwrites before anyone reads them (Float and Double have no invalid bit patterns).
+  /// Storage whose contents are whatever the allocator (or ``BlockCache``) returned: for
+  /// buffers the caller overwrites before anyone reads them (Float and Double have no invalid
+  /// bit patterns).
   init(unfilledCount count: Int) {
     self.count = count
-    let bytes = Swift.max(count, 1) * MemoryLayout<Scalar>.stride
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+    let raw = BlockCache.allocate(bytes: Swift.max(count, 1) * MemoryLayout<Scalar>.stride)
     base = raw.bindMemory(to: Scalar.self, capacity: Swift.max(count, 1))
   }
 
@@ -28,6 +28,7 @@ final class TensorStorage<Scalar: BLASScalar>: @unchecked Sendable {
   }
 
   deinit {
-    UnsafeMutableRawPointer(base).deallocate()
+    BlockCache.deallocate(
+      UnsafeMutableRawPointer(base), bytes: Swift.max(count, 1) * MemoryLayout<Scalar>.stride)
   }
 }

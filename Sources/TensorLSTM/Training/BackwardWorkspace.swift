@@ -1,8 +1,6 @@
-import Synchronization
-
 /// A recurrent backward's scratch memory: one block per call, cut into named regions, one set
-/// per direction that runs at once (``Workers/forEachDirection(_:budget:_:)``). The block is
-/// ``TrainingScratch``'s: a training loop reuses the previous step's, so its pages are not
+/// per direction that runs at once (``Workers/forEachDirection(_:budget:_:)``). The block comes
+/// from ``BlockCache``: a training loop reuses the previous step's, so its pages are not
 /// faulted in and zeroed again every step.
 ///
 ///     let workspace = BackwardWorkspace<Float>(geometry: g, steps: T, batch: B, sets: 2)
@@ -70,14 +68,16 @@ struct BackwardWorkspace<Scalar: BLASScalar> {
   }
 
   let sets: [Regions]
-  private let block: TrainingScratch.Block
+  private let base: UnsafeMutableRawPointer
+  private let bytes: Int
 
   /// `sets` region sets (2 when a layer's directions run at once, else 1) for `steps × batch`
   /// rows of `geometry`'s cell. The regions hold whatever the block held before.
   init(geometry: RecurrentGeometry, steps: Int, batch: Int, sets count: Int) {
     let sizes = Sizes(geometry: geometry, steps: steps, batch: batch)
-    block = TrainingScratch.take(bytes: count * sizes.total * MemoryLayout<Scalar>.stride)
-    var cursor = block.base.bindMemory(to: Scalar.self, capacity: count * sizes.total)
+    bytes = Swift.max(1, count * sizes.total) * MemoryLayout<Scalar>.stride
+    base = BlockCache.allocate(bytes: bytes)
+    var cursor = base.bindMemory(to: Scalar.self, capacity: Swift.max(1, count * sizes.total))
     func take(_ n: Int) -> UnsafeMutablePointer<Scalar> {
       defer { cursor += n }
       return cursor
@@ -98,50 +98,6 @@ struct BackwardWorkspace<Scalar: BLASScalar> {
   /// The regions of direction `direction` when `sets` of them were made.
   func regions(_ direction: Int) -> Regions { sets[direction % sets.count] }
 
-  /// Returns the block to ``TrainingScratch``; the regions are invalid afterwards.
-  func deallocate() { TrainingScratch.give(block) }
-}
-
-/// The recurrent backward's scratch block, kept between calls: a training step's backward takes
-/// it, and gives it back when done, so the next step reuses memory that is already mapped.
-///
-/// Without it a step of (B 64, T 100, H 512) maps, faults in and zeroes 65–91 MiB of fresh
-/// pages (dG of all steps, h(t−1)): 14 % of a GRU training step on Zen 5. One block is kept
-/// for the process (the largest given back); a call that finds none (the first, or one running
-/// beside another) allocates its own.
-enum TrainingScratch {
-  /// A 64-byte-aligned block of `bytes` bytes, owned by one holder at a time (the kept slot or
-  /// one backward), which is what makes the `@unchecked Sendable` sound.
-  struct Block: @unchecked Sendable {
-    let base: UnsafeMutableRawPointer
-    let bytes: Int
-  }
-
-  private static let kept = Mutex<Block?>(nil)
-
-  /// A block of at least `bytes` bytes: the kept one when it is large enough, else a new one.
-  static func take(bytes: Int) -> Block {
-    let bytes = Swift.max(bytes, 64)
-    let reused: Block? = kept.withLock { kept in
-      guard let block = kept, block.bytes >= bytes else { return nil }
-      kept = nil
-      return block
-    }
-    return reused ?? Block(base: .allocate(byteCount: bytes, alignment: 64), bytes: bytes)
-  }
-
-  /// Keeps `block` for the next ``take(bytes:)`` when it is at least as large as the kept one;
-  /// frees the smaller of the two.
-  static func give(_ block: Block) {
-    let freed: Block? = kept.withLock { kept in
-      guard let current = kept else {
-        kept = block
-        return nil
-      }
-      if current.bytes >= block.bytes { return block }
-      kept = block
-      return current
-    }
-    freed?.base.deallocate()
-  }
+  /// Returns the block to ``BlockCache``; the regions are invalid afterwards.
+  func deallocate() { BlockCache.deallocate(base, bytes: bytes) }
 }
