@@ -345,6 +345,55 @@ struct GRUBackwardTests {
     }
   }
 
+  /// The backward's time loop in batch slices: at 2 threads each worker carries half the
+  /// sequences through every step. The same trace, backward at 1 and 2 threads, every cell
+  /// (the LSTM with a projection too), with and without lengths, Double.
+  @Test(
+    "a backward in batch slices (2 threads) equals the 1-thread one, every cell",
+    arguments: ["LSTM", "LSTM (projection)", "GRU", "GRU (reset before)", "RNN"], [false, true])
+  func backwardBatchSlices(cell: String, lengths useLengths: Bool) throws {
+    // B 50 over 2 slices of 25 (at least minimumSliceRows each), T 40, H 48.
+    let (batch, steps, input, hidden) = (50, 40, 9, 48)
+    let x = Tensor<Double>.randomNormal(shape: [steps, batch, input], seed: 4)
+    let lengths = useLengths ? (0..<batch).map { [40, 3, 37, 1, 12, 40, 9, 2, 17][$0 % 9] } : nil
+    func gradients(threads: Int) throws -> [String: Tensor<Double>] {
+      let g: (input: Tensor<Double>, parameters: [String: Tensor<Double>])
+      switch cell {
+      case "LSTM", "LSTM (projection)":
+        var lstm = LSTM<Double>(
+          inputSize: input, hiddenSize: hidden, numLayers: 2,
+          projSize: cell == "LSTM" ? 0 : 20, seed: 3)
+        let trace = try lstm.forwardWithTrace(x, lengths: lengths)
+        lstm.threads = threads
+        let dY = Tensor<Double>.randomNormal(shape: trace.output.output.shape, seed: 7)
+        let result = try lstm.backward(trace, outputGradient: dY)
+        g = (result.input, result.parameters)
+      case "RNN":
+        var rnn = RNN<Double>(inputSize: input, hiddenSize: hidden, numLayers: 2, seed: 3)
+        let trace = try rnn.forwardWithTrace(x, lengths: lengths)
+        rnn.threads = threads
+        let dY = Tensor<Double>.randomNormal(shape: trace.output.output.shape, seed: 7)
+        let result = try rnn.backward(trace, outputGradient: dY)
+        g = (result.input, result.parameters)
+      default:
+        var gru = GRU<Double>(
+          inputSize: input, hiddenSize: hidden, numLayers: 2, resetAfter: cell == "GRU", seed: 3)
+        let trace = try gru.forwardWithTrace(x, lengths: lengths)
+        gru.threads = threads
+        let dY = Tensor<Double>.randomNormal(shape: trace.output.output.shape, seed: 7)
+        let result = try gru.backward(trace, outputGradient: dY)
+        g = (result.input, result.parameters)
+      }
+      return g.parameters.merging(["dx": g.input]) { $1 }
+    }
+    let (one, two) = (try gradients(threads: 1), try gradients(threads: 2))
+    for (name, value) in one {
+      expectClose(
+        two[name]!, value, absolute: 1e-11, relative: 1e-10, "\(cell) lengths \(useLengths) \(name)"
+      )
+    }
+  }
+
   @Test("a stale trace or a misshapen gradient throws")
   func refusals() throws {
     var gru = GRU<Float>(inputSize: 3, hiddenSize: 4, batchFirst: true)

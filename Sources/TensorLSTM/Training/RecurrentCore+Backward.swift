@@ -69,6 +69,12 @@ struct RecurrentBackward<Scalar: BLASScalar, Output: Sendable> {
 
   var g: RecurrentGeometry { trace.geometry }
 
+  /// Sequences per batch slice below which the time loop keeps the whole batch (and splits
+  /// each step's product by columns instead): a slice's dh(t−1) product of fewer rows than two
+  /// of the packed GEMM's 12-row tiles wastes much of a partial tile. Zen 5, 2 threads: B 64
+  /// (slices of 32) trains 0-10 % faster sliced; B 32 (slices of 16) 15-20 % slower.
+  static var minimumSliceRows: Int { 24 }
+
   @_specialize(where Scalar == Float, Output == LSTMOutput<Float>)
   @_specialize(where Scalar == Double, Output == LSTMOutput<Double>)
   @_specialize(where Scalar == Float, Output == RecurrentOutput<Float>)
@@ -100,6 +106,8 @@ struct RecurrentBackward<Scalar: BLASScalar, Output: Sendable> {
       sets: Workers.runsDirectionsAtOnce(directions, budget: budget) ? directions : 1)
     defer { workspace.deallocate() }
     var perDirection = [[Tensor<Scalar>]](repeating: [], count: rows)
+    // A direction's time loop has the budget to itself unless the two run at once.
+    let directionBudget = Workers.runsDirectionsAtOnce(directions, budget: budget) ? 1 : budget
     for layer in (0..<layers).reversed() {
       let x = trace.sequences[layer]
       let features = x.shape[2]
@@ -117,7 +125,8 @@ struct RecurrentBackward<Scalar: BLASScalar, Output: Sendable> {
             carryC.update(from: dCn.storage.base + index * batch * hidden, count: batch * hidden)
           }
           throughTime(
-            index: index, reverse: g.isReverse(direction), regions: workspace.regions(direction),
+            index: index, reverse: g.isReverse(direction), budget: directionBudget,
+            regions: workspace.regions(direction),
             dOutput: Rows(
               base: dOutput.storage.base + dOutput.layout.offset + direction * hOut,
               timeStride: dOutput.strides[0], batchStride: dOutput.strides[1], features: hOut),
@@ -147,12 +156,19 @@ struct RecurrentBackward<Scalar: BLASScalar, Output: Sendable> {
   /// H(t−1); with a projection dh and h_full) into `regions`, the state gradients carried in
   /// `carryH`, `carryC` (dL/dh0, dL/dc0 at the end).
   ///
-  /// Where the LSTM's traced forward split the hidden units (``RecurrentLayerTrace/splitsUnits``:
-  /// one direction, no lengths, no projection), so does this loop: each of two workers writes
-  /// dG of its units of every gate, and after one barrier per step, when dG(t) is whole,
-  /// multiplies its columns of dh(t−1) = dG(t) · W_hh from its panels of the packed `W_hh`.
+  /// With a `budget` of 2, two workers share the loop:
+  /// - **batch slices** (``minimumSliceRows`` sequences each or more): each runs every step
+  ///   for half the sequences —
+  ///   their gate gradients and their rows of dh(t−1) = dG(t) · W_hh. Sequences do not meet
+  ///   in the recurrence, so the workers never wait for each other; a row's arithmetic is the
+  ///   1-worker loop's up to the summation order of the product's kernel for fewer rows.
+  /// - **hidden units** (where the LSTM's traced forward split them,
+  ///   ``RecurrentLayerTrace/splitsUnits``: one direction, no lengths, no projection): each
+  ///   writes dG of its units of every gate, and after one barrier per step, when dG(t) is
+  ///   whole, multiplies its columns of dh(t−1) from its panels of the packed `W_hh`.
   private func throughTime(
-    index: Int, reverse: Bool, regions: BackwardWorkspace<Scalar>.Regions, dOutput: Rows<Scalar>,
+    index: Int, reverse: Bool, budget: Int, regions: BackwardWorkspace<Scalar>.Regions,
+    dOutput: Rows<Scalar>,
     output: UnsafePointer<Scalar>, outputStride: Int, carryH: UnsafeMutablePointer<Scalar>,
     carryC: UnsafeMutablePointer<Scalar>
   ) {
@@ -185,23 +201,25 @@ struct RecurrentBackward<Scalar: BLASScalar, Output: Sendable> {
           base: wHH + 2 * hidden * hidden, rows: hidden, columns: hidden, rowStride: hidden,
           columnStride: 1),
         rows: resetBefore ? batch : 0)
-      /// Every step for hidden units `units` (all of them, or a worker's share with `barrier`).
-      func timeLoop(_ units: Range<Int>, barrier: StepBarrier?) {
+      /// Every step for sequences `rows` and hidden units `units` (all of them, or a worker's
+      /// share with `barrier`).
+      func timeLoop(_ rows: Range<Int>, units: Range<Int>, barrier: StepBarrier?) {
         // This loop's columns of dh and h(t−1): Hout wide unsplit (a projection's), else its
         // units (a split has no projection).
         let columns = barrier == nil ? 0..<hOut : units
+        let r0 = rows.lowerBound
         for k in 0..<steps {
           // Backwards in time for the forward direction, forwards for the reverse one.
           let t = reverse ? k : steps - 1 - k
           trace.gatherStep(
-            t, index: index, reverse: reverse, columns: columns, width: hOut, incoming: dOutput,
-            carry: carryH, output: output, outputStride: outputStride, dh: dh,
+            t, index: index, reverse: reverse, rows: rows, columns: columns, width: hOut,
+            incoming: dOutput, carry: carryH, output: output, outputStride: outputStride, dh: dh,
             previous: hPrevious)
-          cellStep.run(t, units: units, resetRows: resetRows)
+          cellStep.run(t, rows: rows, units: units, resetRows: resetRows)
           // dh(t−1) = direct paths + dG_h(t) · W_hh ([B, G·H] · [G·H, Hout]).
           let stepGradients = StridedMatrix(
-            base: UnsafePointer(dGh + t * batch * width), rows: batch, columns: direct,
-            rowStride: width, columnStride: 1)
+            base: UnsafePointer(dGh + (t * batch + r0) * width), rows: rows.count,
+            columns: direct, rowStride: width, columnStride: 1)
           if let barrier {
             // dG(t) of both workers' units must be written before either multiplies it; each
             // then writes its own columns of the carry (no lengths: every row is valid).
@@ -210,15 +228,16 @@ struct RecurrentBackward<Scalar: BLASScalar, Output: Sendable> {
             recurrent.multiply(stepGradients, columns: units, into: carryH, rowStride: hidden)
           } else {
             recurrent.multiply(
-              stepGradients, into: nextCarry, rowStride: hOut,
+              stepGradients, into: nextCarry + r0 * hOut, rowStride: hOut,
               beta: g.cell.hasDirectHiddenPath ? 1 : 0)
             // Padded rows keep their carry.
-            for b in 0..<batch where trace.isValid(t, b) {
+            for b in rows where trace.isValid(t, b) {
               (carryH + b * hOut).update(from: nextCarry + b * hOut, count: hOut)
             }
           }
         }
       }
+      let all = 0..<hidden
       if g.cell == .lstm && trace.splitsUnits && budget >= 2 && w.packedISA != nil,
         let panel = recurrent.panelWidth
       {
@@ -226,10 +245,18 @@ struct RecurrentBackward<Scalar: BLASScalar, Output: Sendable> {
         let (first, second) = DirectionPass<Scalar>.hiddenSplitUnits(hidden, panel: panel)
         BLAS.inheritingScope(1) {
           Workers.pair(
-            { timeLoop(first, barrier: barrier) }, helper: { timeLoop(second, barrier: barrier) })
+            { timeLoop(0..<batch, units: first, barrier: barrier) },
+            helper: { timeLoop(0..<batch, units: second, barrier: barrier) })
+        }
+      } else if budget >= 2 && batch / 2 >= Self.minimumSliceRows {
+        let half = (batch + 1) / 2
+        BLAS.inheritingScope(1) {
+          Workers.pair(
+            { timeLoop(0..<half, units: all, barrier: nil) },
+            helper: { timeLoop(half..<batch, units: all, barrier: nil) })
         }
       } else {
-        timeLoop(0..<hidden, barrier: nil)
+        timeLoop(0..<batch, units: all, barrier: nil)
       }
     }
   }
@@ -344,17 +371,17 @@ private struct CellStep<Scalar: BLASScalar, Output: Sendable> {
 
   var g: RecurrentGeometry { trace.geometry }
 
-  /// Step `t` for hidden units `units` (a worker's share: LSTM only); `resetRows` is the
-  /// reset-before GRU's packed `W_hn`.
-  func run(_ t: Int, units: Range<Int>, resetRows: ReusedOperand<Scalar>) {
+  /// Step `t` for sequences `rows` and hidden units `units` (a worker's share: LSTM only);
+  /// `resetRows` is the reset-before GRU's packed `W_hn`.
+  func run(_ t: Int, rows: Range<Int>, units: Range<Int>, resetRows: ReusedOperand<Scalar>) {
     switch g.cell {
-    case .lstm: lstm(t, units: units)
-    case .gru(let resetAfter): gru(t, resetAfter: resetAfter, resetRows: resetRows)
-    case .rnn(let nonlinearity): rnn(t, relu: nonlinearity == .relu)
+    case .lstm: lstm(t, rows: rows, units: units)
+    case .gru(let resetAfter): gru(t, rows: rows, resetAfter: resetAfter, resetRows: resetRows)
+    case .rnn(let nonlinearity): rnn(t, rows: rows, relu: nonlinearity == .relu)
     }
   }
 
-  private func lstm(_ t: Int, units: Range<Int>) {
+  private func lstm(_ t: Int, rows: Range<Int>, units: Range<Int>) {
     let w = trace.weights[index]
     let (batch, hidden, hOut) = (trace.shape.batch, g.hiddenSize, g.outputHiddenSize)
     let (u0, n, width) = (units.lowerBound, units.count, g.gateWidth)
@@ -366,17 +393,20 @@ private struct CellStep<Scalar: BLASScalar, Output: Sendable> {
     // With a projection, dh_full = dh · W_hr ([B, Hout] · [Hout, H]); dh kept for dW_hr.
     var dhFull = UnsafePointer(dh)
     if let weightHR = w.weightHR {
-      (regions.projectedGradients + t * batch * hOut).update(from: dh, count: batch * hOut)
+      let (r0, n) = (rows.lowerBound, rows.count)
+      (regions.projectedGradients + (t * batch + r0) * hOut).update(
+        from: dh + r0 * hOut, count: n * hOut)
       weightHR.withBase { wHR in
         BLAS.gemm(
           StridedMatrix(
-            base: UnsafePointer(dh), rows: batch, columns: hOut, rowStride: hOut, columnStride: 1),
+            base: UnsafePointer(dh + r0 * hOut), rows: n, columns: hOut, rowStride: hOut,
+            columnStride: 1),
           StridedMatrix(base: wHR, rows: hOut, columns: hidden, rowStride: hidden, columnStride: 1),
-          into: regions.stepFullHidden, rowStride: hidden)
+          into: regions.stepFullHidden + r0 * hidden, rowStride: hidden)
       }
       dhFull = UnsafePointer(regions.stepFullHidden)
     }
-    for b in 0..<batch where trace.isValid(t, b) {
+    for b in rows where trace.isValid(t, b) {
       let row = t * batch + b
       let cellPrevious =
         trace.isFirst(t, b, reverse: reverse)
@@ -390,7 +420,7 @@ private struct CellStep<Scalar: BLASScalar, Output: Sendable> {
     }
   }
 
-  private func gru(_ t: Int, resetAfter: Bool, resetRows: ReusedOperand<Scalar>) {
+  private func gru(_ t: Int, rows: Range<Int>, resetAfter: Bool, resetRows: ReusedOperand<Scalar>) {
     let (batch, hidden, width) = (trace.shape.batch, g.hiddenSize, g.gateWidth)
     let (dGin, dGh) = (regions.gateGradients, regions.recurrentGateGradients)
     let (dh, dResetHidden) = (regions.stepHidden, regions.stepResetHidden)
@@ -405,7 +435,7 @@ private struct CellStep<Scalar: BLASScalar, Output: Sendable> {
       : (UnsafePointer(trace.resetHidden[index].storage.base), hidden)
     if !resetAfter {
       // d(r ⊙ h) = dn_pre · W_hn needs dn_pre of all rows first.
-      for b in 0..<batch where trace.isValid(t, b) {
+      for b in rows where trace.isValid(t, b) {
         let row = t * batch + b
         let (a, d) = (gates + row * gateStride, dh + b * hidden)
         let (gi, gh) = (dGin + row * width, dGh + row * width)
@@ -418,11 +448,11 @@ private struct CellStep<Scalar: BLASScalar, Output: Sendable> {
       }
       resetRows.multiply(
         StridedMatrix(
-          base: UnsafePointer(dGh + t * batch * width + 2 * hidden), rows: batch,
-          columns: hidden, rowStride: width, columnStride: 1),
-        into: dResetHidden, rowStride: hidden)
+          base: UnsafePointer(dGh + (t * batch + rows.lowerBound) * width + 2 * hidden),
+          rows: rows.count, columns: hidden, rowStride: width, columnStride: 1),
+        into: dResetHidden + rows.lowerBound * hidden, rowStride: hidden)
     }
-    for b in 0..<batch where trace.isValid(t, b) {
+    for b in rows where trace.isValid(t, b) {
       let row = t * batch + b
       let (d, old) = (dh + b * hidden, UnsafePointer(hPrevious + row * hidden))
       let (gi, gh) = (dGin + row * width, dGh + row * width)
@@ -445,10 +475,10 @@ private struct CellStep<Scalar: BLASScalar, Output: Sendable> {
     }
   }
 
-  private func rnn(_ t: Int, relu: Bool) {
+  private func rnn(_ t: Int, rows: Range<Int>, relu: Bool) {
     let (batch, hidden) = (trace.shape.batch, g.hiddenSize)
     let (dG, dh) = (regions.gateGradients, regions.stepHidden)
-    for b in 0..<batch where trace.isValid(t, b) {
+    for b in rows where trace.isValid(t, b) {
       let row = t * batch + b
       let (d, h, gi) = (dh + b * hidden, output + row * outputStride, dG + row * hidden)
       for j in 0..<hidden {

@@ -73,21 +73,22 @@ public struct RecurrentLayerTrace<Scalar: BLASScalar, Output: Sendable>: Sendabl
     reverse ? t == length(b) - 1 : t == 0
   }
 
-  /// A backward step's inputs for layer-direction `index` at step `t`, in `columns` of each
-  /// `width`-wide row (all of h, or a worker's units): dh = `incoming` + `carry` into `dh`
-  /// `[B, width]`, and h(t−1) into row t of `previous` `[T, B, width]` — from the direction's
-  /// `output` rows (`outputStride` apart), or h0 where a sequence's direction starts. Past a
-  /// sequence's length both are zero. Every cell's backward starts its step here.
+  /// A backward step's inputs for layer-direction `index` at step `t`, for sequences `rows`
+  /// (all, or a worker's batch slice) in `columns` of each `width`-wide row (all of h, or a
+  /// worker's units): dh = `incoming` + `carry` into `dh` `[B, width]`, and h(t−1) into row t
+  /// of `previous` `[T, B, width]` — from the direction's `output` rows (`outputStride`
+  /// apart), or h0 where a sequence's direction starts. Past a sequence's length both are
+  /// zero. Every cell's backward starts its step here.
   func gatherStep(
-    _ t: Int, index: Int, reverse: Bool, columns: Range<Int>, width: Int, incoming: Rows<Scalar>,
-    carry: UnsafePointer<Scalar>, output: UnsafePointer<Scalar>, outputStride: Int,
-    dh: UnsafeMutablePointer<Scalar>, previous: UnsafeMutablePointer<Scalar>
+    _ t: Int, index: Int, reverse: Bool, rows: Range<Int>, columns: Range<Int>, width: Int,
+    incoming: Rows<Scalar>, carry: UnsafePointer<Scalar>, output: UnsafePointer<Scalar>,
+    outputStride: Int, dh: UnsafeMutablePointer<Scalar>, previous: UnsafeMutablePointer<Scalar>
   ) {
     let batch = shape.batch
     let (first, n) = (columns.lowerBound, columns.count)
     let neighbour = reverse ? t + 1 : t - 1
     let start = UnsafePointer(h0.storage.base) + index * batch * width
-    for b in 0..<batch {
+    for b in rows {
       let (d, p) = (dh + b * width + first, previous + (t * batch + b) * width + first)
       guard isValid(t, b) else {
         d.update(repeating: 0, count: n)
