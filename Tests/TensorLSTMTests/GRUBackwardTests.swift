@@ -394,6 +394,30 @@ struct GRUBackwardTests {
     }
   }
 
+  /// A Float training step at 2 threads against 1, on each vector kernel: the products over
+  /// all steps split their rows (taller than wide) or columns, the per-step products their
+  /// columns, the backward's time loop its batch (B 64). Where the packed GEMM runs every
+  /// product the two agree to the last bit (AVX-512 on Zen 5); where the calibration keeps the
+  /// BLAS's sgemm (AVX2 here), its 2-thread rounding differs.
+  @Test(
+    "a Float LSTM training step at 2 threads matches 1 thread on each vector kernel",
+    arguments: RecurrentKernels.supported.filter { $0 != .portable && $0 != .automatic })
+  func trainingThreads(kernels: RecurrentKernels) throws {
+    let x = Tensor<Float>.randomNormal(shape: [20, 64, 24], seed: 4)
+    func step(threads: Int) throws -> [String: Tensor<Float>] {
+      var lstm = LSTM<Float>(inputSize: 24, hiddenSize: 40, numLayers: 2, seed: 3)
+      (lstm.kernels, lstm.threads) = (kernels, threads)
+      let trace = try lstm.forwardWithTrace(x)
+      let dY = Tensor<Float>.randomNormal(shape: trace.output.output.shape, seed: 7)
+      let g = try lstm.backward(trace, outputGradient: dY)
+      return g.parameters.merging(["dx": g.input]) { $1 }
+    }
+    let (one, two) = (try step(threads: 1), try step(threads: 2))
+    for (name, value) in one {
+      expectClose(two[name]!, value, absolute: 1e-5, relative: 1e-4, "\(kernels) \(name)")
+    }
+  }
+
   @Test("a stale trace or a misshapen gradient throws")
   func refusals() throws {
     var gru = GRU<Float>(inputSize: 3, hiddenSize: 4, batchFirst: true)

@@ -181,6 +181,13 @@ struct StridedMatrix<Scalar: BLASScalar> {
   var rowStride: Int
   var columnStride: Int
 
+  /// The rows `range` of this matrix; O(1), the same memory.
+  func rows(_ range: Range<Int>) -> StridedMatrix {
+    StridedMatrix(
+      base: base + range.lowerBound * rowStride, rows: range.count, columns: columns,
+      rowStride: rowStride, columnStride: columnStride)
+  }
+
   /// The columns `range` of this matrix; O(1), the same memory.
   func columns(_ range: Range<Int>) -> StridedMatrix {
     StridedMatrix(

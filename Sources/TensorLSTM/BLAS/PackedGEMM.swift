@@ -36,7 +36,8 @@ struct PackedMatrix<Scalar: BLASScalar>: Sendable {
 /// It runs where the BLAS's sgemm (or dgemm) is slower on this CPU (``GEMMCalibration``): the
 /// input projection of the recurrent layers, with the weights packed once and the bias added
 /// as the tile is stored, and (Float) ``BLAS`` products. Its result does not depend on the
-/// thread count: threads split the columns, and every element is summed in the same order.
+/// thread count: threads split the rows (a taller than wide product) or the columns, and every
+/// element is summed in the same order.
 enum PackedGEMM {
   /// Multiply-adds below which a second thread costs more than it saves.
   static let minimumWorkPerThread = 1 << 21
@@ -108,7 +109,22 @@ enum PackedGEMM {
     let width = 2 * isa.width(of: Scalar.self)
     let panels = (n + width - 1) / width
     let work = a.rows * n * Swift.max(a.columns, 1)
-    let threads = Swift.min(budget, panels, Swift.max(1, work / minimumWorkPerThread))
+    let wanted = Swift.min(budget, Swift.max(1, work / minimumWorkPerThread))
+    // A taller than wide product splits its rows: each worker packs only its rows of `a`
+    // (split by columns, every worker packed all of them: 12 % of a char-LM training step at
+    // 2 threads, in the products of B·T = 2048 rows by 64 columns). Both splits leave every
+    // element's sum in the same order.
+    if wanted > 1 && a.rows > n && a.rows / wanted >= minimumRows {
+      Workers.forEach(wanted) { worker in
+        let first = a.rows * worker / wanted
+        let end = a.rows * (worker + 1) / wanted
+        FusedStep.packedGEMM(
+          a.rows(first..<end), packed: packed, into: c + first * ldc, ldc: ldc, columns: n,
+          bias: bias, accumulate: accumulate, isa: isa)
+      }
+      return
+    }
+    let threads = Swift.min(wanted, panels)
     if threads == 1 {
       FusedStep.packedGEMM(
         a, packed: packed, into: c, ldc: ldc, columns: n, bias: bias, accumulate: accumulate,
