@@ -42,6 +42,11 @@ enum PackedGEMM {
   /// Multiply-adds below which a second thread costs more than it saves.
   static let minimumWorkPerThread = 1 << 21
 
+  /// Rows each worker gets at least when a product splits its rows: well above the 4 that
+  /// the C driver multiplies row by row (a different summation order), so that the split
+  /// leaves every element's result as one thread computes it.
+  static let minimumRowsPerWorker = 16
+
   /// Rows and columns below which ``BLAS/gemm(_:_:into:rowStride:columnStride:alpha:beta:)``
   /// keeps the BLAS: packing `b` per call costs about as much as `minimumRows` rows of the
   /// product.
@@ -114,7 +119,7 @@ enum PackedGEMM {
     // (split by columns, every worker packed all of them: 12 % of a char-LM training step at
     // 2 threads, in the products of B·T = 2048 rows by 64 columns). Both splits leave every
     // element's sum in the same order.
-    if wanted > 1 && a.rows > n && a.rows / wanted >= minimumRows {
+    if wanted > 1 && a.rows > n && a.rows / wanted >= minimumRowsPerWorker {
       Workers.forEach(wanted) { worker in
         let first = a.rows * worker / wanted
         let end = a.rows * (worker + 1) / wanted
