@@ -18,7 +18,7 @@ final class TensorStorage<Scalar: BLASScalar>: @unchecked Sendable {
   /// bit patterns).
   init(unfilledCount count: Int) {
     self.count = count
-    let raw = BlockCache.allocate(bytes: Swift.max(count, 1) * MemoryLayout<Scalar>.stride)
+    let raw = BlockCache.allocate(bytes: Self.byteCount(count))
     base = raw.bindMemory(to: Scalar.self, capacity: Swift.max(count, 1))
   }
 
@@ -28,7 +28,11 @@ final class TensorStorage<Scalar: BLASScalar>: @unchecked Sendable {
   }
 
   deinit {
-    BlockCache.deallocate(
-      UnsafeMutableRawPointer(base), bytes: Swift.max(count, 1) * MemoryLayout<Scalar>.stride)
+    BlockCache.deallocate(UnsafeMutableRawPointer(base), bytes: Self.byteCount(count))
+  }
+
+  /// Bytes of the block behind `count` scalars (at least one scalar's).
+  private static func byteCount(_ count: Int) -> Int {
+    Swift.max(count, 1) * MemoryLayout<Scalar>.stride
   }
 }

@@ -40,8 +40,8 @@ extension RecurrentCore {
 /// Each step: dh = incoming + carried and h(t−1) (``RecurrentLayerTrace/gatherStep``); the
 /// cell's gate gradients of every valid row — written in full, so only padded rows need zeros;
 /// then dh(t−1) = direct paths + dG_h(t) · W_hh, one GEMM with the packed `W_hh`
-/// (``ReusedOperand``). The gate gradients are two regions for the GRU and RNN (what `W_ih`
-/// and what `W_hh` multiplied: they differ in the GRU's n gate) and one for the LSTM.
+/// (``ReusedOperand``). The gate gradients are two regions for the GRU (what `W_ih` and what
+/// `W_hh` multiplied: they differ in its n gate) and one for the LSTM and RNN.
 /// Over all steps and sequences: dW_ih = dG_inᵀ·X, dW_hh = dG_hᵀ·H(t−1) (the reset-before
 /// GRU's n rows: dG_nᵀ·(r ⊙ h)), the biases' column sums, dX += dG_in·W_ih, the projection's
 /// dW_hr = dhᵀ·h_full.
@@ -101,13 +101,13 @@ struct RecurrentBackward<Scalar: BLASScalar, Output: Sendable> {
     let dC0 = Tensor<Scalar>.zeros(shape: hasCell ? [rows, batch, hidden] : [0])
     // Scratch, taken once: gate gradients and H(t−1) of all steps, one step's buffers; one set
     // per direction that runs at once.
+    let atOnce = Workers.runsDirectionsAtOnce(directions, budget: budget)
     let workspace = BackwardWorkspace<Scalar>(
-      geometry: g, steps: steps, batch: batch,
-      sets: Workers.runsDirectionsAtOnce(directions, budget: budget) ? directions : 1)
+      geometry: g, steps: steps, batch: batch, sets: atOnce ? directions : 1)
     defer { workspace.deallocate() }
     var perDirection = [[Tensor<Scalar>]](repeating: [], count: rows)
     // A direction's time loop has the budget to itself unless the two run at once.
-    let directionBudget = Workers.runsDirectionsAtOnce(directions, budget: budget) ? 1 : budget
+    let directionBudget = atOnce ? 1 : budget
     for layer in (0..<layers).reversed() {
       let x = trace.sequences[layer]
       let features = x.shape[2]
